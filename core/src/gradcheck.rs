@@ -1,0 +1,297 @@
+//! Numerical gradient checking, as a library feature (`no_std`, so it also
+//! runs on a device).
+//!
+//! Central differences `n = (L(θ+h) − L(θ−h)) / 2h` are compared with the
+//! analytic gradient `a` by the relative error `|a − n| / max(|a|, |n|, tiny)`.
+//! The report names the worst parameter (or input).
+
+use crate::network::{Network, Result, Targets};
+use crate::Error;
+use microprop_hal::{Backend, Element, Span};
+
+/// Settings of a gradient check.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct GradCheckConfig {
+    /// Step of the central difference (1e-5 suits f64, 1e-3 suits f32).
+    pub h: f64,
+    /// Floor of the relative error's denominator, so that two gradients that
+    /// are both ≈ 0 do not count as a large relative error.
+    pub tiny: f64,
+    /// Also check the gradient with respect to every input element.
+    pub inputs: bool,
+}
+
+impl GradCheckConfig {
+    /// `h = 1e-5`, `tiny = 1e-12`, inputs checked: for f64.
+    pub const F64: Self = GradCheckConfig {
+        h: 1e-5,
+        tiny: 1e-12,
+        inputs: true,
+    };
+    /// `h = 1e-3`, `tiny = 1e-3`, inputs checked: for f32, whose loss is only
+    /// good to about 1e-7 relative, so differences below ~1e-4 are noise.
+    pub const F32: Self = GradCheckConfig {
+        h: 1e-3,
+        tiny: 1e-3,
+        inputs: true,
+    };
+}
+
+/// What a checked value is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Location {
+    /// Weight `index` (row-major `[out, in]`) of spec layer `layer`.
+    Weight {
+        /// Layer index in the spec.
+        layer: usize,
+        /// Index within the layer's weights.
+        index: usize,
+    },
+    /// Bias `index` of spec layer `layer`.
+    Bias {
+        /// Layer index in the spec.
+        layer: usize,
+        /// Index within the layer's biases.
+        index: usize,
+    },
+    /// Input element `index` of the batch (row-major).
+    Input {
+        /// Index in the input batch.
+        index: usize,
+    },
+    /// Value `index` of some other differentiable thing (a graph node).
+    Value {
+        /// Index of the value.
+        index: usize,
+    },
+}
+
+/// The outcome of a gradient check.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct GradCheckReport {
+    /// Largest relative error seen.
+    pub max_rel_error: f64,
+    /// Where it was (None if nothing was checked).
+    pub worst: Option<Location>,
+    /// Analytic gradient at the worst location.
+    pub analytic: f64,
+    /// Numerical gradient at the worst location.
+    pub numeric: f64,
+    /// How many values were checked.
+    pub checked: usize,
+}
+
+/// The relative error `|a − n| / max(|a|, |n|, tiny)` (0 when `a == n`).
+pub fn relative_error(analytic: f64, numeric: f64, tiny: f64) -> f64 {
+    let diff = libm::fabs(analytic - numeric);
+    if diff == 0.0 {
+        return 0.0;
+    }
+    let denom = libm::fabs(analytic).max(libm::fabs(numeric)).max(tiny);
+    diff / denom
+}
+
+/// Anything whose scalar loss can be evaluated after perturbing one value,
+/// and which knows its analytic gradient: a network, a computational graph.
+pub trait Differentiable {
+    /// The error its evaluations can fail with.
+    type Error;
+    /// How many values to check.
+    fn count(&self) -> usize;
+    /// What value `i` is.
+    fn location(&self, i: usize) -> Location;
+    /// The current value `i`.
+    fn value(&mut self, i: usize) -> core::result::Result<f64, Self::Error>;
+    /// Set value `i` to `v` and return the value actually stored (after
+    /// rounding to the element type).
+    fn set_value(&mut self, i: usize, v: f64) -> core::result::Result<f64, Self::Error>;
+    /// The scalar loss at the current values.
+    fn loss(&mut self) -> core::result::Result<f64, Self::Error>;
+    /// The analytic gradient of the loss with respect to value `i` at the
+    /// unperturbed point.
+    fn analytic(&mut self, i: usize) -> core::result::Result<f64, Self::Error>;
+}
+
+/// Check every value of `f` by central differences. Every value is restored
+/// afterwards.
+pub fn check<D: Differentiable>(
+    f: &mut D,
+    config: &GradCheckConfig,
+) -> core::result::Result<GradCheckReport, D::Error> {
+    let mut report = GradCheckReport {
+        max_rel_error: 0.0,
+        worst: None,
+        analytic: 0.0,
+        numeric: 0.0,
+        checked: 0,
+    };
+    for i in 0..f.count() {
+        let a = f.analytic(i)?;
+        let orig = f.value(i)?;
+        let plus = f.set_value(i, orig + config.h)?;
+        let l_plus = f.loss()?;
+        let minus = f.set_value(i, orig - config.h)?;
+        let l_minus = f.loss()?;
+        f.set_value(i, orig)?;
+        // Divide by the step actually taken: in f32 `orig ± h` rounds.
+        let step = plus - minus;
+        let n = if step != 0.0 {
+            (l_plus - l_minus) / step
+        } else {
+            0.0
+        };
+        let e = relative_error(a, n, config.tiny);
+        if report.worst.is_none() || e > report.max_rel_error {
+            report.max_rel_error = e;
+            report.worst = Some(f.location(i));
+            report.analytic = a;
+            report.numeric = n;
+        }
+        report.checked += 1;
+    }
+    Ok(report)
+}
+
+/// A network, one batch, and where its analytic gradients are.
+struct NetworkCheck<'n, 's, B: Backend> {
+    net: &'n mut Network<'s, B>,
+    rows: usize,
+    params: usize,
+    inputs: bool,
+    input_grad: Span,
+}
+
+impl<B: Backend> NetworkCheck<'_, '_, B> {
+    fn offset(&self, i: usize) -> usize {
+        if i < self.params {
+            self.net.layout().params.offset + i
+        } else {
+            self.net.layout().input.offset + (i - self.params)
+        }
+    }
+    fn read(&mut self, off: usize) -> Result<f64, B> {
+        let mut v = [B::Elem::ZERO];
+        self.net
+            .backend_mut()
+            .download(off, &mut v)
+            .map_err(Error::Backend)?;
+        Ok(v[0].to_f64())
+    }
+}
+
+impl<B: Backend> Differentiable for NetworkCheck<'_, '_, B> {
+    type Error = Error<B::Error>;
+
+    fn count(&self) -> usize {
+        self.params
+            + if self.inputs {
+                self.rows * self.net.spec().inputs()
+            } else {
+                0
+            }
+    }
+
+    fn location(&self, i: usize) -> Location {
+        if i >= self.params {
+            return Location::Input {
+                index: i - self.params,
+            };
+        }
+        let spec = self.net.spec();
+        for (layer, l) in spec.layers().iter().enumerate() {
+            let start = spec.param_offset(layer);
+            if i < start + l.param_count() {
+                let local = i - start;
+                return if local < l.weight_count() {
+                    Location::Weight {
+                        layer,
+                        index: local,
+                    }
+                } else {
+                    Location::Bias {
+                        layer,
+                        index: local - l.weight_count(),
+                    }
+                };
+            }
+        }
+        Location::Value { index: i }
+    }
+
+    fn value(&mut self, i: usize) -> Result<f64, B> {
+        self.read(self.offset(i))
+    }
+
+    fn set_value(&mut self, i: usize, v: f64) -> Result<f64, B> {
+        let e = B::Elem::from_f64(v);
+        let off = self.offset(i);
+        self.net
+            .backend_mut()
+            .upload(off, &[e])
+            .map_err(Error::Backend)?;
+        Ok(e.to_f64())
+    }
+
+    fn loss(&mut self) -> Result<f64, B> {
+        self.net.emit_forward(self.rows)?;
+        self.net.emit_loss(self.rows, false, true)?;
+        let off = self.net.loss_span().offset;
+        self.read(off)
+    }
+
+    fn analytic(&mut self, i: usize) -> Result<f64, B> {
+        let off = if i < self.params {
+            self.net.layout().grads.offset + i
+        } else {
+            self.input_grad.offset + (i - self.params)
+        };
+        self.read(off)
+    }
+}
+
+impl<B: Backend> Network<'_, B> {
+    /// Check the analytic gradients of every parameter (and, with
+    /// `config.inputs`, every input element) on one batch against central
+    /// differences. Parameters are restored; the gradient span is left
+    /// holding this batch's analytic gradient.
+    ///
+    /// ```
+    /// use microprop::{Config, GradCheckConfig, Layer, Loss, Network, Optimizer, Spec, Targets};
+    /// use microprop_cpu::CpuBackend;
+    /// const NET: Spec = Spec::new(&[Layer::dense(3, 4), Layer::tanh(), Layer::dense(4, 2)]);
+    /// const CFG: Config = Config::new(2, Loss::SoftmaxCrossEntropy, Optimizer::sgd(0.1));
+    /// let mut arena = [0.0f64; CFG.arena_len(&NET)];
+    /// let mut net = Network::new(NET, CpuBackend::new(&mut arena), CFG).unwrap();
+    /// let x = [0.1, -0.2, 0.3, 0.5, 0.4, -0.6];
+    /// let report = net.grad_check(&x, Targets::Labels(&[1, 0]), &GradCheckConfig::F64).unwrap();
+    /// assert!(report.max_rel_error < 1e-7, "{report:?}");
+    /// ```
+    pub fn grad_check(
+        &mut self,
+        x: &[B::Elem],
+        targets: Targets<'_, B::Elem>,
+        config: &GradCheckConfig,
+    ) -> Result<GradCheckReport, B> {
+        if !(config.h.is_finite() && config.h > 0.0) {
+            return Err(Error::Hyperparameter { name: "h" });
+        }
+        let rows = self.stage_batch(x, &targets)?;
+        self.emit_zero()?;
+        self.emit_forward(rows)?;
+        self.emit_loss(rows, true, true)?;
+        let slot = self.emit_backward(rows, config.inputs)?;
+        let input_grad = self.scratch(slot).prefix(rows * self.spec().inputs());
+        let params = self.spec().param_count();
+        let mut check_target = NetworkCheck {
+            net: self,
+            rows,
+            params,
+            inputs: config.inputs,
+            input_grad,
+        };
+        check(&mut check_target, config)
+    }
+}

@@ -1,0 +1,54 @@
+//! # microprop
+//!
+//! Train neural networks from one flat arena: on a microcontroller from a
+//! `static` buffer with no heap and no `std`, or on a desktop GPU, with the
+//! same model and the same API. A network is a `const` [`Spec`]; `const fn`s
+//! size its arena at compile time; a [`Network`] lowers forward, backward and
+//! the optimizer step into the small instruction set of a
+//! [`Backend`](microprop_hal::Backend).
+//!
+//! ```
+//! use microprop::{Config, Layer, Loss, Network, Optimizer, Spec, Targets};
+//! use microprop_cpu::CpuBackend;
+//!
+//! // XOR with a 2-4-1 network.
+//! const NET: Spec = Spec::new(&[Layer::dense(2, 4), Layer::tanh(), Layer::dense(4, 1), Layer::sigmoid()]);
+//! const CFG: Config = Config::new(4, Loss::Mse, Optimizer::momentum(0.5, 0.9)).with_seed(1);
+//! static mut ARENA: [f32; CFG.arena_len(&NET)] = [0.0; CFG.arena_len(&NET)];
+//!
+//! # #[allow(static_mut_refs)]
+//! let arena = unsafe { &mut ARENA }; // on a device: cortex_m::singleton! or a critical section
+//! let mut net = Network::new(NET, CpuBackend::new(arena), CFG)?;
+//! let x = [0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0];
+//! let y = [0.0, 1.0, 1.0, 0.0];
+//! let mut loss = 1.0;
+//! for _ in 0..2000 {
+//!     loss = net.train_step(&x, Targets::Values(&y))?;
+//! }
+//! assert!(loss < 0.01);
+//! # Ok::<(), microprop::Error<microprop_cpu::CpuError>>(())
+//! ```
+#![cfg_attr(not(test), no_std)]
+#![deny(missing_docs)]
+
+mod config;
+mod error;
+pub mod gradcheck;
+mod network;
+mod rng;
+mod spec;
+
+pub use config::{Config, Init, Optimizer};
+pub use error::{Error, Operand};
+pub use gradcheck::{GradCheckConfig, GradCheckReport, Location};
+pub use network::{Evaluation, Network, Result, Targets};
+pub use rng::Rng;
+pub use spec::{Layer, Layout, OptimizerKind, Spec, SpecError};
+
+pub use microprop_hal as hal;
+pub use microprop_hal::{Activation, Backend, Element, Span};
+
+/// The losses: [`LossKind`](microprop_hal::LossKind) with `f32`
+/// hyperparameters (`Loss::Mse`, `Loss::SoftmaxCrossEntropy`,
+/// `Loss::Hinge { margin: 1.0 }`).
+pub type Loss = microprop_hal::LossKind<f32>;

@@ -1,0 +1,504 @@
+//! A model is data: layer specs, and the `const fn`s that size its arena.
+
+use crate::Activation;
+use microprop_hal::Span;
+
+/// One layer of a feed-forward network.
+///
+/// Parameterised layers ([`Layer::Dense`], [`Layer::Maxout`]) state both their
+/// input and output widths, like PyTorch's `nn.Linear(in, out)`, so that a
+/// spec whose widths do not chain is caught by [`Spec::new`] at compile time.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Layer {
+    /// Fully connected: `y = x Wᵀ + b`, with `W` of shape `[outputs, inputs]`
+    /// (PyTorch's `nn.Linear` layout) followed by `b` of `[outputs]`.
+    Dense {
+        /// Input width.
+        inputs: usize,
+        /// Output width.
+        outputs: usize,
+    },
+    /// Maxout: `pieces` affine maps per output unit, the unit takes their
+    /// maximum. Parameters: `W` of `[outputs·pieces, inputs]` (the pieces of
+    /// unit `u` are rows `u·pieces .. (u+1)·pieces`), then `b` of
+    /// `[outputs·pieces]`.
+    Maxout {
+        /// Input width.
+        inputs: usize,
+        /// Output units.
+        outputs: usize,
+        /// Affine pieces per unit (k).
+        pieces: usize,
+    },
+    /// An elementwise activation; keeps the width.
+    Activation(Activation<f32>),
+    /// Row-wise softmax; keeps the width. (For training a classifier, prefer
+    /// the fused [`crate::Loss::SoftmaxCrossEntropy`] on raw logits.)
+    Softmax,
+}
+
+impl Layer {
+    /// `Layer::Dense { inputs, outputs }`.
+    pub const fn dense(inputs: usize, outputs: usize) -> Self {
+        Layer::Dense { inputs, outputs }
+    }
+    /// `Layer::Maxout { inputs, outputs, pieces }`.
+    pub const fn maxout(inputs: usize, outputs: usize, pieces: usize) -> Self {
+        Layer::Maxout {
+            inputs,
+            outputs,
+            pieces,
+        }
+    }
+    /// Logistic sigmoid.
+    pub const fn sigmoid() -> Self {
+        Layer::Activation(Activation::Sigmoid)
+    }
+    /// Hyperbolic tangent.
+    pub const fn tanh() -> Self {
+        Layer::Activation(Activation::Tanh)
+    }
+    /// Rectified linear unit.
+    pub const fn relu() -> Self {
+        Layer::Activation(Activation::Relu)
+    }
+    /// Leaky ReLU with the given negative slope.
+    pub const fn leaky_relu(slope: f32) -> Self {
+        Layer::Activation(Activation::LeakyRelu { slope })
+    }
+    /// ELU with the given alpha.
+    pub const fn elu(alpha: f32) -> Self {
+        Layer::Activation(Activation::Elu { alpha })
+    }
+    /// Softplus `ln(1 + eˣ)`.
+    pub const fn softplus() -> Self {
+        Layer::Activation(Activation::Softplus)
+    }
+    /// Row-wise softmax.
+    pub const fn softmax() -> Self {
+        Layer::Softmax
+    }
+
+    /// Number of trainable parameters (weights then biases).
+    pub const fn param_count(&self) -> usize {
+        match *self {
+            Layer::Dense { inputs, outputs } => outputs * inputs + outputs,
+            Layer::Maxout {
+                inputs,
+                outputs,
+                pieces,
+            } => outputs * pieces * inputs + outputs * pieces,
+            Layer::Activation(_) | Layer::Softmax => 0,
+        }
+    }
+
+    /// Number of weights (the part L2 regularisation applies to).
+    pub const fn weight_count(&self) -> usize {
+        match *self {
+            Layer::Dense { inputs, outputs } => outputs * inputs,
+            Layer::Maxout {
+                inputs,
+                outputs,
+                pieces,
+            } => outputs * pieces * inputs,
+            Layer::Activation(_) | Layer::Softmax => 0,
+        }
+    }
+
+    /// Output width given the input width.
+    pub const fn output_width(&self, input: usize) -> usize {
+        match *self {
+            Layer::Dense { outputs, .. } | Layer::Maxout { outputs, .. } => outputs,
+            Layer::Activation(_) | Layer::Softmax => input,
+        }
+    }
+
+    /// Elements of activation storage per batch row: the layer's output, and
+    /// for maxout also its affine pieces.
+    pub const fn activation_width(&self, input: usize) -> usize {
+        match *self {
+            Layer::Maxout {
+                outputs, pieces, ..
+            } => outputs * pieces + outputs,
+            _ => self.output_width(input),
+        }
+    }
+
+    /// Widest intermediate (per batch row) this layer needs in backprop
+    /// scratch: its input, its output, and maxout's pieces.
+    const fn scratch_width(&self, input: usize) -> usize {
+        let mut w = input;
+        let out = self.output_width(input);
+        if out > w {
+            w = out;
+        }
+        if let Layer::Maxout {
+            outputs, pieces, ..
+        } = *self
+        {
+            if outputs * pieces > w {
+                w = outputs * pieces;
+            }
+        }
+        w
+    }
+}
+
+/// Why a spec is not a valid network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum SpecError {
+    /// The spec has no layers.
+    Empty,
+    /// The first layer is not `Dense` or `Maxout`, so the input width is unknown.
+    NoInputWidth,
+    /// Layer `layer` expects `expected` inputs but the previous layer gives `got`.
+    Chain {
+        /// Index of the layer in the spec.
+        layer: usize,
+        /// Its declared input width.
+        expected: usize,
+        /// The width arriving from the previous layer.
+        got: usize,
+    },
+    /// Layer `layer` has a zero width or zero maxout pieces.
+    ZeroWidth {
+        /// Index of the layer in the spec.
+        layer: usize,
+    },
+    /// The sizes overflow `usize`.
+    TooLarge,
+}
+
+/// Which optimizer the arena must hold state for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum OptimizerKind {
+    /// Gradient descent / SGD: no state.
+    Sgd,
+    /// SGD with momentum: one velocity per parameter.
+    Momentum,
+    /// Adam: two moments per parameter.
+    Adam,
+}
+
+impl OptimizerKind {
+    /// State elements per parameter.
+    pub const fn state_per_param(self) -> usize {
+        match self {
+            OptimizerKind::Sgd => 0,
+            OptimizerKind::Momentum => 1,
+            OptimizerKind::Adam => 2,
+        }
+    }
+}
+
+/// A network: a list of layers whose widths chain.
+///
+/// Build it as a `const` so that a spec that does not chain fails to compile:
+///
+/// ```
+/// use microprop::{Layer, OptimizerKind, Spec};
+/// const NET: Spec = Spec::new(&[Layer::dense(64, 32), Layer::relu(), Layer::dense(32, 10)]);
+/// const ARENA_LEN: usize = NET.arena_len(32, OptimizerKind::Adam);
+/// static mut ARENA: [f32; ARENA_LEN] = [0.0; ARENA_LEN];
+/// assert_eq!(NET.param_count(), 64 * 32 + 32 + 32 * 10 + 10);
+/// ```
+///
+/// Widths that do not chain are a compile error, not a run-time surprise:
+///
+/// ```compile_fail
+/// use microprop::{Layer, OptimizerKind, Spec};
+/// // 32 outputs feed a layer that expects 31 inputs.
+/// const BAD: Spec = Spec::new(&[Layer::dense(64, 32), Layer::relu(), Layer::dense(31, 10)]);
+/// static ARENA: [f32; BAD.arena_len(1, OptimizerKind::Sgd)] = [0.0; BAD.arena_len(1, OptimizerKind::Sgd)];
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Spec<'a> {
+    layers: &'a [Layer],
+    inputs: usize,
+    outputs: usize,
+}
+
+impl<'a> Spec<'a> {
+    /// Validate `layers` and build the spec; meant for `const` items.
+    ///
+    /// # Panics
+    /// If the widths do not chain. In a `const` item that panic is a
+    /// compile-time error; at run time use [`Spec::try_new`], which returns
+    /// the [`SpecError`] instead.
+    pub const fn new(layers: &'a [Layer]) -> Self {
+        match Self::try_new(layers) {
+            Ok(spec) => spec,
+            Err(SpecError::Empty) => panic!("microprop spec: no layers"),
+            Err(SpecError::NoInputWidth) => {
+                panic!("microprop spec: the first layer must be Dense or Maxout")
+            }
+            Err(SpecError::Chain { .. }) => {
+                panic!("microprop spec: a layer's inputs do not match the previous layer's outputs")
+            }
+            Err(SpecError::ZeroWidth { .. }) => panic!("microprop spec: a layer has zero width"),
+            Err(SpecError::TooLarge) => panic!("microprop spec: sizes overflow usize"),
+        }
+    }
+
+    /// Validate `layers` and build the spec, or say what is wrong.
+    pub const fn try_new(layers: &'a [Layer]) -> Result<Self, SpecError> {
+        if layers.is_empty() {
+            return Err(SpecError::Empty);
+        }
+        let inputs = match layers[0] {
+            Layer::Dense { inputs, .. } | Layer::Maxout { inputs, .. } => inputs,
+            _ => return Err(SpecError::NoInputWidth),
+        };
+        let mut width = inputs;
+        let mut i = 0;
+        while i < layers.len() {
+            match layers[i] {
+                Layer::Dense {
+                    inputs: n_in,
+                    outputs,
+                } => {
+                    if n_in != width {
+                        return Err(SpecError::Chain {
+                            layer: i,
+                            expected: n_in,
+                            got: width,
+                        });
+                    }
+                    if n_in == 0 || outputs == 0 {
+                        return Err(SpecError::ZeroWidth { layer: i });
+                    }
+                    if n_in.checked_mul(outputs).is_none() {
+                        return Err(SpecError::TooLarge);
+                    }
+                }
+                Layer::Maxout {
+                    inputs: n_in,
+                    outputs,
+                    pieces,
+                } => {
+                    if n_in != width {
+                        return Err(SpecError::Chain {
+                            layer: i,
+                            expected: n_in,
+                            got: width,
+                        });
+                    }
+                    if n_in == 0 || outputs == 0 || pieces == 0 {
+                        return Err(SpecError::ZeroWidth { layer: i });
+                    }
+                    match outputs.checked_mul(pieces) {
+                        Some(op) if op.checked_mul(n_in + 1).is_some() => {}
+                        _ => return Err(SpecError::TooLarge),
+                    }
+                }
+                Layer::Activation(_) | Layer::Softmax => {}
+            }
+            width = layers[i].output_width(width);
+            i += 1;
+        }
+        Ok(Spec {
+            layers,
+            inputs,
+            outputs: width,
+        })
+    }
+
+    /// The layers.
+    pub const fn layers(&self) -> &'a [Layer] {
+        self.layers
+    }
+    /// Input width (features per sample).
+    pub const fn inputs(&self) -> usize {
+        self.inputs
+    }
+    /// Output width (classes or regression targets).
+    pub const fn outputs(&self) -> usize {
+        self.outputs
+    }
+
+    /// Input width of layer `i` (or of the network's output for `i == len`).
+    pub const fn width_before(&self, layer: usize) -> usize {
+        let mut width = self.inputs;
+        let mut i = 0;
+        while i < layer && i < self.layers.len() {
+            width = self.layers[i].output_width(width);
+            i += 1;
+        }
+        width
+    }
+
+    /// Total trainable parameters.
+    pub const fn param_count(&self) -> usize {
+        let mut n = 0;
+        let mut i = 0;
+        while i < self.layers.len() {
+            n += self.layers[i].param_count();
+            i += 1;
+        }
+        n
+    }
+
+    /// Offset of layer `layer`'s parameters within the parameter span.
+    pub const fn param_offset(&self, layer: usize) -> usize {
+        let mut n = 0;
+        let mut i = 0;
+        while i < layer && i < self.layers.len() {
+            n += self.layers[i].param_count();
+            i += 1;
+        }
+        n
+    }
+
+    /// The arena layout for a batch capacity and optimizer.
+    pub const fn layout(&self, batch: usize, optimizer: OptimizerKind) -> Layout {
+        let p = self.param_count();
+        let mut acts = 0;
+        let mut scratch_w = self.inputs;
+        let mut width = self.inputs;
+        let mut i = 0;
+        while i < self.layers.len() {
+            let layer = &self.layers[i];
+            acts += layer.activation_width(width);
+            let sw = layer.scratch_width(width);
+            if sw > scratch_w {
+                scratch_w = sw;
+            }
+            width = layer.output_width(width);
+            i += 1;
+        }
+        let params = Span::new(0, p);
+        let grads = Span::new(params.end(), p);
+        let state = Span::new(grads.end(), p * optimizer.state_per_param());
+        let input = Span::new(state.end(), batch * self.inputs);
+        let activations = Span::new(input.end(), batch * acts);
+        let scratch_a = Span::new(activations.end(), batch * scratch_w);
+        let scratch_b = Span::new(scratch_a.end(), batch * scratch_w);
+        let target = Span::new(scratch_b.end(), batch * self.outputs);
+        let scalars = Span::new(target.end(), SCALARS);
+        Layout {
+            batch,
+            optimizer,
+            params,
+            grads,
+            state,
+            input,
+            activations,
+            scratch: [scratch_a, scratch_b],
+            target,
+            scalars,
+            len: scalars.end(),
+        }
+    }
+
+    /// Arena length, in elements, for a batch capacity and optimizer: use it
+    /// to size a `static` arena.
+    pub const fn arena_len(&self, batch: usize, optimizer: OptimizerKind) -> usize {
+        self.layout(batch, optimizer).len
+    }
+
+    /// Arena size in bytes for element type size `elem_bytes`.
+    pub const fn arena_bytes(&self, batch: usize, optimizer: OptimizerKind, elem_bytes: usize) -> usize {
+        self.arena_len(batch, optimizer) * elem_bytes
+    }
+}
+
+/// Scalars at the end of the arena: loss, correct count, and two spare.
+pub(crate) const SCALARS: usize = 4;
+
+/// Where each part of a model lives in its arena. All spans are disjoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Layout {
+    /// Batch capacity (rows).
+    pub batch: usize,
+    /// Optimizer the state span is sized for.
+    pub optimizer: OptimizerKind,
+    /// All parameters, layer after layer (weights then biases).
+    pub params: Span,
+    /// Gradients, same layout as `params`.
+    pub grads: Span,
+    /// Optimizer state: velocity, or Adam's `m` then `v`.
+    pub state: Span,
+    /// The input batch, `batch × inputs`.
+    pub input: Span,
+    /// Every layer's outputs (and maxout pieces), `batch × width` each.
+    pub activations: Span,
+    /// Two ping-pong buffers for backprop.
+    pub scratch: [Span; 2],
+    /// Targets: `batch × outputs` values, or `batch` labels.
+    pub target: Span,
+    /// Loss, correct count, spare.
+    pub scalars: Span,
+    /// Total elements.
+    pub len: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NET: Spec = Spec::new(&[Layer::dense(2, 4), Layer::tanh(), Layer::dense(4, 1)]);
+
+    #[test]
+    fn param_count_by_hand() {
+        // 2·4 + 4 + 4·1 + 1 = 17
+        assert_eq!(NET.param_count(), 17);
+        assert_eq!(NET.param_offset(2), 12);
+        assert_eq!(NET.inputs(), 2);
+        assert_eq!(NET.outputs(), 1);
+    }
+
+    #[test]
+    fn arena_len_by_hand() {
+        // batch 4, Adam: params 17, grads 17, state 34, input 8,
+        // activations 4·(4+4+1) = 36, scratch 2·4·4 = 32, target 4, scalars 4.
+        assert_eq!(
+            NET.arena_len(4, OptimizerKind::Adam),
+            17 + 17 + 34 + 8 + 36 + 32 + 4 + 4
+        );
+        assert_eq!(
+            NET.arena_len(4, OptimizerKind::Sgd),
+            17 + 17 + 8 + 36 + 32 + 4 + 4
+        );
+    }
+
+    #[test]
+    fn chain_errors_name_the_layer() {
+        let bad = [Layer::dense(3, 5), Layer::relu(), Layer::dense(4, 2)];
+        assert_eq!(
+            Spec::try_new(&bad),
+            Err(SpecError::Chain {
+                layer: 2,
+                expected: 4,
+                got: 5
+            })
+        );
+        assert_eq!(Spec::try_new(&[]), Err(SpecError::Empty));
+        assert_eq!(
+            Spec::try_new(&[Layer::relu(), Layer::dense(1, 1)]),
+            Err(SpecError::NoInputWidth)
+        );
+        assert_eq!(
+            Spec::try_new(&[Layer::maxout(3, 2, 0)]),
+            Err(SpecError::ZeroWidth { layer: 0 })
+        );
+        assert_eq!(
+            Spec::try_new(&[Layer::dense(usize::MAX, 2)]),
+            Err(SpecError::TooLarge)
+        );
+    }
+
+    #[test]
+    fn maxout_sizes() {
+        let spec = Spec::new(&[Layer::maxout(3, 2, 4)]);
+        assert_eq!(spec.param_count(), 2 * 4 * 3 + 2 * 4);
+        // activations per row: 8 pieces + 2 outputs; scratch width 8.
+        let l = spec.layout(1, OptimizerKind::Sgd);
+        assert_eq!(l.activations.len, 10);
+        assert_eq!(l.scratch[0].len, 8);
+    }
+}
