@@ -1,0 +1,1 @@
+//! # microprop-vulkan: the Vulkan backend (work in progress)
