@@ -1,0 +1,196 @@
+//! The math a CPU backend needs beyond [`Element`]'s arithmetic.
+//!
+//! [`Float`] is implemented for `f32` and `f64`. By default both use `libm`
+//! (correctly rounded or within 1–2 ulp). With the `fast-math` feature, `f32`
+//! uses `micromath`'s approximations instead (faster on microcontrollers
+//! without a math library in ROM); `f64` always uses `libm`, because
+//! `micromath` has no `f64` functions and a target that computes in `f64`
+//! has asked for accuracy. The tolerances measured for `fast-math` are listed
+//! on [`Float`].
+
+use microprop_hal::Element;
+
+/// Transcendental functions and the stable compound functions built on them.
+///
+/// # `fast-math` accuracy (`f32` only)
+///
+/// Measured against `f64` `libm` on a grid of inputs (the crate's test
+/// `f32_math_within_stated_tolerance` asserts these bounds; measured maxima in
+/// brackets). The error comes almost entirely from `micromath`'s `exp`
+/// (about 0.24% relative); `ln` is `micromath`'s on `[1, ∞)`, `ln_1p` uses
+/// a short series near zero, and `sqrt` refines `micromath`'s estimate with
+/// two Newton steps.
+///
+/// | function | domain | bound |
+/// |---|---|---|
+/// | `sigmoid` | `[-20, 20]` | `1e-3` absolute (`5.2e-4`) |
+/// | `tanh` | `[-20, 20]` | `2e-3` absolute (`9.6e-4`) |
+/// | `softplus` | `[-20, 20]` | `1e-3` absolute (`7.6e-4`), `4e-3` relative (`3.1e-3`) |
+/// | `exp` | `[-20, 20]` | `3e-3` relative (`2.4e-3`) |
+/// | `exp_m1` (ELU) | `[-20, 0]` | `2e-3` absolute (`1.2e-3`) |
+/// | `ln` | `[1e-3, 1e4]` | `1e-4` absolute (`6.1e-5`) |
+/// | `sqrt` | `[0, 1e6]` | `1e-5` relative (`1.5e-6`) |
+///
+/// Without `fast-math`, the same test holds `f32` `libm` to a few ulps
+/// (`≤ 1e-6`).
+pub trait Float: Element {
+    /// Positive infinity.
+    const INFINITY: Self;
+    /// Negative infinity.
+    const NEG_INFINITY: Self;
+
+    /// `e^self`.
+    fn exp(self) -> Self;
+    /// `e^self - 1`, accurate near zero.
+    fn exp_m1(self) -> Self;
+    /// Natural logarithm.
+    fn ln(self) -> Self;
+    /// `ln(1 + self)`, accurate near zero.
+    fn ln_1p(self) -> Self;
+    /// Hyperbolic tangent.
+    fn tanh(self) -> Self;
+    /// Square root.
+    fn sqrt(self) -> Self;
+
+    /// The logistic function `1 / (1 + e^-x)`, computed without overflow:
+    /// for `x < 0` it is `e^x / (1 + e^x)`, so large negative inputs give `0`,
+    /// not `NaN`.
+    fn sigmoid(self) -> Self {
+        if self >= Self::ZERO {
+            Self::ONE / (Self::ONE + (-self).exp())
+        } else {
+            let e = self.exp();
+            e / (Self::ONE + e)
+        }
+    }
+
+    /// `ln(1 + e^x)`, computed stably as `max(x, 0) + ln(1 + e^-|x|)`: no
+    /// overflow for large `x`, no loss of the tail for large negative `x`.
+    fn softplus(self) -> Self {
+        let pos = if self > Self::ZERO { self } else { Self::ZERO };
+        pos + (-self.abs()).exp().ln_1p()
+    }
+}
+
+impl Float for f64 {
+    const INFINITY: Self = f64::INFINITY;
+    const NEG_INFINITY: Self = f64::NEG_INFINITY;
+
+    #[inline]
+    fn exp(self) -> Self {
+        libm::exp(self)
+    }
+    #[inline]
+    fn exp_m1(self) -> Self {
+        libm::expm1(self)
+    }
+    #[inline]
+    fn ln(self) -> Self {
+        libm::log(self)
+    }
+    #[inline]
+    fn ln_1p(self) -> Self {
+        libm::log1p(self)
+    }
+    #[inline]
+    fn tanh(self) -> Self {
+        libm::tanh(self)
+    }
+    #[inline]
+    fn sqrt(self) -> Self {
+        libm::sqrt(self)
+    }
+}
+
+#[cfg(not(feature = "fast-math"))]
+impl Float for f32 {
+    const INFINITY: Self = f32::INFINITY;
+    const NEG_INFINITY: Self = f32::NEG_INFINITY;
+
+    #[inline]
+    fn exp(self) -> Self {
+        libm::expf(self)
+    }
+    #[inline]
+    fn exp_m1(self) -> Self {
+        libm::expm1f(self)
+    }
+    #[inline]
+    fn ln(self) -> Self {
+        libm::logf(self)
+    }
+    #[inline]
+    fn ln_1p(self) -> Self {
+        libm::log1pf(self)
+    }
+    #[inline]
+    fn tanh(self) -> Self {
+        libm::tanhf(self)
+    }
+    #[inline]
+    fn sqrt(self) -> Self {
+        libm::sqrtf(self)
+    }
+}
+
+#[cfg(feature = "fast-math")]
+impl Float for f32 {
+    const INFINITY: Self = f32::INFINITY;
+    const NEG_INFINITY: Self = f32::NEG_INFINITY;
+
+    #[inline]
+    fn exp(self) -> Self {
+        micromath::F32Ext::exp(self)
+    }
+    #[inline]
+    fn exp_m1(self) -> Self {
+        micromath::F32Ext::exp(self) - 1.0
+    }
+    /// `micromath`'s `ln` for `x ≥ 1`, and `-ln(1/x)` with an exact division
+    /// below 1 (`micromath` inverts with a rough approximation there, off
+    /// by up to 0.12). Zero, negative, subnormal and non-finite inputs go to
+    /// `libm`.
+    #[inline]
+    fn ln(self) -> Self {
+        if self.is_nan() || self < f32::MIN_POSITIVE || self == f32::INFINITY {
+            libm::logf(self)
+        } else if self < 1.0 {
+            -micromath::F32Ext::ln(1.0 / self)
+        } else {
+            micromath::F32Ext::ln(self)
+        }
+    }
+    /// Three terms of the series for `|x| < 1/64` (error below `x⁴/4`),
+    /// [`Float::ln`] of `1 + x` otherwise.
+    #[inline]
+    fn ln_1p(self) -> Self {
+        if Element::abs(self) < 1.0 / 64.0 {
+            self * (1.0 - self * (0.5 - self * (1.0 / 3.0)))
+        } else {
+            Float::ln(1.0 + self)
+        }
+    }
+    /// `sign(x) (1 - e^-2|x|) / (1 + e^-2|x|)` from the fast `exp`.
+    #[inline]
+    fn tanh(self) -> Self {
+        let e = micromath::F32Ext::exp(-2.0 * Element::abs(self));
+        let t = (1.0 - e) / (1.0 + e);
+        if self < 0.0 {
+            -t
+        } else {
+            t
+        }
+    }
+    /// `micromath`'s ~5% estimate refined by two Newton steps.
+    #[inline]
+    fn sqrt(self) -> Self {
+        if self <= 0.0 || !Element::is_finite(self) {
+            // 0 -> 0, negative -> NaN, inf -> inf, NaN -> NaN: as libm.
+            return libm::sqrtf(self);
+        }
+        let mut s = micromath::F32Ext::sqrt(self);
+        s = 0.5 * (s + self / s);
+        s = 0.5 * (s + self / s);
+        s
+    }
+}
