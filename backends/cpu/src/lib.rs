@@ -6,7 +6,7 @@
 //! on bad input: every op is checked by [`Op::validate`] before anything is
 //! written, and a bad op or out-of-range upload is a [`CpuError`].
 //!
-//! Each op runs its plain scalar kernel from [`reference`]: the executable
+//! Each op runs its plain scalar kernel from [`reference`](mod@crate::reference): the executable
 //! definition of the op that faster kernels and other backends are tested
 //! against. Transcendental functions come from [`Float`] (`libm`, or
 //! `micromath` for `f32` with the `fast-math` feature).
@@ -123,7 +123,7 @@ impl fmt::Display for CpuError {
 }
 
 /// The CPU backend: executes each op when it is issued, with the scalar
-/// kernels of [`reference`], over a caller-owned arena.
+/// kernels of [`reference`](mod@crate::reference), over a caller-owned arena.
 ///
 /// Implements [`Backend`] for any [`Float`] element (`f32`, `f64`).
 #[derive(Debug)]

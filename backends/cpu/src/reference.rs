@@ -8,7 +8,8 @@
 //! The functions take separate slices; where an op allows an output to be
 //! exactly an input, an `_in_place` variant takes one slice for both.
 //! Every function checks its slice lengths against its dimensions first and
-//! returns [`OpError::Shape`] on a mismatch, so none of them can panic.
+//! returns [`OpError::Shape`] on a mismatch, before writing anything, so none
+//! of them can panic and a rejected call changes nothing.
 //!
 //! Conventions where the op's formula is undefined:
 //! - a mean over zero rows (or, for MSE, zero elements) is `0`;
@@ -259,6 +260,8 @@ pub fn activate_backward<E: Float>(
     dy: &[E],
     dx: &mut [E],
 ) -> Result<(), OpError> {
+    check("activate_backward", "x", x.len(), Some(dx.len()))?;
+    check("activate_backward", "y", y.len(), Some(dx.len()))?;
     check("activate_backward", "dy", dy.len(), Some(dx.len()))?;
     copy(dy, dx)?;
     activate_backward_in_place(act, x, y, dx)
@@ -320,6 +323,7 @@ pub fn softmax_backward<E: Float>(
     dy: &[E],
     dx: &mut [E],
 ) -> Result<(), OpError> {
+    check("softmax_backward", "y", y.len(), rows.checked_mul(cols))?;
     check("softmax_backward", "dy", dy.len(), rows.checked_mul(cols))?;
     check("softmax_backward", "dx", dx.len(), rows.checked_mul(cols))?;
     copy(dy, dx)?;

@@ -1158,6 +1158,14 @@ fn labels_must_be_exact_integers_in_range() {
 #[test]
 fn reference_kernels_reject_mismatched_slices() {
     use crate::reference;
+    // A rejected call writes nothing, even where the kernel would copy first.
+    let mut dx = [7.0f64; 3];
+    let r =
+        reference::activate_backward(Activation::Tanh, &[0.0; 2], &[0.0; 3], &[1.0; 3], &mut dx);
+    assert!(r.is_err());
+    let r = reference::softmax_backward(1, 3, &[0.0; 2], &[1.0; 3], &mut dx);
+    assert!(r.is_err());
+    assert_eq!(dx, [7.0; 3]);
     let mut c = [0.0f32; 5];
     let r = reference::gemm(
         2, 3, 1, &[1.0; 2], false, &[1.0; 3], false, &mut c, 1.0, 0.0,
