@@ -58,6 +58,11 @@ pub enum Error<BE> {
         /// Number of classes.
         classes: usize,
     },
+    /// A perceptron label is not `+1` or `-1`.
+    SignLabel {
+        /// Position of the label.
+        index: usize,
+    },
     /// NaN or ±∞ in the data.
     NonFinite {
         /// Which slice.
@@ -134,6 +139,9 @@ impl<BE: fmt::Debug> fmt::Display for Error<BE> {
                 f,
                 "label {label} at index {index} is out of range for {classes} classes"
             ),
+            Error::SignLabel { index } => {
+                write!(f, "label at index {index} is not +1 or -1")
+            }
             Error::NonFinite { what, index } => {
                 write!(f, "{what:?} element {index} is NaN or infinite")
             }

@@ -34,14 +34,20 @@
 mod config;
 mod error;
 pub mod gradcheck;
+mod graph;
 mod network;
+mod perceptron;
 mod rng;
 mod spec;
 
 pub use config::{Config, Init, Optimizer};
 pub use error::{Error, Operand};
 pub use gradcheck::{GradCheckConfig, GradCheckReport, Location};
+pub use graph::{Gate, Graph, GraphError, NodeId};
 pub use network::{Evaluation, Network, Result, Targets};
+pub use perceptron::{
+    perceptron_arena_len, Perceptron, PerceptronLayout, PerceptronReport, Variant,
+};
 pub use rng::Rng;
 pub use spec::{Layer, Layout, OptimizerKind, Spec, SpecError};
 
