@@ -109,11 +109,14 @@ impl PerceptronLayout {
 pub enum Variant {
     /// The classic rule; the model is the last weights.
     Classic,
-    /// The pocket algorithm: after every epoch the training errors of the
-    /// current weights are counted ([`Op::PerceptronErrors`]) and, when
-    /// fewer than the best so far, the weights are copied to the pocket
-    /// ([`Op::Copy`]). The model is the pocket (the best weights seen at an
-    /// epoch boundary; the zero start counts as "everything wrong").
+    /// The pocket algorithm (Gallant's, with the ratchet): the classic rule,
+    /// and after every update the training errors of the new weights are
+    /// counted ([`Op::PerceptronErrors`]); when fewer than the best so far,
+    /// the weights are copied to the pocket ([`Op::Copy`]). The model is the
+    /// pocket: the best weights seen (the zero start counts as every row
+    /// wrong). The rule runs one row per op here, because the check follows
+    /// each update, and each row reads the mistake counter back: on a
+    /// recording backend (Vulkan) that is one submission per row.
     Pocket,
     /// The averaged perceptron: the model is the mean of the weights after
     /// every row of every epoch run (the `average` span of
@@ -313,28 +316,22 @@ impl<B: Backend> Perceptron<B> {
         };
         while report.epochs < max_epochs {
             self.fill(l.stats, B::Elem::ZERO)?;
-            self.exec(&Op::PerceptronEpoch {
-                weights: l.weights,
-                samples,
-                labels,
-                rows,
-                cols,
-                average,
-                stats: l.stats,
-            })?;
-            let mistakes = self.read_count(l.stats)?;
+            let mistakes = if variant == Variant::Pocket {
+                self.pocket_epoch(&mut best)?
+            } else {
+                self.exec(&Op::PerceptronEpoch {
+                    weights: l.weights,
+                    samples,
+                    labels,
+                    rows,
+                    cols,
+                    average,
+                    stats: l.stats,
+                })?;
+                self.read_count(l.stats)?
+            };
             report.epochs += 1;
             report.updates += mistakes;
-            if variant == Variant::Pocket {
-                let errors = self.count_errors(l.weights)?;
-                if errors < best {
-                    best = errors;
-                    self.exec(&Op::Copy {
-                        src: l.weights,
-                        dst: l.pocket,
-                    })?;
-                }
-            }
             self.backend.submit().map_err(Error::Backend)?;
             if mistakes == 0 {
                 report.converged = true;
@@ -452,6 +449,42 @@ impl<B: Backend> Perceptron<B> {
         Ok(if self.score(x)? > 0.0 { 1 } else { -1 })
     }
 
+    /// One pocket epoch: the rule one row at a time (a one-row
+    /// [`Op::PerceptronEpoch`] on a slice of the samples) and, after every
+    /// update, the training errors of the new weights; fewer than `best`
+    /// copies them to the pocket. Returns the epoch's mistakes (also left in
+    /// the stats element).
+    fn pocket_epoch(&mut self, best: &mut usize) -> Result<usize, B> {
+        let l = self.layout;
+        let cols = l.cols;
+        let mut mistakes = 0;
+        for r in 0..self.rows {
+            self.exec(&Op::PerceptronEpoch {
+                weights: l.weights,
+                samples: l.samples.slice(r * cols, cols),
+                labels: l.labels.slice(r, 1),
+                rows: 1,
+                cols,
+                average: None,
+                stats: l.stats,
+            })?;
+            let total = self.read_count(l.stats)?;
+            if total == mistakes {
+                continue; // no update: the weights are unchanged
+            }
+            mistakes = total;
+            let errors = self.count_errors(l.weights)?;
+            if errors < *best {
+                *best = errors;
+                self.exec(&Op::Copy {
+                    src: l.weights,
+                    dst: l.pocket,
+                })?;
+            }
+        }
+        Ok(mistakes)
+    }
+
     fn exec(&mut self, op: &Op<B::Elem>) -> Result<(), B> {
         self.backend.execute(op).map_err(Error::Backend)
     }
@@ -487,3 +520,6 @@ impl<B: Backend> Perceptron<B> {
         self.read_count(l.errors)
     }
 }
+
+#[cfg(test)]
+mod tests;
