@@ -28,15 +28,46 @@
 //! assert!(loss < 0.01);
 //! # Ok::<(), microprop::Error<microprop_cpu::CpuError>>(())
 //! ```
+//!
+//! Two more models from the same arena ideas:
+//!
+//! - [`perceptron`]: the classic perceptron rule, its pocket variant and the
+//!   averaged perceptron, through the same [`Backend`](microprop_hal::Backend)
+//!   ops (so they run on every backend), sized by the `const fn`
+//!   [`perceptron_arena_len`].
+//! - [`graph`]: a fixed-capacity scalar computational graph with reverse-mode
+//!   backprop (the chain rule gate by gate), checkable with [`gradcheck`].
+//!
+//! ```
+//! use microprop::{perceptron_arena_len, Graph, Perceptron, Variant};
+//! use microprop_cpu::CpuBackend;
+//!
+//! // OR of two inputs, labels ±1, from an arena sized at compile time.
+//! let mut arena = [0.0f32; perceptron_arena_len(4, 2)];
+//! let mut p = Perceptron::new(CpuBackend::new(&mut arena), 4, 2).unwrap();
+//! p.load(&[0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0], &[-1.0, 1.0, 1.0, 1.0]).unwrap();
+//! assert!(p.train(Variant::Classic, 50).unwrap().converged);
+//!
+//! // d/dx of x·y + tanh(x) by backprop through a 5-node graph: x fans out.
+//! let mut g = Graph::<5>::new();
+//! let x = g.input(0.5).unwrap();
+//! let y = g.input(3.0).unwrap();
+//! let xy = g.mul(x, y).unwrap();
+//! let t = g.tanh(x).unwrap();
+//! let f = g.add(xy, t).unwrap();
+//! g.backward(f).unwrap();
+//! let th = 0.5f64.tanh();
+//! assert!((g.grad(x).unwrap() - (3.0 + 1.0 - th * th)).abs() < 1e-12);
+//! ```
 #![cfg_attr(not(test), no_std)]
 #![deny(missing_docs)]
 
 mod config;
 mod error;
 pub mod gradcheck;
-mod graph;
+pub mod graph;
 mod network;
-mod perceptron;
+pub mod perceptron;
 mod rng;
 mod spec;
 

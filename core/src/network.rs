@@ -23,9 +23,11 @@ impl<'a, E> Targets<'a, E> {
         }
         match *self {
             Targets::Labels(l) => Targets::Labels(sub(l, start, rows)),
-            Targets::Values(v) => {
-                Targets::Values(sub(v, start.saturating_mul(outputs), rows.saturating_mul(outputs)))
-            }
+            Targets::Values(v) => Targets::Values(sub(
+                v,
+                start.saturating_mul(outputs),
+                rows.saturating_mul(outputs),
+            )),
         }
     }
 }
@@ -891,6 +893,32 @@ impl<'s, B: Backend> Network<'s, B> {
         Ok(())
     }
 
+    /// [`Network::backward`], and also write the gradient of the loss with
+    /// respect to the input batch into `dx` (`rows × inputs`), like reading
+    /// `x.grad` in PyTorch.
+    pub fn backward_with_input_grad(&mut self, dx: &mut [B::Elem]) -> Result<(), B> {
+        if self.stage != Stage::Loss {
+            return Err(Error::OutOfOrder {
+                called: "backward",
+                needs: "loss",
+            });
+        }
+        let expected = self.rows * self.spec.inputs();
+        if dx.len() != expected {
+            return Err(Error::Length {
+                what: Operand::Input,
+                expected,
+                got: dx.len(),
+            });
+        }
+        self.grad_slot = self.emit_backward(self.rows, true)?;
+        self.stage = Stage::Forward;
+        let span = self.layout.scratch[self.grad_slot].prefix(expected);
+        self.backend
+            .download(span.offset, dx)
+            .map_err(Error::Backend)
+    }
+
     /// Set every gradient to zero.
     pub fn zero_grad(&mut self) -> Result<(), B> {
         self.emit_zero_grad()
@@ -907,7 +935,11 @@ impl<'s, B: Backend> Network<'s, B> {
     /// the step. Nothing changes if `x` or `targets` is rejected.
     ///
     /// On a recording backend this whole step is one submission.
-    pub fn train_step(&mut self, x: &[B::Elem], targets: Targets<'_, B::Elem>) -> Result<B::Elem, B> {
+    pub fn train_step(
+        &mut self,
+        x: &[B::Elem],
+        targets: Targets<'_, B::Elem>,
+    ) -> Result<B::Elem, B> {
         let rows = self.check_input(x)?;
         self.check_targets(&targets, rows)?;
         self.backend
@@ -928,7 +960,11 @@ impl<'s, B: Backend> Network<'s, B> {
     /// Mean data loss and accuracy over a whole data set (`x` of
     /// `n × inputs`, `targets` for `n` rows), in batches of the planned
     /// capacity. Parameters and gradients are not changed.
-    pub fn evaluate(&mut self, x: &[B::Elem], targets: Targets<'_, B::Elem>) -> Result<Evaluation, B> {
+    pub fn evaluate(
+        &mut self,
+        x: &[B::Elem],
+        targets: Targets<'_, B::Elem>,
+    ) -> Result<Evaluation, B> {
         let n_in = self.spec.inputs();
         let cols = self.spec.outputs();
         if x.is_empty() {
@@ -954,26 +990,29 @@ impl<'s, B: Backend> Network<'s, B> {
         while start < n {
             let rows = (n - start).min(cap);
             let t = targets.rows(start, rows, cols);
-            self.check_targets(&t, rows)
-                .map_err(|e| match e {
-                    Error::LabelOutOfRange {
-                        index,
-                        label,
-                        classes,
-                    } => Error::LabelOutOfRange {
-                        index: index + start,
-                        label,
-                        classes,
-                    },
-                    Error::NonFinite { what, index } => Error::NonFinite {
-                        what,
-                        index: index + start * cols,
-                    },
-                    other => other,
-                })?;
+            self.check_targets(&t, rows).map_err(|e| match e {
+                Error::LabelOutOfRange {
+                    index,
+                    label,
+                    classes,
+                } => Error::LabelOutOfRange {
+                    index: index + start,
+                    label,
+                    classes,
+                },
+                Error::NonFinite { what, index } => Error::NonFinite {
+                    what,
+                    index: index + start * cols,
+                },
+                other => other,
+            })?;
             start += rows;
         }
-        let total_expected = if self.config.loss.uses_labels() { n } else { n * cols };
+        let total_expected = if self.config.loss.uses_labels() {
+            n
+        } else {
+            n * cols
+        };
         let total_got = match targets {
             Targets::Labels(l) => l.len(),
             Targets::Values(v) => v.len(),
@@ -1088,7 +1127,11 @@ impl<'s, B: Backend> Network<'s, B> {
     }
 
     /// Validate and upload a batch and its targets without issuing ops.
-    pub(crate) fn stage_batch(&mut self, x: &[B::Elem], targets: &Targets<'_, B::Elem>) -> Result<usize, B> {
+    pub(crate) fn stage_batch(
+        &mut self,
+        x: &[B::Elem],
+        targets: &Targets<'_, B::Elem>,
+    ) -> Result<usize, B> {
         let rows = self.check_input(x)?;
         self.check_targets(targets, rows)?;
         self.backend

@@ -401,7 +401,12 @@ impl<'a> Spec<'a> {
     }
 
     /// Arena size in bytes for element type size `elem_bytes`.
-    pub const fn arena_bytes(&self, batch: usize, optimizer: OptimizerKind, elem_bytes: usize) -> usize {
+    pub const fn arena_bytes(
+        &self,
+        batch: usize,
+        optimizer: OptimizerKind,
+        elem_bytes: usize,
+    ) -> usize {
         self.arena_len(batch, optimizer) * elem_bytes
     }
 }
