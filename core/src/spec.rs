@@ -499,7 +499,8 @@ mod tests {
 
     #[test]
     fn maxout_sizes() {
-        let spec = Spec::new(&[Layer::maxout(3, 2, 4)]);
+        const SPEC: Spec = Spec::new(&[Layer::maxout(3, 2, 4)]);
+        let spec = SPEC;
         assert_eq!(spec.param_count(), 2 * 4 * 3 + 2 * 4);
         // activations per row: 8 pieces + 2 outputs; scratch width 8.
         let l = spec.layout(1, OptimizerKind::Sgd);
