@@ -104,6 +104,11 @@ macro_rules! conformance_suite {
             bad_inputs_are_typed_errors, batch_sizes_up_to_capacity, optimizers_decrease_loss,
             lr_schedule_changes_steps
         );
+        $crate::__stamp!($h; perceptron;
+            perceptron_and_by_hand, perceptron_mistakes_within_bound,
+            perceptron_xor_stops_at_epoch_limit, perceptron_pocket_and_averaged_on_breast_cancer,
+            perceptron_bad_inputs_are_typed_errors
+        );
     };
 }
 

@@ -5,6 +5,7 @@
 
 pub mod grads;
 pub mod ops;
+pub mod perceptron;
 pub mod train;
 
 use crate::Harness;
