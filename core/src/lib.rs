@@ -32,7 +32,7 @@
 //! Two more models from the same arena ideas:
 //!
 //! - [`perceptron`]: the classic perceptron rule, its pocket variant and the
-//!   averaged perceptron, through the same [`Backend`](microprop_hal::Backend)
+//!   averaged perceptron, through the same [`Backend`]
 //!   ops (so they run on every backend), sized by the `const fn`
 //!   [`perceptron_arena_len`].
 //! - [`graph`]: a fixed-capacity scalar computational graph with reverse-mode
