@@ -36,8 +36,9 @@ impl Rng {
         if n == 0 {
             return 0;
         }
-        // Lemire's multiply-shift; the bias is below 2^-32 for n < 2^32.
-        ((self.next_u64() >> 32) * n as u64 >> 32) as usize
+        // Lemire's multiply-shift on 64 bits (no overflow for any n); the
+        // bias is below n / 2^64.
+        ((self.next_u64() as u128 * n as u128) >> 64) as usize
     }
 
     /// Fisher–Yates shuffle in place.

@@ -154,7 +154,10 @@ pub fn bias_add_and_grad<H: Harness>() {
 
 /// The activations with their textbook definitions in f64 `std` math, which
 /// is independent of the backend's kernels.
-fn activations() -> Vec<(Activation<f64>, fn(f64) -> f64)> {
+/// An activation and its textbook definition.
+type ActivationCase = (Activation<f64>, fn(f64) -> f64);
+
+fn activations() -> Vec<ActivationCase> {
     vec![
         (Activation::Identity, |x| x),
         (Activation::Sigmoid, |x| 1.0 / (1.0 + (-x).exp())),
