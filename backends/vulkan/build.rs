@@ -32,7 +32,12 @@ fn main() {
         fs::write(&src, format!("{common}\n#line 1\n{body}")).expect("write shader source");
         let spv = out.join(format!("{stem}.spv"));
         let status = Command::new(&glslc)
-            .args(["-fshader-stage=compute", "--target-env=vulkan1.0", "-O", "-Werror"])
+            .args([
+                "-fshader-stage=compute",
+                "--target-env=vulkan1.0",
+                "-O",
+                "-Werror",
+            ])
             .arg(&src)
             .arg("-o")
             .arg(&spv)

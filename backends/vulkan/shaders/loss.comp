@@ -31,9 +31,8 @@ void main() {
             for (uint j = 0u; j < cols; j++) s += exp(arena[pred + o + j] - mx);
             acc += mx + log(s) - arena[pred + o + t];
             if (hg) {
-                float inv = 1.0 / s;
                 for (uint j = 0u; j < cols; j++) {
-                    float p = exp(arena[pred + o + j] - mx) * inv;
+                    float p = exp(arena[pred + o + j] - mx) / s;
                     arena[grad + o + j] = (p - (j == t ? 1.0 : 0.0)) / norm;
                 }
             }

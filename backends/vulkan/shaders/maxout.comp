@@ -5,7 +5,7 @@ void main() {
     uint n = rows * units;
     for (uint i = gstart(); i < n; i += gstride()) {
         uint base = x + i * k;
-        float best = 0.0;
+        float best = -1.0 / 0.0;
         if (k > 0u) {
             best = arena[base];
             for (uint j = 1u; j < k; j++) { float v = arena[base + j]; if (v > best) best = v; }

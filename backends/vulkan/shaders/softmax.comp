@@ -8,7 +8,6 @@ void main() {
         for (uint j = 0u; j < cols; j++) mx = max(mx, arena[xo + j]);
         float s = 0.0;
         for (uint j = 0u; j < cols; j++) { float e = exp(arena[xo + j] - mx); arena[yo + j] = e; s += e; }
-        float inv = 1.0 / s;
-        for (uint j = 0u; j < cols; j++) arena[yo + j] *= inv;
+        for (uint j = 0u; j < cols; j++) arena[yo + j] = arena[yo + j] / s;
     }
 }
