@@ -252,6 +252,8 @@ pub struct Report<'a> {
     pub passed: bool,
     /// Arena bytes of its network.
     pub arena_bytes: usize,
+    /// Rows per training step.
+    pub batch: usize,
     /// Mean instructions per training step.
     pub instructions_per_step: u64,
     /// Training steps measured.
@@ -271,7 +273,7 @@ impl Report<'_> {
             m.stack_room
         );
         defmt::info!(
-            "METRIC example={=str} board={=str} cpu={=str} flash={=u32} static_ram={=u32} arena={=usize} stack={=u32} instr_per_step={=u64} steps={=u64} passed={=bool}",
+            "METRIC example={=str} board={=str} cpu={=str} flash={=u32} static_ram={=u32} arena={=usize} stack={=u32} batch={=usize} instr_per_step={=u64} steps={=u64} passed={=bool}",
             self.example,
             board::NAME,
             board::CPU,
@@ -279,6 +281,7 @@ impl Report<'_> {
             m.static_ram,
             self.arena_bytes,
             m.peak_stack,
+            self.batch,
             self.instructions_per_step,
             self.steps,
             self.passed

@@ -65,6 +65,7 @@ fn main() -> ! {
         example: "xor",
         passed: loss < 0.01 && right,
         arena_bytes: ARENA_LEN * 4,
+        batch: CFG.batch,
         instructions_per_step: meter.mean(),
         steps: meter.count(),
     }
