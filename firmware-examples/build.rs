@@ -101,17 +101,22 @@ fn digits(out: &std::path::Path) {
     let csv = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("manifest dir"))
         .join("../data/digits.csv");
     println!("cargo:rerun-if-changed={}", csv.display());
-    let text = fs::read_to_string(&csv)
-        .unwrap_or_else(|e| panic!("reading {}: {e}", csv.display()));
+    let text =
+        fs::read_to_string(&csv).unwrap_or_else(|e| panic!("reading {}: {e}", csv.display()));
     let mut x = Vec::with_capacity(1797 * 64);
     let mut y = Vec::with_capacity(1797);
-    for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+    for (n, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
         let fields: Vec<u8> = line
             .split(',')
             .map(|f| {
-                let v: f64 = f.trim().parse().unwrap_or_else(|e| {
-                    panic!("digits.csv line {}: {f:?}: {e}", n + 1)
-                });
+                let v: f64 = f
+                    .trim()
+                    .parse()
+                    .unwrap_or_else(|e| panic!("digits.csv line {}: {f:?}: {e}", n + 1));
                 assert!(
                     (0.0..=255.0).contains(&v) && v.fract() == 0.0,
                     "digits.csv line {}: {v} is not a u8",
@@ -120,8 +125,17 @@ fn digits(out: &std::path::Path) {
                 v as u8
             })
             .collect();
-        assert_eq!(fields.len(), 65, "digits.csv line {}: expected 65 fields", n + 1);
-        assert!(fields[..64].iter().all(|&p| p <= 16), "line {}: pixel > 16", n + 1);
+        assert_eq!(
+            fields.len(),
+            65,
+            "digits.csv line {}: expected 65 fields",
+            n + 1
+        );
+        assert!(
+            fields[..64].iter().all(|&p| p <= 16),
+            "line {}: pixel > 16",
+            n + 1
+        );
         assert!(fields[64] < 10, "line {}: label {} > 9", n + 1, fields[64]);
         x.extend_from_slice(&fields[..64]);
         y.push(fields[64]);

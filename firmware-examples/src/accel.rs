@@ -75,7 +75,11 @@ impl<I: I2c> Accel<I> {
     pub fn read_mg(&mut self) -> Result<[i16; 3], Error<I::Error>> {
         let mut raw = [0u8; 6];
         self.i2c
-            .write_read(self.address, &[reg::OUT_X_L | reg::AUTO_INCREMENT], &mut raw)
+            .write_read(
+                self.address,
+                &[reg::OUT_X_L | reg::AUTO_INCREMENT],
+                &mut raw,
+            )
             .map_err(Error::I2c)?;
         // Left-justified 12-bit two's complement: 1 mg per digit at ±2 g HR.
         let axis = |i: usize| i16::from_le_bytes([raw[2 * i], raw[2 * i + 1]]) >> 4;

@@ -230,7 +230,8 @@ impl Memory {
             let bottom = addr(&_stack_end);
             let top = addr(&_stack_start);
             let mut p = bottom;
-            while p < top && core::ptr::read_volatile(p as *const u32) == cortex_m_rt::STACK_PAINT_VALUE
+            while p < top
+                && core::ptr::read_volatile(p as *const u32) == cortex_m_rt::STACK_PAINT_VALUE
             {
                 p += 4;
             }
@@ -250,6 +251,10 @@ pub struct Report<'a> {
     pub example: &'a str,
     /// Whether its check held.
     pub passed: bool,
+    /// What the check measured (`loss`, `test_accuracy`, ...).
+    pub check: &'a str,
+    /// Its value.
+    pub value: f32,
     /// Arena bytes of its network.
     pub arena_bytes: usize,
     /// Rows per training step.
@@ -273,7 +278,7 @@ impl Report<'_> {
             m.stack_room
         );
         defmt::info!(
-            "METRIC example={=str} board={=str} cpu={=str} flash={=u32} static_ram={=u32} arena={=usize} stack={=u32} batch={=usize} instr_per_step={=u64} steps={=u64} passed={=bool}",
+            "METRIC example={=str} board={=str} cpu={=str} flash={=u32} static_ram={=u32} arena={=usize} stack={=u32} batch={=usize} instr_per_step={=u64} steps={=u64} {=str}={=f32} passed={=bool}",
             self.example,
             board::NAME,
             board::CPU,
@@ -284,6 +289,8 @@ impl Report<'_> {
             self.batch,
             self.instructions_per_step,
             self.steps,
+            self.check,
+            self.value,
             self.passed
         );
         if self.passed {

@@ -13,7 +13,9 @@
 
 use core::cell::Cell;
 
-use embedded_hal::i2c::{ErrorKind, ErrorType, I2c, NoAcknowledgeSource, Operation, SevenBitAddress};
+use embedded_hal::i2c::{
+    ErrorKind, ErrorType, I2c, NoAcknowledgeSource, Operation, SevenBitAddress,
+};
 
 use crate::accel::{reg, ADDRESS, WHO_AM_I};
 

@@ -21,7 +21,11 @@ use microprop_firmware::{board, check, hello, Meter, Report};
 /// A board with this little RAM gets the small model.
 const SMALL: bool = board::RAM_BYTES <= 32 * 1024;
 const HIDDEN: usize = if SMALL { 16 } else { 32 };
-const NET: Spec = Spec::new(&[Layer::dense(64, HIDDEN), Layer::relu(), Layer::dense(HIDDEN, 10)]);
+const NET: Spec = Spec::new(&[
+    Layer::dense(64, HIDDEN),
+    Layer::relu(),
+    Layer::dense(HIDDEN, 10),
+]);
 const CFG: Config = if SMALL {
     Config::new(1, Loss::SoftmaxCrossEntropy, Optimizer::sgd(0.05))
 } else {
@@ -93,7 +97,10 @@ fn main() -> ! {
     // SAFETY: `main` runs once and is the only place that names ARENA.
     #[allow(unsafe_code)]
     let arena: &'static mut [f32; ARENA_LEN] = unsafe { &mut *core::ptr::addr_of_mut!(ARENA) };
-    let mut net = check(Network::new(NET, CpuBackend::new(arena), CFG), "Network::new");
+    let mut net = check(
+        Network::new(NET, CpuBackend::new(arena), CFG),
+        "Network::new",
+    );
 
     let mut x = [0.0f32; BATCH * 64];
     let mut y = [0usize; BATCH];
@@ -109,9 +116,8 @@ fn main() -> ! {
                 let i = train_index((a * (k + r) + off) % N_TRAIN);
                 y[r] = load(i, &mut x[r * 64..(r + 1) * 64]);
             }
-            let (loss, _) = meter.measure(|| {
-                net.train_step(&x[..rows * 64], Targets::Labels(&y[..rows]))
-            });
+            let (loss, _) =
+                meter.measure(|| net.train_step(&x[..rows * 64], Targets::Labels(&y[..rows])));
             loss_sum += check(loss, "train_step") * rows as f32;
             k += rows;
         }
@@ -132,6 +138,8 @@ fn main() -> ! {
     Report {
         example: "digits",
         passed: accuracy >= PASS_ACCURACY,
+        check: "test_accuracy",
+        value: accuracy,
         arena_bytes: ARENA_LEN * 4,
         batch: BATCH,
         instructions_per_step: meter.mean(),
@@ -154,8 +162,15 @@ fn test_accuracy(
         for r in 0..rows {
             y[r] = load(test_index(k + r), &mut x[r * 64..(r + 1) * 64]);
         }
-        check(net.classify(&x[..rows * 64], &mut classes[..rows]), "classify");
-        right += classes[..rows].iter().zip(&y[..rows]).filter(|(c, l)| c == l).count();
+        check(
+            net.classify(&x[..rows * 64], &mut classes[..rows]),
+            "classify",
+        );
+        right += classes[..rows]
+            .iter()
+            .zip(&y[..rows])
+            .filter(|(c, l)| c == l)
+            .count();
         k += rows;
     }
     right as f32 / N_TEST as f32

@@ -30,7 +30,10 @@ fn main() -> ! {
     // SAFETY: `main` runs once and is the only place that names ARENA.
     #[allow(unsafe_code)]
     let arena: &'static mut [f32; ARENA_LEN] = unsafe { &mut *core::ptr::addr_of_mut!(ARENA) };
-    let mut net = check(Network::new(NET, CpuBackend::new(arena), CFG), "Network::new");
+    let mut net = check(
+        Network::new(NET, CpuBackend::new(arena), CFG),
+        "Network::new",
+    );
 
     let x = [0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0];
     let y = [0.0, 1.0, 1.0, 0.0];
@@ -64,6 +67,8 @@ fn main() -> ! {
     Report {
         example: "xor",
         passed: loss < 0.01 && right,
+        check: "loss",
+        value: loss,
         arena_bytes: ARENA_LEN * 4,
         batch: CFG.batch,
         instructions_per_step: meter.mean(),

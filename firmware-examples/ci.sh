@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The firmware's CI entry point: bash firmware-examples/ci.sh
+#
+# Installs nothing. Needs: qemu-system-arm (Debian: apt-get install -y
+# --no-install-recommends qemu-system-arm), the rustup targets
+# thumbv7em-none-eabihf thumbv6m-none-eabi thumbv8m.main-none-eabihf, and the
+# rustfmt and clippy components; crates come from crates.io (or the cargo
+# cache). Steps: format and lint checks, the host defmt decoder, then every
+# example built for M4F, M0 and M33 and run under QEMU with pass/fail
+# (run.sh), then the table of sizes and instruction counts (table.sh).
+# Exits non-zero if any step or any example fails.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cd "$here"
+t0=$SECONDS
+step() { echo; echo "##### ci.sh: $* ($((SECONDS - t0)) s)"; }
+
+step "prerequisites"
+command -v qemu-system-arm >/dev/null || { echo "ci.sh: qemu-system-arm not found (apt-get install qemu-system-arm)" >&2; exit 1; }
+qemu-system-arm --version | head -1
+installed=$(rustup target list --installed)
+for t in thumbv7em-none-eabihf thumbv6m-none-eabi thumbv8m.main-none-eabihf; do
+    grep -qx "$t" <<<"$installed" || { echo "ci.sh: rustup target $t missing (rustup target add $t)" >&2; exit 1; }
+done
+
+step "cargo fmt --check"
+cargo fmt --check
+cargo fmt --check --manifest-path defmt-decode/Cargo.toml
+
+step "cargo clippy -D warnings (firmware, M4F)"
+cargo clippy --release --all-targets -- -D warnings
+
+step "host defmt decoder"
+bash build-decoder.sh
+host=$(rustc -vV | sed -n 's/^host: //p')
+cargo clippy --quiet --release --manifest-path defmt-decode/Cargo.toml --target "$host" \
+    --target-dir target/host -- -D warnings
+
+step "build and run every example on every board"
+bash run.sh
+
+step "table (README.md shows it)"
+bash table.sh --from-logs
+
+step "done in $((SECONDS - t0)) s"

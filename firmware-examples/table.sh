@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Print the markdown table of flash, static RAM, peak stack and instructions
+# per training step for every example × board.
+#
+#   bash firmware-examples/table.sh              # runs run.sh first (logs to stderr)
+#   bash firmware-examples/table.sh --from-logs  # only reads target/logs/*.log
+#
+# The numbers come from the firmware itself (its METRIC line): flash and
+# static RAM from the linker's symbols, peak stack from the painted stack,
+# instructions per step from SysTick under QEMU's -icount shift=0.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+if [[ ${1:-} != --from-logs ]]; then
+    bash "$here/run.sh" >&2
+fi
+shopt -s nullglob
+logs=("$here"/target/logs/*.log)
+((${#logs[@]})) || { echo "table.sh: no logs in $here/target/logs: run run.sh" >&2; exit 1; }
+echo "| example | board (CPU) | flash | static RAM (arena) | peak stack | batch | instructions / step | check |"
+echo "|---|---|---:|---:|---:|---:|---:|---|"
+grep -h 'METRIC ' "${logs[@]}" | sed 's/^.*METRIC //; s/  (.*$//' | awk '
+function commas(n,   s) { s = sprintf("%d", n); while (s ~ /[0-9][0-9][0-9][0-9]/) sub(/[0-9][0-9][0-9]($|,)/, ",&", s); return s }
+function kib(n) { return sprintf("%.1f KiB", n / 1024) }
+{
+    delete f; chk = ""
+    for (i = 1; i <= NF; i++) {
+        split($i, kv, "="); f[kv[1]] = kv[2]
+        if (kv[1] ~ /loss|accuracy/) chk = kv[1] " " kv[2]
+    }
+    order = (f["example"] == "xor" ? 1 : f["example"] == "digits" ? 2 : f["example"] == "sensor" ? 3 : 4)
+    border = (f["cpu"] ~ /M4F/ ? 1 : f["cpu"] ~ /M0/ ? 2 : f["cpu"] ~ /M33/ ? 3 : 4)
+    printf "%d%d| %s | %s (%s) | %s | %s (%s) | %s B | %s | %s | %s%s |\n", order, border, f["example"], f["board"], f["cpu"], kib(f["flash"]), \
+        commas(f["static_ram"]), commas(f["arena"]), commas(f["stack"]), f["batch"], commas(f["instr_per_step"]), \
+        chk, (f["passed"] == "true" ? "" : " **FAILED**")
+}' | sort | cut -c3-
