@@ -5,7 +5,7 @@
 //! same model and the same API. A network is a `const` [`Spec`]; `const fn`s
 //! size its arena at compile time; a [`Network`] lowers forward, backward and
 //! the optimizer step into the small instruction set of a
-//! [`Backend`](microprop_hal::Backend).
+//! [`Backend`].
 //!
 //! ```
 //! use microprop::{Config, Layer, Loss, Network, Optimizer, Spec, Targets};
