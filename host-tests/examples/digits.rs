@@ -3,8 +3,11 @@
 //! per epoch and the final test accuracy.
 //!
 //! ```text
-//! cargo run --release --example digits [-- --epochs N]
+//! cargo run --release --example digits [-- --epochs N] [--backend cpu|vulkan]
 //! ```
+//!
+//! `--backend vulkan` trains the same model on `microprop-vulkan` (the device
+//! `MICROPROP_VULKAN_DEVICE` names, else the preferred one).
 
 use host_tests::data;
 use host_tests::suite::train::{DIGITS, DIGITS_CONFIG, DIGITS_EPOCHS, DIGITS_SPLIT_SEED};
@@ -13,11 +16,13 @@ use microprop_cpu::CpuBackend;
 
 struct Args {
     epochs: usize,
+    backend: String,
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
         epochs: DIGITS_EPOCHS,
+        backend: "cpu".to_string(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -28,8 +33,14 @@ fn parse_args() -> Result<Args, String> {
                     .and_then(|v| v.parse().ok())
                     .ok_or("--epochs needs a positive integer")?;
             }
+            "--backend" => {
+                args.backend = it
+                    .next()
+                    .filter(|b| b == "cpu" || b == "vulkan")
+                    .ok_or("--backend needs `cpu` or `vulkan`")?;
+            }
             "--help" | "-h" => {
-                println!("usage: digits [--epochs N]\n\nTrains 64-32-10 ReLU + softmax CE with Adam on the UCI digits set\n(80/20 split) and prints loss and accuracy per epoch.");
+                println!("usage: digits [--epochs N] [--backend cpu|vulkan]\n\nTrains 64-32-10 ReLU + softmax CE with Adam on the UCI digits set\n(80/20 split) and prints loss and accuracy per epoch.");
                 std::process::exit(0);
             }
             other => return Err(format!("unknown argument {other:?} (try --help)")),
@@ -97,8 +108,30 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let mut arena = vec![0.0f32; DIGITS_CONFIG.arena_len(&DIGITS)];
-    if let Err(e) = train(CpuBackend::new(&mut arena), args.epochs) {
+    let len = DIGITS_CONFIG.arena_len(&DIGITS);
+    let result = if args.backend == "vulkan" {
+        match microprop_vulkan::VulkanBackend::new(len) {
+            Ok(mut vk) => {
+                println!(
+                    "vulkan device: {} ({:?})",
+                    vk.device().name,
+                    vk.device().kind
+                );
+                let r = train(&mut vk, args.epochs);
+                println!(
+                    "vulkan: {} queue submissions, {} command buffers recorded (the rest replayed)",
+                    vk.submissions(),
+                    vk.recordings()
+                );
+                r
+            }
+            Err(e) => Err(e.to_string()),
+        }
+    } else {
+        let mut arena = vec![0.0f32; len];
+        train(CpuBackend::new(&mut arena), args.epochs)
+    };
+    if let Err(e) = result {
         eprintln!("error: {e}");
         std::process::exit(1);
     }
