@@ -900,3 +900,36 @@ fn empty_arena_and_empty_ops_work() {
     vk.submit().unwrap();
     vk.download(0, &mut []).unwrap();
 }
+
+#[test]
+fn network_train_step_is_one_submission() {
+    use microprop::{Config, Layer, Loss, Network, Optimizer, Spec, Targets};
+    const SPEC: Spec = Spec::new(&[Layer::dense(64, 32), Layer::relu(), Layer::dense(32, 10)]);
+    let cfg = Config::new(32, Loss::SoftmaxCrossEntropy, Optimizer::adam(1e-3));
+    let Some(vk) = backend(cfg.arena_len(&SPEC)) else {
+        return;
+    };
+    let mut net = Network::new(SPEC, vk, cfg).unwrap();
+    let mut rng = Rng(3);
+    let x = rng.vec(32 * 64, 0.0, 1.0);
+    let y: Vec<usize> = (0..32).map(|r| r % 10).collect();
+    net.train_step(&x, Targets::Labels(&y)).unwrap();
+    let (s0, r0) = (net.backend().submissions(), net.backend().recordings());
+    let mut losses = Vec::new();
+    for _ in 0..10 {
+        losses.push(net.train_step(&x, Targets::Labels(&y)).unwrap());
+    }
+    // Adam's bias corrections change every step: the replayed command
+    // buffer picks them up from the params buffer.
+    assert_eq!(
+        net.backend().submissions() - s0,
+        10,
+        "one submission per train_step"
+    );
+    assert_eq!(
+        net.backend().recordings(),
+        r0,
+        "train_step replays its command buffer"
+    );
+    assert!(losses[9] < losses[0], "{losses:?}");
+}
