@@ -16,7 +16,7 @@ fi
 shopt -s nullglob
 logs=("$here"/target/logs/*.log)
 ((${#logs[@]})) || { echo "table.sh: no logs in $here/target/logs: run run.sh" >&2; exit 1; }
-echo "| example | board (CPU) | flash | static RAM (arena) | peak stack | batch | instructions / step | check |"
+echo "| example | board (CPU) | flash | static RAM B (arena) | peak stack | batch | instructions / step | check |"
 echo "|---|---|---:|---:|---:|---:|---:|---|"
 grep -h 'METRIC ' "${logs[@]}" | sed 's/^.*METRIC //; s/  (.*$//' | awk '
 function commas(n,   s) { s = sprintf("%d", n); while (s ~ /[0-9][0-9][0-9][0-9]/) sub(/[0-9][0-9][0-9]($|,)/, ",&", s); return s }
