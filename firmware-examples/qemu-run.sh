@@ -9,7 +9,8 @@
 # timeout.
 #
 # Environment: QEMU_TIMEOUT (seconds, default 300), DEFMT_DECODE (decoder
-# binary; default the one build-decoder.sh builds, else defmt-print).
+# binary; default the one build-decoder.sh builds, else defmt-print, else
+# build-decoder.sh is run first).
 set -euo pipefail
 machine=$1 cpu=$2 elf=$3
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -19,8 +20,9 @@ if [[ -x $decoder ]]; then
 elif command -v defmt-print >/dev/null; then
     decode=(defmt-print -e "$elf")
 else
-    echo "qemu-run.sh: no defmt decoder: run 'bash $here/build-decoder.sh' first" >&2
-    exit 2
+    echo "qemu-run.sh: building the defmt decoder first (once, ~1.5 min)" >&2
+    bash "$here/build-decoder.sh"
+    decode=("$decoder" "$elf")
 fi
 echo "qemu-run.sh: $(basename "$elf") on $machine ($cpu)" >&2
 timeout --foreground -k 5 "${QEMU_TIMEOUT:-300}" \
