@@ -17,13 +17,29 @@ const MAX_GROUPS: usize = 65_535;
 /// Which gemm kernel the backend dispatches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum GemmKernel {
-    /// 16×16 tiles of both operands staged through workgroup shared memory,
-    /// one output per invocation. What real GPUs want; the default.
+    /// Operand tiles staged through workgroup shared memory (32×16 of A and
+    /// 16×32 of B per step of k), each invocation accumulating a 4×4 block of
+    /// a 32×32 output tile. What real GPUs want; the default.
     #[default]
     Tiled,
     /// 4×4 outputs per invocation from global loads, no shared memory.
     /// Faster on lavapipe (a CPU implementation), slower on real GPUs.
     Blocked,
+}
+
+/// The environment variable [`crate::VulkanBackend::new`] reads to pick the
+/// gemm kernel: `tiled` (default) or `blocked`.
+pub const GEMM_ENV: &str = "MICROPROP_VULKAN_GEMM";
+
+impl GemmKernel {
+    /// The kernel `MICROPROP_VULKAN_GEMM` names; [`GemmKernel::Tiled`] when
+    /// it is unset or names neither.
+    pub fn from_env() -> Self {
+        match std::env::var(GEMM_ENV) {
+            Ok(v) if v.eq_ignore_ascii_case("blocked") => GemmKernel::Blocked,
+            _ => GemmKernel::Tiled,
+        }
+    }
 }
 
 macro_rules! kernels {
@@ -206,7 +222,7 @@ pub(crate) fn lower(op: &Op<f32>, gemm: GemmKernel) -> Result<Option<Dispatch>, 
                 return Ok(None);
             }
             let (kernel, tile) = match gemm {
-                GemmKernel::Tiled => (Kernel::GemmTiled, 16),
+                GemmKernel::Tiled => (Kernel::GemmTiled, 32),
                 GemmKernel::Blocked => (Kernel::GemmBlocked, 32),
             };
             let gx = n.div_ceil(tile);

@@ -63,6 +63,7 @@ use vulkano::sync::GpuFuture;
 pub use context::{devices, DeviceInfo, DeviceKind, DEVICE_ENV};
 pub use error::Error;
 pub use kernels::GemmKernel;
+pub use kernels::GEMM_ENV;
 
 use context::Context;
 use kernels::{Kernel, SLOT_WORDS};
@@ -159,18 +160,28 @@ fn host_buffer<T: vulkano::buffer::BufferContents>(
 
 impl VulkanBackend {
     /// A backend with an arena of `arena_len` zeroed elements on the preferred
-    /// device (or the one `MICROPROP_VULKAN_DEVICE` names).
+    /// device (or the one `MICROPROP_VULKAN_DEVICE` names), with the gemm
+    /// kernel `MICROPROP_VULKAN_GEMM` names (`tiled`, the default, or
+    /// `blocked`).
     pub fn new(arena_len: usize) -> Result<Self, Error> {
-        Self::with_options(arena_len, Options::default())
+        Self::with_options(
+            arena_len,
+            Options {
+                gemm: GemmKernel::from_env(),
+                ..Default::default()
+            },
+        )
     }
 
     /// A backend on the first device whose name contains `name`
-    /// (case-insensitive), e.g. `"llvmpipe"` or `"NVIDIA"`.
+    /// (case-insensitive), e.g. `"llvmpipe"` or `"NVIDIA"`; the gemm kernel
+    /// as in [`VulkanBackend::new`].
     pub fn with_device(arena_len: usize, name: &str) -> Result<Self, Error> {
         Self::with_options(
             arena_len,
             Options {
                 device: Some(name.to_string()),
+                gemm: GemmKernel::from_env(),
                 ..Default::default()
             },
         )
