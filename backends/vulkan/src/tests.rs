@@ -933,3 +933,12 @@ fn network_train_step_is_one_submission() {
     );
     assert!(losses[9] < losses[0], "{losses:?}");
 }
+
+#[test]
+fn backend_and_error_are_send_and_sync() {
+    fn send<T: Send>() {}
+    fn sync<T: Sync>() {}
+    send::<VulkanBackend>();
+    send::<Error>();
+    sync::<Error>();
+}
