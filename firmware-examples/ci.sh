@@ -42,4 +42,4 @@ bash run.sh
 step "table (README.md shows it)"
 bash table.sh --from-logs
 
-step "done in $((SECONDS - t0)) s"
+step "all passed"
