@@ -109,7 +109,7 @@ const CAL_LOOPS: u32 = 1 << 16;
 /// instructions at 40 per tick); [`Meter::measure`] is meant for one step.
 pub struct Meter {
     _syst: SYST,
-    /// Instructions per 2¹⁶ ticks... kept as a ratio: `instr = ticks * num / den`.
+    /// Calibration as a ratio: instructions = ticks · num / den.
     num: u64,
     den: u64,
     total: u64,
