@@ -942,3 +942,14 @@ fn backend_and_error_are_send_and_sync() {
     send::<Error>();
     sync::<Error>();
 }
+
+#[test]
+fn a_device_can_be_picked_by_name() {
+    let Some(first) = backend(1) else { return };
+    let all = devices().unwrap();
+    assert_eq!(all[0], *first.device(), "new() picks the preferred device");
+    assert!(all.windows(2).all(|w| w[0].kind <= w[1].kind), "{all:?}");
+    let name = &all[all.len() - 1].name;
+    let picked = VulkanBackend::with_device(1, &name.to_uppercase()).unwrap();
+    assert_eq!(picked.device().name, *name);
+}
