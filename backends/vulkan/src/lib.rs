@@ -133,6 +133,15 @@ impl std::fmt::Debug for VulkanBackend {
     }
 }
 
+/// The environment variable that makes [`VulkanBackend::new`] route every
+/// host copy through staging buffers (`1`), as on a discrete GPU without
+/// resizable BAR: lets CI run the shared suite on that path with lavapipe.
+pub const FORCE_STAGING_ENV: &str = "MICROPROP_VULKAN_FORCE_STAGING";
+
+fn staging_from_env() -> bool {
+    std::env::var(FORCE_STAGING_ENV).is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"))
+}
+
 fn storage_usage() -> BufferUsage {
     BufferUsage::STORAGE_BUFFER | BufferUsage::TRANSFER_SRC | BufferUsage::TRANSFER_DST
 }
@@ -162,12 +171,14 @@ impl VulkanBackend {
     /// A backend with an arena of `arena_len` zeroed elements on the preferred
     /// device (or the one `MICROPROP_VULKAN_DEVICE` names), with the gemm
     /// kernel `MICROPROP_VULKAN_GEMM` names (`tiled`, the default, or
-    /// `blocked`).
+    /// `blocked`), and staging copies forced when
+    /// `MICROPROP_VULKAN_FORCE_STAGING=1`.
     pub fn new(arena_len: usize) -> Result<Self, Error> {
         Self::with_options(
             arena_len,
             Options {
                 gemm: GemmKernel::from_env(),
+                force_staging: staging_from_env(),
                 ..Default::default()
             },
         )
@@ -182,6 +193,7 @@ impl VulkanBackend {
             Options {
                 device: Some(name.to_string()),
                 gemm: GemmKernel::from_env(),
+                force_staging: staging_from_env(),
                 ..Default::default()
             },
         )
