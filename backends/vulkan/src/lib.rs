@@ -179,7 +179,7 @@ impl VulkanBackend {
             Options {
                 gemm: GemmKernel::from_env(),
                 force_staging: staging_from_env(),
-                ..Default::default()
+                device: None,
             },
         )
     }
@@ -194,7 +194,6 @@ impl VulkanBackend {
                 device: Some(name.to_string()),
                 gemm: GemmKernel::from_env(),
                 force_staging: staging_from_env(),
-                ..Default::default()
             },
         )
     }
