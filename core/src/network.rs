@@ -953,7 +953,9 @@ impl<'s, B: Backend> Network<'s, B> {
         self.emit_step()?;
         self.rows = rows;
         self.stage = Stage::Forward;
-        self.backend.submit().map_err(Error::Backend)?;
+        // `download` executes everything issued before it: reading the loss
+        // ends the step as one submission, also on devices whose memory the
+        // host cannot map (a `submit` first would cost a second one there).
         self.read_scalar(self.loss_scalar())
     }
 

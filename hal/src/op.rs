@@ -517,13 +517,7 @@ impl<E: Element> Op<E> {
                 disjoint(out, x)
             }
             Op::Gemm {
-                m,
-                n,
-                k,
-                a,
-                b,
-                c,
-                ..
+                m, n, k, a, b, c, ..
             } => {
                 shape("a", a, dims(*m, *k))?;
                 shape("b", b, dims(*k, *n))?;
