@@ -393,8 +393,9 @@ impl<'s, B: Backend> Network<'s, B> {
 
     // ---------------------------------------------------------------- checks
 
-    /// Rows in `x`, or why `x` is not a valid batch.
-    fn check_input(&self, x: &[B::Elem]) -> Result<usize, B> {
+    /// Rows in `x` (any number), or why `x` is not valid input data: empty,
+    /// not a whole number of rows, or not finite.
+    fn check_rows(&self, x: &[B::Elem]) -> Result<usize, B> {
         let n_in = self.spec.inputs();
         if x.is_empty() {
             return Err(Error::EmptyBatch);
@@ -406,17 +407,22 @@ impl<'s, B: Backend> Network<'s, B> {
                 got: x.len(),
             });
         }
-        let rows = x.len() / n_in;
-        if rows > self.layout.batch {
-            return Err(Error::BatchTooLarge {
-                rows,
-                capacity: self.layout.batch,
-            });
-        }
         if let Some(index) = x.iter().position(|v| !v.is_finite()) {
             return Err(Error::NonFinite {
                 what: Operand::Input,
                 index,
+            });
+        }
+        Ok(x.len() / n_in)
+    }
+
+    /// Rows in `x`, or why `x` is not a valid batch (also: over capacity).
+    fn check_input(&self, x: &[B::Elem]) -> Result<usize, B> {
+        let rows = self.check_rows(x)?;
+        if rows > self.layout.batch {
+            return Err(Error::BatchTooLarge {
+                rows,
+                capacity: self.layout.batch,
             });
         }
         Ok(rows)
@@ -969,23 +975,7 @@ impl<'s, B: Backend> Network<'s, B> {
     ) -> Result<Evaluation, B> {
         let n_in = self.spec.inputs();
         let cols = self.spec.outputs();
-        if x.is_empty() {
-            return Err(Error::EmptyBatch);
-        }
-        if x.len() % n_in != 0 {
-            return Err(Error::Length {
-                what: Operand::Input,
-                expected: n_in,
-                got: x.len(),
-            });
-        }
-        let n = x.len() / n_in;
-        if let Some(index) = x.iter().position(|v| !v.is_finite()) {
-            return Err(Error::NonFinite {
-                what: Operand::Input,
-                index,
-            });
-        }
+        let n = self.check_rows(x)?;
         // Check every target before touching the arena.
         let cap = self.layout.batch;
         let mut start = 0;
