@@ -172,6 +172,23 @@ fn input<'a, E, const M: usize>(
     p.input(s).ok_or(CpuError::Op(OpError::Overlap { op }))
 }
 
+/// `offset .. offset + len` if it lies inside an arena of `arena_len`
+/// elements, else the error naming it.
+fn host_range(
+    arena_len: usize,
+    offset: usize,
+    len: usize,
+) -> Result<core::ops::Range<usize>, CpuError> {
+    match offset.checked_add(len) {
+        Some(end) if end <= arena_len => Ok(offset..end),
+        _ => Err(CpuError::OutOfBounds {
+            offset,
+            len,
+            arena_len,
+        }),
+    }
+}
+
 impl<E: Float> Backend for CpuBackend<'_, E> {
     type Elem = E;
     type Error = CpuError;
@@ -181,14 +198,9 @@ impl<E: Float> Backend for CpuBackend<'_, E> {
     }
 
     fn upload(&mut self, offset: usize, src: &[E]) -> Result<(), CpuError> {
-        let arena_len = self.arena.len();
-        let oob = CpuError::OutOfBounds {
-            offset,
-            len: src.len(),
-            arena_len,
-        };
-        let end = offset.checked_add(src.len()).ok_or(oob)?;
-        let dst = self.arena.get_mut(offset..end).ok_or(oob)?;
+        let range = host_range(self.arena.len(), offset, src.len())?;
+        // `host_range` checked the bounds; the empty fallback is unreachable.
+        let dst = self.arena.get_mut(range).unwrap_or_default();
         for (d, s) in dst.iter_mut().zip(src) {
             *d = *s;
         }
@@ -196,14 +208,8 @@ impl<E: Float> Backend for CpuBackend<'_, E> {
     }
 
     fn download(&mut self, offset: usize, dst: &mut [E]) -> Result<(), CpuError> {
-        let arena_len = self.arena.len();
-        let oob = CpuError::OutOfBounds {
-            offset,
-            len: dst.len(),
-            arena_len,
-        };
-        let end = offset.checked_add(dst.len()).ok_or(oob)?;
-        let src = self.arena.get(offset..end).ok_or(oob)?;
+        let range = host_range(self.arena.len(), offset, dst.len())?;
+        let src = self.arena.get(range).unwrap_or_default();
         for (d, s) in dst.iter_mut().zip(src) {
             *d = *s;
         }
