@@ -1,7 +1,7 @@
 //! The network: lowering forward, backward and the optimizer step into ops.
 
 use crate::spec::Layout;
-use crate::{Activation, Config, Error, Init, Layer, Loss, Operand, Optimizer, Rng, Spec};
+use crate::{Activation, Config, Error, Init, Layer, Operand, Optimizer, Rng, Spec};
 use microprop_hal::{Backend, Element, LossKind, Op, Span};
 
 /// Targets for one batch.
@@ -91,32 +91,6 @@ pub struct Network<'s, B: Backend> {
 
 /// `Result` with this crate's error for backend `B`.
 pub type Result<T, B> = core::result::Result<T, Error<<B as Backend>::Error>>;
-
-pub(crate) fn act_to<E: Element>(a: Activation<f32>) -> Activation<E> {
-    match a {
-        Activation::Identity => Activation::Identity,
-        Activation::Sigmoid => Activation::Sigmoid,
-        Activation::Tanh => Activation::Tanh,
-        Activation::Relu => Activation::Relu,
-        Activation::LeakyRelu { slope } => Activation::LeakyRelu {
-            slope: E::from_f32(slope),
-        },
-        Activation::Elu { alpha } => Activation::Elu {
-            alpha: E::from_f32(alpha),
-        },
-        Activation::Softplus => Activation::Softplus,
-    }
-}
-
-fn loss_to<E: Element>(l: Loss) -> LossKind<E> {
-    match l {
-        LossKind::Mse => LossKind::Mse,
-        LossKind::SoftmaxCrossEntropy => LossKind::SoftmaxCrossEntropy,
-        LossKind::Hinge { margin } => LossKind::Hinge {
-            margin: E::from_f32(margin),
-        },
-    }
-}
 
 fn finite_nonneg(v: f32) -> bool {
     v.is_finite() && v >= 0.0
@@ -554,7 +528,7 @@ impl<'s, B: Backend> Network<'s, B> {
                     })?;
                 }
                 Layer::Activation(a) => self.exec(&Op::Activate {
-                    act: act_to(a),
+                    act: a.map(B::Elem::from_f32),
                     x: s.input,
                     y: s.output,
                 })?,
@@ -579,7 +553,7 @@ impl<'s, B: Backend> Network<'s, B> {
             self.layout.target.prefix(rows * cols)
         };
         self.exec(&Op::Loss {
-            kind: loss_to(self.config.loss),
+            kind: self.config.loss.map(B::Elem::from_f32),
             pred: self.output_span(rows),
             target,
             rows,
@@ -650,7 +624,7 @@ impl<'s, B: Backend> Network<'s, B> {
                     }
                 }
                 Layer::Activation(a) => self.exec(&Op::ActivateBackward {
-                    act: act_to(a),
+                    act: a.map(B::Elem::from_f32),
                     x: s.input,
                     y: s.output,
                     dy,

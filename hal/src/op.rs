@@ -75,6 +75,22 @@ pub enum Activation<E> {
     Softplus,
 }
 
+impl<E> Activation<E> {
+    /// The same activation with its parameter converted by `f` (for example
+    /// from the `f32` of a spec to a backend's element type).
+    pub fn map<F>(self, f: impl Fn(E) -> F) -> Activation<F> {
+        match self {
+            Activation::Identity => Activation::Identity,
+            Activation::Sigmoid => Activation::Sigmoid,
+            Activation::Tanh => Activation::Tanh,
+            Activation::Relu => Activation::Relu,
+            Activation::LeakyRelu { slope } => Activation::LeakyRelu { slope: f(slope) },
+            Activation::Elu { alpha } => Activation::Elu { alpha: f(alpha) },
+            Activation::Softplus => Activation::Softplus,
+        }
+    }
+}
+
 /// A loss function over a batch of predictions. Every loss is the mean over
 /// the `rows` of the batch.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -99,6 +115,15 @@ pub enum LossKind<E> {
 }
 
 impl<E> LossKind<E> {
+    /// The same loss with its parameter converted by `f`.
+    pub fn map<F>(self, f: impl Fn(E) -> F) -> LossKind<F> {
+        match self {
+            LossKind::Mse => LossKind::Mse,
+            LossKind::SoftmaxCrossEntropy => LossKind::SoftmaxCrossEntropy,
+            LossKind::Hinge { margin } => LossKind::Hinge { margin: f(margin) },
+        }
+    }
+
     /// `true` when targets are class indices (one per row), `false` when they
     /// are `rows × cols` values.
     pub const fn uses_labels(&self) -> bool {

@@ -9,7 +9,7 @@ pub mod perceptron;
 pub mod train;
 
 use crate::Harness;
-use microprop::hal::{Activation, LossKind, Op, Span};
+use microprop::hal::{Activation, Op, Span};
 use microprop::{Backend, Element};
 
 /// Builds an arena's initial contents span by span.
@@ -35,15 +35,7 @@ impl ArenaBuilder {
 /// Convert an op's scalars from f64 to `E`.
 pub fn cast_op<E: Element>(op: &Op<f64>) -> Op<E> {
     let c = E::from_f64;
-    let act = |a: Activation<f64>| match a {
-        Activation::Identity => Activation::Identity,
-        Activation::Sigmoid => Activation::Sigmoid,
-        Activation::Tanh => Activation::Tanh,
-        Activation::Relu => Activation::Relu,
-        Activation::LeakyRelu { slope } => Activation::LeakyRelu { slope: c(slope) },
-        Activation::Elu { alpha } => Activation::Elu { alpha: c(alpha) },
-        Activation::Softplus => Activation::Softplus,
-    };
+    let act = |a: Activation<f64>| a.map(c);
     match *op {
         Op::Fill { dst, value } => Op::Fill {
             dst,
@@ -176,11 +168,7 @@ pub fn cast_op<E: Element>(op: &Op<f64>) -> Op<E> {
             out,
             grad,
         } => Op::Loss {
-            kind: match kind {
-                LossKind::Mse => LossKind::Mse,
-                LossKind::SoftmaxCrossEntropy => LossKind::SoftmaxCrossEntropy,
-                LossKind::Hinge { margin } => LossKind::Hinge { margin: c(margin) },
-            },
+            kind: kind.map(c),
             pred,
             target,
             rows,
