@@ -1,5 +1,6 @@
 //! Errors, not panics.
 
+use crate::blob::BlobError;
 use crate::SpecError;
 use core::fmt;
 
@@ -95,6 +96,8 @@ pub enum Error<BE> {
         /// Its name.
         name: &'static str,
     },
+    /// A device blob was rejected (see [`crate::blob`]).
+    Blob(BlobError),
     /// The backend failed.
     Backend(BE),
 }
@@ -159,6 +162,7 @@ impl<BE: fmt::Debug> fmt::Display for Error<BE> {
                 write!(f, "`{called}` needs `{needs}` first")
             }
             Error::Hyperparameter { name } => write!(f, "hyperparameter `{name}` is out of range"),
+            Error::Blob(e) => write!(f, "{e}"),
             Error::Backend(e) => write!(f, "backend error: {e:?}"),
         }
     }

@@ -62,6 +62,7 @@
 #![cfg_attr(not(test), no_std)]
 #![deny(missing_docs)]
 
+pub mod blob;
 mod config;
 mod error;
 pub mod gradcheck;

@@ -342,6 +342,55 @@ impl<'a> Spec<'a> {
         n
     }
 
+    /// A 32-bit fingerprint of the layer list (FNV-1a over each layer's
+    /// kind, widths and activation parameters). A device blob stores it so
+    /// that parameters are never loaded into a network of another shape or
+    /// with other activations. Stable across builds and targets.
+    pub const fn hash(&self) -> u32 {
+        const fn mix(mut h: u32, word: u32) -> u32 {
+            let bytes = word.to_le_bytes();
+            let mut i = 0;
+            while i < 4 {
+                h ^= bytes[i] as u32;
+                h = h.wrapping_mul(0x0100_0193);
+                i += 1;
+            }
+            h
+        }
+        let mut h: u32 = 0x811C_9DC5;
+        let mut i = 0;
+        while i < self.layers.len() {
+            h = match self.layers[i] {
+                Layer::Dense { inputs, outputs } => {
+                    mix(mix(mix(h, 1), inputs as u32), outputs as u32)
+                }
+                Layer::Maxout {
+                    inputs,
+                    outputs,
+                    pieces,
+                } => mix(
+                    mix(mix(mix(h, 2), inputs as u32), outputs as u32),
+                    pieces as u32,
+                ),
+                Layer::Activation(a) => {
+                    let (tag, param) = match a {
+                        Activation::Identity => (0, 0.0f32),
+                        Activation::Sigmoid => (1, 0.0),
+                        Activation::Tanh => (2, 0.0),
+                        Activation::Relu => (3, 0.0),
+                        Activation::LeakyRelu { slope } => (4, slope),
+                        Activation::Elu { alpha } => (5, alpha),
+                        Activation::Softplus => (6, 0.0),
+                    };
+                    mix(mix(mix(h, 3), tag), param.to_bits())
+                }
+                Layer::Softmax => mix(h, 4),
+            };
+            i += 1;
+        }
+        h
+    }
+
     /// Offset of layer `layer`'s parameters within the parameter span.
     pub const fn param_offset(&self, layer: usize) -> usize {
         let mut n = 0;

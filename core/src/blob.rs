@@ -1,0 +1,630 @@
+//! The device blob: a model's parameters in a compact, self-checking binary
+//! form that a firmware embeds (`include_bytes!`) or stores in flash.
+//!
+//! Layout, all little-endian (20-byte header, then the payload):
+//!
+//! | offset | size | field |
+//! |---|---|---|
+//! | 0 | 4 | magic `b"MPB\x01"` |
+//! | 4 | 2 | format version ([`VERSION`]) |
+//! | 6 | 1 | element type: `1` = f32 |
+//! | 7 | 1 | reserved, `0` |
+//! | 8 | 4 | spec hash ([`Spec::hash`]) |
+//! | 12 | 4 | parameter count `n` |
+//! | 16 | 4 | CRC-32 (IEEE) of bytes `0..16` followed by the payload |
+//! | 20 | 4·n | parameters as f32, in [`Network::parameters`] order |
+//!
+//! [`validate`] checks everything (length, magic, version, element type,
+//! spec, count, CRC, finite values) before a loader writes anything, so a
+//! rejected blob leaves the arena as it was.
+//!
+//! ```
+//! use microprop::blob;
+//! use microprop::{Layer, Spec};
+//!
+//! const NET: Spec = Spec::new(&[Layer::dense(2, 2), Layer::relu(), Layer::dense(2, 1)]);
+//! let params = [0.5f32, -1.0, 2.0, 0.25, 0.0, 0.1, 1.5, -0.5, 0.3];
+//! let mut bytes = [0u8; blob::blob_len(NET.param_count())];
+//! blob::encode(&NET, &params, &mut bytes).unwrap();
+//!
+//! let mut back = [0.0f32; 9];
+//! blob::decode(&NET, &bytes, &mut back).unwrap();
+//! assert_eq!(back, params);
+//!
+//! bytes[25] ^= 0x01; // one flipped bit in the payload
+//! assert!(matches!(
+//!     blob::decode(&NET, &bytes, &mut back),
+//!     Err(blob::BlobError::Crc { .. })
+//! ));
+//! ```
+
+use crate::error::Error;
+use crate::network::{Network, Result};
+use crate::Spec;
+use core::fmt;
+use microprop_hal::{Backend, Element};
+
+/// The first four bytes of every blob.
+pub const MAGIC: [u8; 4] = *b"MPB\x01";
+/// The format version this crate writes and reads.
+pub const VERSION: u16 = 1;
+/// Element-type tag for little-endian f32.
+pub const ELEM_F32: u8 = 1;
+/// Bytes before the payload.
+pub const HEADER_LEN: usize = 20;
+
+/// Bytes of a blob holding `param_count` parameters (use with
+/// [`Spec::param_count`] to size a buffer at compile time).
+pub const fn blob_len(param_count: usize) -> usize {
+    HEADER_LEN + 4 * param_count
+}
+
+/// Why a blob was rejected (or could not be written).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum BlobError {
+    /// Fewer bytes than the header, or than the header's count announces.
+    Truncated {
+        /// Bytes needed.
+        needed: usize,
+        /// Bytes given.
+        got: usize,
+    },
+    /// More bytes than the header's count announces.
+    TrailingBytes {
+        /// Bytes expected.
+        expected: usize,
+        /// Bytes given.
+        got: usize,
+    },
+    /// The first four bytes are not [`MAGIC`].
+    Magic,
+    /// A format version this crate does not read.
+    Version {
+        /// The version in the blob.
+        found: u16,
+    },
+    /// An element type other than f32.
+    ElementType {
+        /// The tag in the blob.
+        found: u8,
+    },
+    /// The blob was written for another network.
+    Spec {
+        /// [`Spec::hash`] of the network loading it.
+        expected: u32,
+        /// The hash stored in the blob.
+        found: u32,
+    },
+    /// The parameter count does not match the network.
+    Count {
+        /// [`Spec::param_count`] of the network.
+        expected: usize,
+        /// The count stored in the blob.
+        found: usize,
+    },
+    /// The checksum does not match: the bytes are corrupt.
+    Crc {
+        /// CRC stored in the header.
+        stored: u32,
+        /// CRC computed over the bytes.
+        computed: u32,
+    },
+    /// A parameter is NaN or infinite.
+    NonFinite {
+        /// Its index in the payload.
+        index: usize,
+    },
+    /// The output buffer is too small to write the blob.
+    BufferTooSmall {
+        /// Bytes needed.
+        needed: usize,
+        /// Bytes given.
+        got: usize,
+    },
+}
+
+impl fmt::Display for BlobError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            BlobError::Truncated { needed, got } => {
+                write!(f, "blob truncated: {got} bytes, needs {needed}")
+            }
+            BlobError::TrailingBytes { expected, got } => {
+                write!(f, "blob has {got} bytes, its header announces {expected}")
+            }
+            BlobError::Magic => write!(f, "not a microprop blob (bad magic)"),
+            BlobError::Version { found } => {
+                write!(f, "blob format version {found}, this build reads {VERSION}")
+            }
+            BlobError::ElementType { found } => {
+                write!(f, "blob element type {found}, only f32 ({ELEM_F32}) is supported")
+            }
+            BlobError::Spec { expected, found } => write!(
+                f,
+                "blob is for another network: spec hash {found:#010x}, this network is {expected:#010x}"
+            ),
+            BlobError::Count { expected, found } => write!(
+                f,
+                "blob holds {found} parameters, the network has {expected}"
+            ),
+            BlobError::Crc { stored, computed } => write!(
+                f,
+                "blob is corrupt: CRC-32 {computed:#010x}, header says {stored:#010x}"
+            ),
+            BlobError::NonFinite { index } => {
+                write!(f, "blob parameter {index} is NaN or infinite")
+            }
+            BlobError::BufferTooSmall { needed, got } => {
+                write!(f, "buffer of {got} bytes, the blob needs {needed}")
+            }
+        }
+    }
+}
+
+/// A parsed header (see the module docs for the layout).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Header {
+    /// Format version.
+    pub version: u16,
+    /// [`Spec::hash`] of the network that wrote it.
+    pub spec_hash: u32,
+    /// Number of f32 parameters in the payload.
+    pub count: usize,
+    /// The stored CRC-32.
+    pub crc: u32,
+}
+
+impl Header {
+    /// Total bytes of the blob this header describes.
+    pub const fn blob_len(&self) -> usize {
+        blob_len(self.count)
+    }
+}
+
+const CRC_TABLE: [u32; 256] = {
+    let mut table = [0u32; 256];
+    let mut i = 0;
+    while i < 256 {
+        let mut c = i as u32;
+        let mut k = 0;
+        while k < 8 {
+            c = if c & 1 != 0 {
+                0xEDB8_8320 ^ (c >> 1)
+            } else {
+                c >> 1
+            };
+            k += 1;
+        }
+        table[i] = c;
+        i += 1;
+    }
+    table
+};
+
+/// An incremental CRC-32 (IEEE 802.3, the one of zlib and PNG).
+#[derive(Debug, Clone, Copy)]
+pub struct Crc32(u32);
+
+impl Default for Crc32 {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Crc32 {
+    /// A fresh checksum.
+    pub const fn new() -> Self {
+        Crc32(0xFFFF_FFFF)
+    }
+    /// Feed `bytes`.
+    pub fn update(&mut self, bytes: &[u8]) {
+        let mut c = self.0;
+        for &b in bytes {
+            c = CRC_TABLE[((c ^ b as u32) & 0xFF) as usize] ^ (c >> 8);
+        }
+        self.0 = c;
+    }
+    /// The checksum of everything fed so far.
+    pub const fn finish(&self) -> u32 {
+        self.0 ^ 0xFFFF_FFFF
+    }
+}
+
+/// CRC-32 of `bytes` in one call.
+pub fn crc32(bytes: &[u8]) -> u32 {
+    let mut c = Crc32::new();
+    c.update(bytes);
+    c.finish()
+}
+
+fn u16_at(b: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes([b[at], b[at + 1]])
+}
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+/// Parse and check the header and the total length, without the spec, the
+/// CRC or the payload (for tools that describe a blob).
+pub fn parse_header(bytes: &[u8]) -> core::result::Result<Header, BlobError> {
+    if bytes.len() < HEADER_LEN {
+        return Err(BlobError::Truncated {
+            needed: HEADER_LEN,
+            got: bytes.len(),
+        });
+    }
+    if bytes[0..4] != MAGIC {
+        return Err(BlobError::Magic);
+    }
+    let version = u16_at(bytes, 4);
+    if version != VERSION {
+        return Err(BlobError::Version { found: version });
+    }
+    if bytes[6] != ELEM_F32 {
+        return Err(BlobError::ElementType { found: bytes[6] });
+    }
+    let count = u32_at(bytes, 12) as usize;
+    let needed = (count as u64) * 4 + HEADER_LEN as u64;
+    if (bytes.len() as u64) < needed {
+        return Err(BlobError::Truncated {
+            needed: usize::try_from(needed).unwrap_or(usize::MAX),
+            got: bytes.len(),
+        });
+    }
+    if (bytes.len() as u64) > needed {
+        return Err(BlobError::TrailingBytes {
+            expected: needed as usize,
+            got: bytes.len(),
+        });
+    }
+    Ok(Header {
+        version,
+        spec_hash: u32_at(bytes, 8),
+        count,
+        crc: u32_at(bytes, 16),
+    })
+}
+
+/// The parameters of a validated blob, as f32 (no copy).
+fn payload(bytes: &[u8]) -> impl Iterator<Item = f32> + '_ {
+    bytes[HEADER_LEN..]
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+}
+
+/// Check a blob completely against `spec`: header, length, spec hash,
+/// parameter count, CRC and finite values. Nothing is written anywhere.
+pub fn validate(spec: &Spec<'_>, bytes: &[u8]) -> core::result::Result<Header, BlobError> {
+    let header = parse_header(bytes)?;
+    let expected = spec.hash();
+    if header.spec_hash != expected {
+        return Err(BlobError::Spec {
+            expected,
+            found: header.spec_hash,
+        });
+    }
+    if header.count != spec.param_count() {
+        return Err(BlobError::Count {
+            expected: spec.param_count(),
+            found: header.count,
+        });
+    }
+    let mut crc = Crc32::new();
+    crc.update(&bytes[..16]);
+    crc.update(&bytes[HEADER_LEN..]);
+    let computed = crc.finish();
+    if computed != header.crc {
+        return Err(BlobError::Crc {
+            stored: header.crc,
+            computed,
+        });
+    }
+    if let Some(index) = payload(bytes).position(|v| !v.is_finite()) {
+        return Err(BlobError::NonFinite { index });
+    }
+    Ok(header)
+}
+
+/// Validate `bytes` against `spec`, then write its parameters into `out`
+/// (of length [`Spec::param_count`]). On error `out` is untouched.
+pub fn decode<E: Element>(
+    spec: &Spec<'_>,
+    bytes: &[u8],
+    out: &mut [E],
+) -> core::result::Result<(), BlobError> {
+    let header = validate(spec, bytes)?;
+    if out.len() != header.count {
+        return Err(BlobError::Count {
+            expected: out.len(),
+            found: header.count,
+        });
+    }
+    for (o, v) in out.iter_mut().zip(payload(bytes)) {
+        *o = E::from_f32(v);
+    }
+    Ok(())
+}
+
+/// Write `params` (length [`Spec::param_count`], finite) as a blob for
+/// `spec` into the front of `out`; returns the bytes written
+/// ([`blob_len`]).
+pub fn encode<E: Element>(
+    spec: &Spec<'_>,
+    params: &[E],
+    out: &mut [u8],
+) -> core::result::Result<usize, BlobError> {
+    let mut w = Writer::new(spec, out)?;
+    if params.len() != spec.param_count() {
+        return Err(BlobError::Count {
+            expected: spec.param_count(),
+            found: params.len(),
+        });
+    }
+    w.push(params)?;
+    w.finish()
+}
+
+/// Writes a blob in pieces (so a network can stream its parameters out of a
+/// backend through a small stack buffer).
+struct Writer<'o> {
+    out: &'o mut [u8],
+    at: usize,
+    len: usize,
+    crc: Crc32,
+}
+
+impl<'o> Writer<'o> {
+    fn new(spec: &Spec<'_>, out: &'o mut [u8]) -> core::result::Result<Self, BlobError> {
+        let count = spec.param_count();
+        let len = blob_len(count);
+        if out.len() < len {
+            return Err(BlobError::BufferTooSmall {
+                needed: len,
+                got: out.len(),
+            });
+        }
+        let count32 = u32::try_from(count).map_err(|_| BlobError::Count {
+            expected: u32::MAX as usize,
+            found: count,
+        })?;
+        out[0..4].copy_from_slice(&MAGIC);
+        out[4..6].copy_from_slice(&VERSION.to_le_bytes());
+        out[6] = ELEM_F32;
+        out[7] = 0;
+        out[8..12].copy_from_slice(&spec.hash().to_le_bytes());
+        out[12..16].copy_from_slice(&count32.to_le_bytes());
+        let mut crc = Crc32::new();
+        crc.update(&out[0..16]);
+        Ok(Writer {
+            out,
+            at: HEADER_LEN,
+            len,
+            crc,
+        })
+    }
+
+    fn push<E: Element>(&mut self, params: &[E]) -> core::result::Result<(), BlobError> {
+        let base = (self.at - HEADER_LEN) / 4;
+        for (i, p) in params.iter().enumerate() {
+            let v = p.to_f32();
+            if !v.is_finite() {
+                return Err(BlobError::NonFinite { index: base + i });
+            }
+            let b = v.to_le_bytes();
+            self.out[self.at..self.at + 4].copy_from_slice(&b);
+            self.crc.update(&b);
+            self.at += 4;
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> core::result::Result<usize, BlobError> {
+        debug_assert_eq!(self.at, self.len);
+        self.out[16..20].copy_from_slice(&self.crc.finish().to_le_bytes());
+        Ok(self.len)
+    }
+}
+
+/// Elements moved per backend transfer when streaming a blob.
+const CHUNK: usize = 64;
+
+impl<'s, B: Backend> Network<'s, B> {
+    /// Replace the parameters with those of a device blob. The blob is
+    /// validated completely (see [`validate`]) before anything is written,
+    /// so on error the model is unchanged. Optimizer state is kept.
+    pub fn load_blob(&mut self, bytes: &[u8]) -> Result<(), B> {
+        validate(self.spec(), bytes).map_err(Error::Blob)?;
+        let offset = self.layout().params.offset;
+        let mut buf = [B::Elem::ZERO; CHUNK];
+        let mut done = 0;
+        for piece in bytes[HEADER_LEN..].chunks(4 * CHUNK) {
+            let n = piece.len() / 4;
+            for (o, c) in buf.iter_mut().zip(piece.chunks_exact(4)) {
+                *o = B::Elem::from_f32(f32::from_le_bytes([c[0], c[1], c[2], c[3]]));
+            }
+            self.backend_mut()
+                .upload(offset + done, &buf[..n])
+                .map_err(Error::Backend)?;
+            done += n;
+        }
+        Ok(())
+    }
+
+    /// Write the parameters as a device blob into the front of `out`
+    /// (at least [`blob_len`]`(spec.param_count())` bytes); returns the bytes
+    /// written.
+    pub fn save_blob(&mut self, out: &mut [u8]) -> Result<usize, B> {
+        let spec = *self.spec();
+        let params = self.layout().params;
+        let mut w = Writer::new(&spec, out).map_err(Error::Blob)?;
+        let mut buf = [B::Elem::ZERO; CHUNK];
+        let mut done = 0;
+        while done < params.len {
+            let n = CHUNK.min(params.len - done);
+            self.backend_mut()
+                .download(params.offset + done, &mut buf[..n])
+                .map_err(Error::Backend)?;
+            w.push(&buf[..n]).map_err(Error::Blob)?;
+            done += n;
+        }
+        w.finish().map_err(Error::Blob)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Layer;
+
+    const NET: Spec = Spec::new(&[Layer::dense(3, 2), Layer::tanh(), Layer::dense(2, 2)]);
+
+    #[test]
+    fn crc32_check_value() {
+        // The standard check value of CRC-32/ISO-HDLC.
+        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+        assert_eq!(crc32(b""), 0);
+    }
+
+    #[test]
+    fn header_fields_are_where_the_docs_say() {
+        let params: [f32; 14] = core::array::from_fn(|i| i as f32 * 0.5 - 3.0);
+        let mut bytes = [0u8; blob_len(14)];
+        assert_eq!(encode(&NET, &params, &mut bytes), Ok(76));
+        assert_eq!(&bytes[0..4], b"MPB\x01");
+        assert_eq!(u16_at(&bytes, 4), 1);
+        assert_eq!(bytes[6], 1);
+        assert_eq!(u32_at(&bytes, 8), NET.hash());
+        assert_eq!(u32_at(&bytes, 12), 14);
+        assert_eq!(f32::from_le_bytes(bytes[20..24].try_into().unwrap()), -3.0);
+        let mut crc_input = [0u8; 16 + 56];
+        crc_input[..16].copy_from_slice(&bytes[..16]);
+        crc_input[16..].copy_from_slice(&bytes[20..]);
+        assert_eq!(u32_at(&bytes, 16), crc32(&crc_input));
+    }
+
+    #[test]
+    fn every_single_bit_flip_is_rejected_and_out_is_untouched() {
+        let params: [f32; 14] = core::array::from_fn(|i| (i as f32).sin());
+        let mut bytes = [0u8; blob_len(14)];
+        encode(&NET, &params, &mut bytes).unwrap();
+        for bit in 0..bytes.len() * 8 {
+            let mut bad = bytes;
+            bad[bit / 8] ^= 1 << (bit % 8);
+            let mut out = [7.0f32; 14];
+            assert!(decode(&NET, &bad, &mut out).is_err(), "bit {bit}");
+            assert_eq!(out, [7.0; 14]);
+        }
+    }
+
+    #[test]
+    fn a_nan_with_a_valid_crc_is_still_rejected() {
+        let mut bytes = [0u8; blob_len(14)];
+        encode(&NET, &[1.0f32; 14], &mut bytes).unwrap();
+        bytes[20 + 4 * 5..20 + 4 * 6].copy_from_slice(&f32::INFINITY.to_le_bytes());
+        let mut crc = Crc32::new();
+        crc.update(&bytes[..16]);
+        crc.update(&bytes[20..]);
+        let c = crc.finish().to_le_bytes();
+        bytes[16..20].copy_from_slice(&c);
+        let mut out = [0.0f32; 14];
+        assert_eq!(
+            decode(&NET, &bytes, &mut out),
+            Err(BlobError::NonFinite { index: 5 })
+        );
+        assert_eq!(out, [0.0; 14]);
+    }
+
+    #[test]
+    fn typed_errors() {
+        let params = [0.25f32; 14];
+        let mut bytes = [0u8; blob_len(14)];
+        encode(&NET, &params, &mut bytes).unwrap();
+        let mut out = [0.0f32; 14];
+        assert_eq!(
+            decode(&NET, &bytes[..10], &mut out),
+            Err(BlobError::Truncated {
+                needed: 20,
+                got: 10
+            })
+        );
+        assert_eq!(
+            decode(&NET, &bytes[..75], &mut out),
+            Err(BlobError::Truncated {
+                needed: 76,
+                got: 75
+            })
+        );
+        let mut long = [0u8; 77];
+        long[..76].copy_from_slice(&bytes);
+        assert_eq!(
+            decode(&NET, &long, &mut out),
+            Err(BlobError::TrailingBytes {
+                expected: 76,
+                got: 77
+            })
+        );
+        const OTHER: Spec = Spec::new(&[Layer::dense(3, 2), Layer::relu(), Layer::dense(2, 2)]);
+        assert_eq!(OTHER.param_count(), NET.param_count());
+        assert!(matches!(
+            decode(&OTHER, &bytes, &mut out),
+            Err(BlobError::Spec { .. })
+        ));
+        let mut v2 = bytes;
+        v2[4] = 2;
+        assert_eq!(
+            decode(&NET, &v2, &mut out),
+            Err(BlobError::Version { found: 2 })
+        );
+        let mut nan = params;
+        nan[3] = f32::NAN;
+        assert_eq!(
+            encode(&NET, &nan, &mut bytes),
+            Err(BlobError::NonFinite { index: 3 })
+        );
+        assert_eq!(
+            encode(&NET, &params, &mut [0u8; 75]),
+            Err(BlobError::BufferTooSmall {
+                needed: 76,
+                got: 75
+            })
+        );
+    }
+
+    #[test]
+    fn network_round_trip_and_a_rejected_blob_leaves_the_model_unchanged() {
+        use crate::{Config, Loss, Optimizer};
+        use microprop_cpu::CpuBackend;
+        // 218 parameters: several streaming chunks, the last one partial.
+        const BIG: Spec = Spec::new(&[Layer::dense(9, 18), Layer::relu(), Layer::dense(18, 2)]);
+        let cfg = Config::new(1, Loss::Mse, Optimizer::sgd(0.1)).with_seed(3);
+        let mut arena = [0.0f32; 1024];
+        let mut net = crate::Network::new(BIG, CpuBackend::new(&mut arena), cfg).unwrap();
+        let mut bytes = [0u8; blob_len(BIG.param_count())];
+        assert_eq!(net.save_blob(&mut bytes), Ok(bytes.len()));
+        let mut before = [0.0f32; 218];
+        net.parameters(&mut before).unwrap();
+        let mut direct = [0.0f32; 218];
+        decode(&BIG, &bytes, &mut direct).unwrap();
+        assert_eq!(direct, before);
+
+        net.reset(99).unwrap();
+        let mut bad = bytes;
+        bad[bytes.len() - 1] ^= 0x80;
+        let mut reset = [0.0f32; 218];
+        net.parameters(&mut reset).unwrap();
+        assert!(matches!(
+            net.load_blob(&bad),
+            Err(crate::Error::Blob(BlobError::Crc { .. }))
+        ));
+        let mut after = [0.0f32; 218];
+        net.parameters(&mut after).unwrap();
+        assert_eq!(after, reset);
+
+        net.load_blob(&bytes).unwrap();
+        net.parameters(&mut after).unwrap();
+        assert_eq!(after, before);
+    }
+}
