@@ -247,9 +247,10 @@ fn u32_at(b: &[u8], at: usize) -> u32 {
     u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
 
-/// Parse and check the header and the total length, without the spec, the
-/// CRC or the payload (for tools that describe a blob).
-pub fn parse_header(bytes: &[u8]) -> core::result::Result<Header, BlobError> {
+/// Parse the [`HEADER_LEN`] bytes at the front of `bytes` (magic, version,
+/// element type) without looking at the total length: for loaders that
+/// stream a blob from storage in pieces (see [`crate::checkpoint`]).
+pub fn parse_prefix(bytes: &[u8]) -> core::result::Result<Header, BlobError> {
     if bytes.len() < HEADER_LEN {
         return Err(BlobError::Truncated {
             needed: HEADER_LEN,
@@ -266,8 +267,42 @@ pub fn parse_header(bytes: &[u8]) -> core::result::Result<Header, BlobError> {
     if bytes[6] != ELEM_F32 {
         return Err(BlobError::ElementType { found: bytes[6] });
     }
-    let count = u32_at(bytes, 12) as usize;
-    let needed = (count as u64) * 4 + HEADER_LEN as u64;
+    Ok(Header {
+        version,
+        spec_hash: u32_at(bytes, 8),
+        count: u32_at(bytes, 12) as usize,
+        crc: u32_at(bytes, 16),
+    })
+}
+
+/// The header of a blob for `spec` whose CRC is `crc`, for writers that
+/// stream the payload: start a [`Crc32`] with `header_bytes(spec, 0)?[..16]`,
+/// feed the payload, then write `header_bytes(spec, crc.finish())?`.
+pub fn header_bytes(
+    spec: &Spec<'_>,
+    crc: u32,
+) -> core::result::Result<[u8; HEADER_LEN], BlobError> {
+    let count = spec.param_count();
+    let count32 = u32::try_from(count).map_err(|_| BlobError::Count {
+        expected: u32::MAX as usize,
+        found: count,
+    })?;
+    let mut h = [0u8; HEADER_LEN];
+    h[0..4].copy_from_slice(&MAGIC);
+    h[4..6].copy_from_slice(&VERSION.to_le_bytes());
+    h[6] = ELEM_F32;
+    h[7] = 0;
+    h[8..12].copy_from_slice(&spec.hash().to_le_bytes());
+    h[12..16].copy_from_slice(&count32.to_le_bytes());
+    h[16..20].copy_from_slice(&crc.to_le_bytes());
+    Ok(h)
+}
+
+/// Parse and check the header and the total length, without the spec, the
+/// CRC or the payload (for tools that describe a blob).
+pub fn parse_header(bytes: &[u8]) -> core::result::Result<Header, BlobError> {
+    let header = parse_prefix(bytes)?;
+    let needed = (header.count as u64) * 4 + HEADER_LEN as u64;
     if (bytes.len() as u64) < needed {
         return Err(BlobError::Truncated {
             needed: usize::try_from(needed).unwrap_or(usize::MAX),
@@ -280,12 +315,7 @@ pub fn parse_header(bytes: &[u8]) -> core::result::Result<Header, BlobError> {
             got: bytes.len(),
         });
     }
-    Ok(Header {
-        version,
-        spec_hash: u32_at(bytes, 8),
-        count,
-        crc: u32_at(bytes, 16),
-    })
+    Ok(header)
 }
 
 /// The parameters of a validated blob, as f32 (no copy).
@@ -386,16 +416,8 @@ impl<'o> Writer<'o> {
                 got: out.len(),
             });
         }
-        let count32 = u32::try_from(count).map_err(|_| BlobError::Count {
-            expected: u32::MAX as usize,
-            found: count,
-        })?;
-        out[0..4].copy_from_slice(&MAGIC);
-        out[4..6].copy_from_slice(&VERSION.to_le_bytes());
-        out[6] = ELEM_F32;
-        out[7] = 0;
-        out[8..12].copy_from_slice(&spec.hash().to_le_bytes());
-        out[12..16].copy_from_slice(&count32.to_le_bytes());
+        let header = header_bytes(spec, 0)?;
+        out[0..16].copy_from_slice(&header[0..16]);
         let mut crc = Crc32::new();
         crc.update(&out[0..16]);
         Ok(Writer {
