@@ -1,0 +1,188 @@
+//! `microprop`: convert models between safetensors and the device blob, and
+//! describe them. Run `microprop --help` or `microprop <command> --help`.
+
+use clap::{Parser, Subcommand};
+use microprop::Spec;
+use microprop_cli::{spec_text, tensors, FileKind};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// microprop's host tool: carry a model from the desktop (safetensors, as
+/// PyTorch, JAX or microprop write it) to the device (a validated blob a
+/// firmware embeds with include_bytes!).
+///
+/// Spec text names the layers, e.g. "dense(64,32) relu dense(32,10)"
+/// (layers: dense(IN,OUT), maxout(IN,OUT,PIECES), identity, sigmoid, tanh,
+/// relu, leaky_relu(SLOPE), elu(ALPHA), softplus, softmax).
+#[derive(Parser)]
+#[command(name = "microprop", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print a model's layers, tensors, parameter count, blob size and the
+    /// arena a Network needs for a batch and optimizer.
+    Summary {
+        /// A .safetensors file or a device blob (.mpb).
+        file: PathBuf,
+        /// Spec text; needed for a blob or a safetensors file without
+        /// microprop metadata (e.g. from PyTorch), checked against the file.
+        #[arg(long)]
+        spec: Option<String>,
+        /// Batch capacity the arena is sized for.
+        #[arg(long, default_value_t = 32)]
+        batch: usize,
+        /// Optimizer the arena is sized for.
+        #[arg(long, default_value = "adam", value_parser = ["sgd", "momentum", "adam"])]
+        optimizer: String,
+    },
+    /// Convert a safetensors file to a device blob.
+    ToBlob {
+        /// Input .safetensors file.
+        input: PathBuf,
+        /// Output blob file.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Spec text; needed when the file has no microprop metadata.
+        #[arg(long)]
+        spec: Option<String>,
+    },
+    /// Convert a device blob to a safetensors file (PyTorch names).
+    ToSafetensors {
+        /// Input blob file.
+        input: PathBuf,
+        /// Output .safetensors file.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Spec text: a blob stores only the spec's hash, which is checked.
+        #[arg(long)]
+        spec: String,
+    },
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("reading {}: {e}", path.display()))
+}
+
+fn write(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    std::fs::write(path, bytes).map_err(|e| format!("writing {}: {e}", path.display()))
+}
+
+fn parse_spec(text: &str) -> Result<Spec<'static>, String> {
+    spec_text::parse_spec(text).map_err(|e| format!("--spec: {e}"))
+}
+
+/// The spec of a safetensors file: `--spec` if given (checked against the
+/// metadata by `import`), else the metadata.
+fn safetensors_spec(bytes: &[u8], spec: Option<&str>) -> Result<Spec<'static>, String> {
+    match spec {
+        Some(text) => parse_spec(text),
+        None => tensors::spec_of(bytes).map_err(|e| e.to_string()),
+    }
+}
+
+fn run(cli: Cli) -> Result<(), String> {
+    match cli.command {
+        Command::Summary {
+            file,
+            spec,
+            batch,
+            optimizer,
+        } => {
+            let bytes = read(&file)?;
+            let kind = microprop_cli::optimizer_kind(&optimizer)
+                .ok_or_else(|| format!("unknown optimizer {optimizer}"))?;
+            let spec = match FileKind::of(&bytes) {
+                FileKind::Blob => {
+                    let header =
+                        microprop::blob::parse_header(&bytes).map_err(|e| e.to_string())?;
+                    println!(
+                        "{}: device blob, format version {}, spec hash {:#010x}, {} parameters, CRC-32 {:#010x}, {} bytes",
+                        file.display(),
+                        header.version,
+                        header.spec_hash,
+                        header.count,
+                        header.crc,
+                        bytes.len()
+                    );
+                    let Some(text) = spec else {
+                        println!("(a blob stores only the spec's hash: pass --spec to see its layers)");
+                        return Ok(());
+                    };
+                    let spec = parse_spec(&text)?;
+                    microprop::blob::validate(&spec, &bytes).map_err(|e| e.to_string())?;
+                    println!("blob verified against the spec (hash, count, CRC, finite values)");
+                    spec
+                }
+                FileKind::Safetensors => {
+                    let spec = safetensors_spec(&bytes, spec.as_deref())?;
+                    let params = tensors::import(&spec, &bytes).map_err(|e| e.to_string())?;
+                    println!(
+                        "{}: safetensors, {} bytes, {} f32 parameters verified",
+                        file.display(),
+                        bytes.len(),
+                        params.len()
+                    );
+                    spec
+                }
+            };
+            print!("{}", microprop_cli::summary(&spec, batch, kind));
+            Ok(())
+        }
+        Command::ToBlob {
+            input,
+            output,
+            spec,
+        } => {
+            let bytes = read(&input)?;
+            if FileKind::of(&bytes) == FileKind::Blob {
+                return Err(format!("{} is already a device blob", input.display()));
+            }
+            let spec = safetensors_spec(&bytes, spec.as_deref())?;
+            let params = tensors::import(&spec, &bytes).map_err(|e| e.to_string())?;
+            let blob = microprop_cli::to_blob(&spec, &params).map_err(|e| e.to_string())?;
+            write(&output, &blob)?;
+            println!(
+                "wrote {} ({} bytes, {} parameters, spec hash {:#010x}: {})",
+                output.display(),
+                blob.len(),
+                params.len(),
+                spec.hash(),
+                spec_text::format(spec.layers())
+            );
+            Ok(())
+        }
+        Command::ToSafetensors {
+            input,
+            output,
+            spec,
+        } => {
+            let bytes = read(&input)?;
+            let spec = parse_spec(&spec)?;
+            let params = microprop_cli::from_blob(&spec, &bytes).map_err(|e| e.to_string())?;
+            let file = tensors::export(&spec, &params).map_err(|e| e.to_string())?;
+            write(&output, &file)?;
+            println!(
+                "wrote {} ({} bytes, {} parameters: {})",
+                output.display(),
+                file.len(),
+                params.len(),
+                spec_text::format(spec.layers())
+            );
+            Ok(())
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! # microprop-cli: carry a model from the desktop to the device
+//!
+//! The host side of microprop's desktop-to-device workflow (std only; the
+//! no_std crates never depend on this one):
+//!
+//! - [`tensors`]: safetensors [`export`] / [`import`] with PyTorch's
+//!   `nn.Sequential` of `nn.Linear` names (`0.weight` `[out, in]`,
+//!   `0.bias` `[out]`), the spec in the file's metadata;
+//! - [`spec_text`]: the one-line spec text (`dense(64,32) relu dense(32,10)`)
+//!   used in that metadata and on the command line;
+//! - [`to_blob`] / [`from_blob`]: the device blob of [`microprop::blob`];
+//! - [`summary`]: layers, parameter count, arena bytes for a batch and
+//!   optimizer (the same `const fn`s a firmware sizes its `static` with).
+//!
+//! The `microprop` binary (`microprop --help`) wraps these.
+//!
+//! ```
+//! use microprop_cli::{export, from_blob, import, spec_text, to_blob};
+//! let spec = spec_text::parse_spec("dense(2,2) tanh dense(2,1)").unwrap();
+//! let params: Vec<f32> = (0..spec.param_count()).map(|i| i as f32 * 0.25).collect();
+//! let file = export(&spec, &params).unwrap();
+//! assert_eq!(import(&spec, &file).unwrap(), params);
+//! let blob = to_blob(&spec, &params).unwrap();
+//! assert_eq!(from_blob(&spec, &blob).unwrap(), params);
+//! ```
+
+pub mod spec_text;
+pub mod tensors;
+
+pub use tensors::{export, import, ExportError, ImportError};
+
+use microprop::blob::{self, BlobError};
+use microprop::{OptimizerKind, Spec};
+use std::fmt::Write as _;
+
+/// Encode `params` ([`microprop::Network::parameters`] order) as a device
+/// blob for `spec`.
+pub fn to_blob(spec: &Spec<'_>, params: &[f32]) -> Result<Vec<u8>, BlobError> {
+    let mut out = vec![0u8; blob::blob_len(params.len())];
+    blob::encode(spec, params, &mut out)?;
+    Ok(out)
+}
+
+/// Decode a device blob for `spec` (validated in full first).
+pub fn from_blob(spec: &Spec<'_>, bytes: &[u8]) -> Result<Vec<f32>, BlobError> {
+    let mut out = vec![0.0f32; spec.param_count()];
+    blob::decode(spec, bytes, &mut out)?;
+    Ok(out)
+}
+
+/// What a model file is, from its first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    /// Starts with [`blob::MAGIC`].
+    Blob,
+    /// Anything else is read as safetensors (whose first 8 bytes are a
+    /// header length).
+    Safetensors,
+}
+
+impl FileKind {
+    /// Sniff the kind of `bytes`.
+    pub fn of(bytes: &[u8]) -> Self {
+        if bytes.starts_with(&blob::MAGIC) {
+            FileKind::Blob
+        } else {
+            FileKind::Safetensors
+        }
+    }
+}
+
+/// Parse an optimizer name (`sgd`, `momentum`, `adam`).
+pub fn optimizer_kind(name: &str) -> Option<OptimizerKind> {
+    match name {
+        "sgd" => Some(OptimizerKind::Sgd),
+        "momentum" => Some(OptimizerKind::Momentum),
+        "adam" => Some(OptimizerKind::Adam),
+        _ => None,
+    }
+}
+
+/// A human-readable summary of `spec`: one line per layer (with its tensors),
+/// then parameter count, parameter and blob bytes, and the f32 arena a
+/// `Network` needs for `batch` rows under `optimizer`.
+pub fn summary(spec: &Spec<'_>, batch: usize, optimizer: OptimizerKind) -> String {
+    let mut s = String::new();
+    let slots = tensors::tensor_slots(spec);
+    let _ = writeln!(s, "spec: {}", spec_text::format(spec.layers()));
+    let _ = writeln!(
+        s,
+        "{:>3}  {:<22} {:>6} {:>6}  tensors",
+        "#", "layer", "in", "out"
+    );
+    for (i, layer) in spec.layers().iter().enumerate() {
+        let w_in = spec.width_before(i);
+        let w_out = spec.width_before(i + 1);
+        let names: Vec<String> = slots
+            .iter()
+            .filter(|t| t.name.split('.').next() == Some(i.to_string().as_str()))
+            .map(|t| format!("{} {:?}", t.name, t.shape))
+            .collect();
+        let _ = writeln!(
+            s,
+            "{i:>3}  {:<22} {w_in:>6} {w_out:>6}  {}",
+            spec_text::format_layer(layer),
+            if names.is_empty() {
+                "-".to_string()
+            } else {
+                names.join(", ")
+            }
+        );
+    }
+    let p = spec.param_count();
+    let layout = spec.layout(batch, optimizer);
+    let _ = writeln!(s, "parameters: {p} ({} bytes as f32)", 4 * p);
+    let _ = writeln!(s, "spec hash: {:#010x}", spec.hash());
+    let _ = writeln!(
+        s,
+        "device blob: {} bytes ({}-byte header + {} bytes of f32)",
+        blob::blob_len(p),
+        blob::HEADER_LEN,
+        4 * p
+    );
+    let _ = writeln!(
+        s,
+        "arena for batch {batch}, {optimizer:?}: {} f32 = {} bytes \
+         (params {}, grads {}, optimizer state {}, input {}, activations {}, scratch {}, targets {}, scalars {})",
+        layout.len,
+        spec.arena_bytes(batch, optimizer, 4),
+        layout.params.len,
+        layout.grads.len,
+        layout.state.len,
+        layout.input.len,
+        layout.activations.len,
+        layout.scratch[0].len + layout.scratch[1].len,
+        layout.target.len,
+        layout.scalars.len,
+    );
+    s
+}
