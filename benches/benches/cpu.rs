@@ -1,58 +1,72 @@
-//! CPU backend: reference gemm and full training steps (forward + softmax CE
-//! + backward + SGD) for the shapes of the performance targets.
+//! CPU backend, fast vs reference kernels side by side: each gemm at the
+//! shapes the three target networks issue, and full training steps (forward
+//! + softmax CE + backward + SGD, f32) for 64-32-10 batch 32, 64-32-10 batch
+//! 1 and 784-128-10 batch 32.
+//!
+//! Run with the host's vector units enabled (FMA, AVX2/AVX-512):
+//! `RUSTFLAGS="-C target-cpu=native" cargo bench -p benches --bench cpu`
+//! (`bash benches/run.sh` does that). Without it x86_64 builds for the
+//! baseline (SSE2, no FMA).
 
 // criterion_group! generates an undocumented public function.
 #![allow(missing_docs)]
 
-use benches::{batch, sgd_config, MNIST, SMALL};
+use std::time::Duration;
+
+use benches::{batch, gemm_shapes, sgd_config, MNIST, SMALL};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use microprop::{Network, Spec, Targets};
-use microprop_cpu::{reference, CpuBackend};
+use microprop_cpu::{gemm as fast, reference, CpuBackend, Kernels};
 
 fn gemm(c: &mut Criterion) {
-    let mut g = c.benchmark_group("gemm_reference_f32");
-    for &(m, n, k) in &[(32usize, 32usize, 64usize), (32, 128, 784), (128, 128, 128)] {
-        let a = vec![0.5f32; m * k];
-        let b = vec![0.25f32; k * n];
+    let mut g = c.benchmark_group("gemm_f32");
+    for (net, shape) in gemm_shapes() {
+        let (m, n, k, ta, tb) = (shape.m, shape.n, shape.k, shape.trans_a, shape.trans_b);
+        let a: Vec<f32> = (0..m * k).map(|i| (i % 7) as f32 * 0.1).collect();
+        let b: Vec<f32> = (0..k * n).map(|i| (i % 5) as f32 * 0.2).collect();
         let mut out = vec![0.0f32; m * n];
         g.throughput(Throughput::Elements((2 * m * n * k) as u64));
-        g.bench_function(
-            BenchmarkId::from_parameter(format!("{m}x{n}x{k}")),
-            |bench| {
-                bench.iter(|| {
-                    reference::gemm(m, n, k, &a, false, &b, true, &mut out, 1.0, 0.0).unwrap()
-                })
-            },
-        );
+        let id = format!("{net}/{}/{m}x{n}x{k}", shape.case());
+        g.bench_function(BenchmarkId::new("fast", &id), |bench| {
+            bench.iter(|| fast::gemm(m, n, k, &a, ta, &b, tb, &mut out, 1.0, 0.0).unwrap())
+        });
+        g.bench_function(BenchmarkId::new("reference", &id), |bench| {
+            bench.iter(|| reference::gemm(m, n, k, &a, ta, &b, tb, &mut out, 1.0, 0.0).unwrap())
+        });
     }
     g.finish();
 }
 
 fn step(c: &mut Criterion, name: &str, spec: Spec<'static>, rows: usize) {
     let cfg = sgd_config(rows);
-    let mut arena = vec![0.0f32; cfg.arena_len(&spec)];
-    let mut net = Network::new(spec, CpuBackend::new(&mut arena), cfg).unwrap();
     let (x, y) = batch(rows, spec.inputs(), spec.outputs(), 1);
-    c.bench_function(name, |b| {
-        b.iter(|| net.train_step(&x, Targets::Labels(&y)).unwrap())
-    });
+    let mut g = c.benchmark_group("train_step_f32");
+    for kernels in [Kernels::Fast, Kernels::Reference] {
+        let mut arena = vec![0.0f32; cfg.arena_len(&spec)];
+        let backend = CpuBackend::with_kernels(&mut arena, kernels);
+        let mut net = Network::new(spec, backend, cfg).unwrap();
+        let label = match kernels {
+            Kernels::Fast => "fast",
+            Kernels::Reference => "reference",
+        };
+        g.bench_function(BenchmarkId::new(label, name), |b| {
+            b.iter(|| net.train_step(&x, Targets::Labels(&y)).unwrap())
+        });
+    }
+    g.finish();
 }
 
 fn steps(c: &mut Criterion) {
-    step(
-        c,
-        "train_step_cpu_reference_f32/64-32-10/batch32",
-        SMALL,
-        32,
-    );
-    step(c, "train_step_cpu_reference_f32/64-32-10/batch1", SMALL, 1);
-    step(
-        c,
-        "train_step_cpu_reference_f32/784-128-10/batch32",
-        MNIST,
-        32,
-    );
+    step(c, "64-32-10/batch32", SMALL, 32);
+    step(c, "64-32-10/batch1", SMALL, 1);
+    step(c, "784-128-10/batch32", MNIST, 32);
 }
 
-criterion_group!(benches, gemm, steps);
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
+    targets = gemm, steps
+}
 criterion_main!(benches);

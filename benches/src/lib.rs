@@ -20,3 +20,68 @@ pub fn batch(rows: usize, inputs: usize, classes: usize, seed: u64) -> (Vec<f32>
     let y = (0..rows).map(|_| rng.below(classes)).collect();
     (x, y)
 }
+
+/// One gemm a training step issues.
+#[derive(Debug, Clone, Copy)]
+pub struct GemmShape {
+    /// Rows of `c`.
+    pub m: usize,
+    /// Columns of `c`.
+    pub n: usize,
+    /// Inner dimension.
+    pub k: usize,
+    /// `a` is transposed.
+    pub trans_a: bool,
+    /// `b` is transposed.
+    pub trans_b: bool,
+}
+
+impl GemmShape {
+    /// `nn`, `nt` or `tn`.
+    pub fn case(&self) -> &'static str {
+        match (self.trans_a, self.trans_b) {
+            (false, false) => "nn",
+            (false, true) => "nt",
+            (true, false) => "tn",
+            (true, true) => "tt",
+        }
+    }
+}
+
+/// The gemms of one dense layer `inputs → outputs` at batch `rows`:
+/// forward `X·Wᵀ` (nt), weight gradient `dZᵀ·X` (tn), input gradient
+/// `dZ·W` (nn, not issued for the first layer).
+pub fn layer_gemms(rows: usize, inputs: usize, outputs: usize, first: bool) -> Vec<GemmShape> {
+    let g = |m, n, k, trans_a, trans_b| GemmShape {
+        m,
+        n,
+        k,
+        trans_a,
+        trans_b,
+    };
+    let mut v = vec![
+        g(rows, outputs, inputs, false, true),
+        g(outputs, inputs, rows, true, false),
+    ];
+    if !first {
+        v.push(g(rows, inputs, outputs, false, false));
+    }
+    v
+}
+
+/// Every gemm of the three benchmarked steps, labelled by network and batch.
+pub fn gemm_shapes() -> Vec<(&'static str, GemmShape)> {
+    let mut v = Vec::new();
+    for (name, rows, widths) in [
+        ("64-32-10-b32", 32, [64, 32, 10]),
+        ("64-32-10-b1", 1, [64, 32, 10]),
+        ("784-128-10-b32", 32, [784, 128, 10]),
+    ] {
+        for (l, w) in widths.windows(2).enumerate() {
+            for s in layer_gemms(rows, w[0], w[1], l == 0) {
+                v.push((name, s));
+            }
+        }
+    }
+    v
+}

@@ -8,8 +8,11 @@
 //!
 //! Each op runs its plain scalar kernel from [`reference`](mod@crate::reference): the executable
 //! definition of the op that faster kernels and other backends are tested
-//! against. Transcendental functions come from [`Float`] (`libm`, or
-//! `micromath` for `f32` with the `fast-math` feature).
+//! against, except gemm, which by default runs the register- and
+//! cache-blocked kernels of [`gemm`](mod@crate::gemm) ([`Kernels::Fast`]).
+//! [`CpuBackend::reference`] runs every op on the reference kernels.
+//! Transcendental functions come from [`Float`] (`libm`, or `micromath` for
+//! `f32` with the `fast-math` feature).
 //!
 //! ```
 //! use microprop_cpu::{CpuBackend, CpuError};
@@ -40,9 +43,14 @@
 //! - `fast-math`: `f32` uses `micromath`'s approximations (tolerances on
 //!   [`Float`]); `f64` keeps `libm`.
 //! - `defmt`: `defmt::Format` for [`CpuError`] (and the HAL's types).
-#![cfg_attr(not(test), no_std)]
+//! - `std`: links `std` only for `f32::mul_add`/`f64::mul_add`, so that a
+//!   build with the `fma` target feature (`-C target-cpu=native` on a
+//!   recent x86_64) gets fused multiply-adds in the fast gemm. Without the
+//!   `fma` target feature it changes nothing.
+#![cfg_attr(not(any(test, feature = "std")), no_std)]
 #![deny(missing_docs)]
 
+pub mod gemm;
 mod math;
 pub mod reference;
 mod split;
@@ -122,19 +130,50 @@ impl fmt::Display for CpuError {
     }
 }
 
-/// The CPU backend: executes each op when it is issued, with the scalar
-/// kernels of [`reference`](mod@crate::reference), over a caller-owned arena.
+/// Which kernels a [`CpuBackend`] runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Kernels {
+    /// The blocked gemm of [`gemm`](mod@crate::gemm); the reference kernels
+    /// for every other op. The default.
+    Fast,
+    /// The scalar kernels of [`reference`](mod@crate::reference) for every
+    /// op: the ground truth, and the baseline the benches compare against.
+    Reference,
+}
+
+/// The CPU backend: executes each op when it is issued, over a caller-owned
+/// arena, with the fast gemm and the scalar kernels of
+/// [`reference`](mod@crate::reference) for the rest (see [`Kernels`]).
 ///
 /// Implements [`Backend`] for any [`Float`] element (`f32`, `f64`).
 #[derive(Debug)]
 pub struct CpuBackend<'a, E> {
     arena: &'a mut [E],
+    kernels: Kernels,
 }
 
 impl<'a, E> CpuBackend<'a, E> {
-    /// A backend over `arena`; the arena's contents are kept as they are.
+    /// A backend over `arena` with the fast kernels; the arena's contents
+    /// are kept as they are.
     pub fn new(arena: &'a mut [E]) -> Self {
-        CpuBackend { arena }
+        Self::with_kernels(arena, Kernels::Fast)
+    }
+
+    /// A backend over `arena` that runs every op on the scalar
+    /// [`reference`](mod@crate::reference) kernels.
+    pub fn reference(arena: &'a mut [E]) -> Self {
+        Self::with_kernels(arena, Kernels::Reference)
+    }
+
+    /// A backend over `arena` with the given kernels.
+    pub fn with_kernels(arena: &'a mut [E], kernels: Kernels) -> Self {
+        CpuBackend { arena, kernels }
+    }
+
+    /// The kernels this backend runs.
+    pub fn kernels(&self) -> Kernels {
+        self.kernels
     }
 
     /// The whole arena.
@@ -219,6 +258,7 @@ impl<E: Float> Backend for CpuBackend<'_, E> {
     fn execute(&mut self, op: &Op<E>) -> Result<(), CpuError> {
         op.validate(self.arena.len())?;
         let name = op.name();
+        let fast = self.kernels == Kernels::Fast;
         let arena = &mut *self.arena;
         match *op {
             Op::Fill { dst, value } => {
@@ -268,7 +308,11 @@ impl<E: Float> Backend for CpuBackend<'_, E> {
                 let p = parts(arena, [c], name)?;
                 let (a, b) = (input(&p, a, name)?, input(&p, b, name)?);
                 let [c] = p.outs;
-                reference::gemm(m, n, k, a, trans_a, b, trans_b, c, alpha, beta)?;
+                if fast {
+                    gemm::gemm(m, n, k, a, trans_a, b, trans_b, c, alpha, beta)?;
+                } else {
+                    reference::gemm(m, n, k, a, trans_a, b, trans_b, c, alpha, beta)?;
+                }
             }
             Op::BiasAdd {
                 bias,

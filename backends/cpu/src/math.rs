@@ -52,6 +52,15 @@ pub trait Float: Element {
     /// Square root.
     fn sqrt(self) -> Self;
 
+    /// `self · b + acc`, the multiply-accumulate of the fast gemm. Fused
+    /// (one rounding, `mul_add`) when the crate's `std` feature is on and the
+    /// build enables the `fma` target feature; otherwise a multiply and an
+    /// add (Rust never contracts them on its own).
+    #[inline(always)]
+    fn mul_acc(self, b: Self, acc: Self) -> Self {
+        acc + self * b
+    }
+
     /// The logistic function `1 / (1 + e^-x)`, computed without overflow:
     /// for `x < 0` it is `e^x / (1 + e^x)`, so large negative inputs give `0`,
     /// not `NaN`.
@@ -75,6 +84,12 @@ pub trait Float: Element {
 impl Float for f64 {
     const INFINITY: Self = f64::INFINITY;
     const NEG_INFINITY: Self = f64::NEG_INFINITY;
+
+    #[cfg(all(feature = "std", target_feature = "fma"))]
+    #[inline(always)]
+    fn mul_acc(self, b: Self, acc: Self) -> Self {
+        self.mul_add(b, acc)
+    }
 
     #[inline]
     fn exp(self) -> Self {
@@ -107,6 +122,12 @@ impl Float for f32 {
     const INFINITY: Self = f32::INFINITY;
     const NEG_INFINITY: Self = f32::NEG_INFINITY;
 
+    #[cfg(all(feature = "std", target_feature = "fma"))]
+    #[inline(always)]
+    fn mul_acc(self, b: Self, acc: Self) -> Self {
+        self.mul_add(b, acc)
+    }
+
     #[inline]
     fn exp(self) -> Self {
         libm::expf(self)
@@ -137,6 +158,12 @@ impl Float for f32 {
 impl Float for f32 {
     const INFINITY: Self = f32::INFINITY;
     const NEG_INFINITY: Self = f32::NEG_INFINITY;
+
+    #[cfg(all(feature = "std", target_feature = "fma"))]
+    #[inline(always)]
+    fn mul_acc(self, b: Self, acc: Self) -> Self {
+        self.mul_add(b, acc)
+    }
 
     #[inline]
     fn exp(self) -> Self {

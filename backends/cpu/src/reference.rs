@@ -24,7 +24,7 @@ use crate::Float;
 
 /// `Ok` when `got == expected`; `expected == None` means the dimensions
 /// overflowed `usize` (which no slice can match).
-fn check(
+pub(crate) fn check(
     op: &'static str,
     operand: &'static str,
     got: usize,

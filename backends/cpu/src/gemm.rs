@@ -1,0 +1,495 @@
+//! Fast gemm: register-blocked and cache-blocked kernels for the three
+//! transpose cases a network uses, in safe Rust that LLVM vectorises.
+//!
+//! `c = alpha · op(a) · op(b) + beta · c` with the semantics of
+//! [`reference::gemm`](crate::reference::gemm) (which stays the ground
+//! truth: `beta == 0` ignores `c`, even a NaN in it). Results differ from the
+//! reference only by rounding: sums are taken in another order (`nt`) or
+//! with fused multiply-adds (`mul_acc`). The crate's tests hold every case to
+//! `|fast − ref| ≤ 4·(k+2)·ε·(|α|·Σ|a||b| + |β|·|c|)` elementwise.
+//!
+//! Two loop shapes, both keeping an `MR × NR` block of accumulators in
+//! registers for the whole `k` loop (or one `KC` slice of it):
+//!
+//! - **broadcast** (`nn`: `dX = dZ·W`; `tn`: `dW = dZᵀ·X`): every step
+//!   broadcasts `MR` elements of `op(a)`'s column `p` against `NR`
+//!   contiguous elements of `b`'s row `p`; the `NR` loop vectorises without
+//!   reassociating anything (the order of the sum over `k` is the
+//!   reference's). `k` is cut into slices of `KC` so the `KC × NR` panel of
+//!   `b` stays in L1 while all row blocks of `a` pass over it.
+//! - **dot** (`nt`: the forward `Y = X·Wᵀ`): both operands are contiguous
+//!   in `k`, so each of the `MR × NR` outputs keeps `L` partial sums (one
+//!   vector register) that are added together at the end. No packing, so a
+//!   batch of 1 pays nothing extra.
+//!
+//! Tile sizes are chosen per target: on x86_64/aarch64 `4 × 16` (broadcast)
+//! and `4 × 4 × 8 lanes` (dot) for `f32` (half the lanes for `f64`), sized
+//! for 16–32 vector registers; on 32-bit ARM (Cortex-M) `2 × 2` scalar
+//! blocks, the shape of CMSIS-DSP's `arm_mat_mult_f32`: four accumulators
+//! and four operands fit the FPU's 32 single registers with nothing spilled,
+//! and every loaded operand is used twice.
+//!
+//! FMA: Rust never contracts `a * b + c`; [`Float::mul_acc`] is a fused
+//! `mul_add` only when the crate's `std` feature is on *and* the build
+//! enables the `fma` target feature (e.g. `RUSTFLAGS="-C target-cpu=native"`
+//! as the benches document). Otherwise it is a multiply and an add, which
+//! on cores with separate add pipes costs little throughput.
+//!
+//! The transposed-transposed case (`tt`) is not used by any network and runs
+//! the reference kernel.
+
+use microprop_hal::OpError;
+
+use crate::{reference, Float};
+
+/// `k` slice of the broadcast kernel: `KC × NR` elements of `b` stay in L1.
+const KC: usize = 256;
+
+/// `c = alpha · op(a) · op(b) + beta · c`, fast. Same checks and errors as
+/// [`reference::gemm`].
+#[allow(clippy::too_many_arguments)]
+pub fn gemm<E: Float>(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[E],
+    trans_a: bool,
+    b: &[E],
+    trans_b: bool,
+    c: &mut [E],
+    alpha: E,
+    beta: E,
+) -> Result<(), OpError> {
+    reference::check("gemm", "a", a.len(), m.checked_mul(k))?;
+    reference::check("gemm", "b", b.len(), k.checked_mul(n))?;
+    reference::check("gemm", "c", c.len(), m.checked_mul(n))?;
+    if c.is_empty() {
+        return Ok(());
+    }
+    let g = Dims {
+        m,
+        n,
+        k,
+        alpha,
+        beta,
+    };
+    match (trans_a, trans_b) {
+        // a[i][p] = a[i·k + p]
+        (false, false) => broadcast(g, a, k, 1, b, c),
+        // a[i][p] = a[p·m + i]
+        (true, false) => broadcast(g, a, 1, m, b, c),
+        (false, true) => dot(g, a, b, c),
+        (true, true) => {
+            return reference::gemm(m, n, k, a, trans_a, b, trans_b, c, alpha, beta);
+        }
+    }
+    Ok(())
+}
+
+/// Dimensions and scalars of one gemm.
+#[derive(Clone, Copy)]
+struct Dims<E> {
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: E,
+    beta: E,
+}
+
+/// `N` consecutive elements of `s` from `at` (one bounds check).
+#[inline(always)]
+fn arr<E: Float, const N: usize>(s: &[E], at: usize) -> [E; N] {
+    match <&[E; N]>::try_from(&s[at..at + N]) {
+        Ok(x) => *x,
+        Err(_) => [E::ZERO; N],
+    }
+}
+
+/// Write an `MR × NR` block: `c = alpha·acc + beta·c` (`beta == 0` ignores `c`).
+#[inline(always)]
+fn store<E: Float, const MR: usize, const NR: usize>(
+    acc: &[[E; NR]; MR],
+    c: &mut [E],
+    n: usize,
+    i0: usize,
+    j0: usize,
+    alpha: E,
+    beta: E,
+) {
+    for (r, row) in acc.iter().enumerate() {
+        let at = (i0 + r) * n + j0;
+        let out = &mut c[at..at + NR];
+        if beta == E::ZERO {
+            for (o, x) in out.iter_mut().zip(row) {
+                *o = alpha * *x;
+            }
+        } else {
+            for (o, x) in out.iter_mut().zip(row) {
+                *o = alpha * *x + beta * *o;
+            }
+        }
+    }
+}
+
+// ------------------------------------------------------------- broadcast
+
+/// One `MR × NR` block of `op(a) · b` over `p0..p1`, `op(a)[i][p] =
+/// a[i·rs + p·cs]`, `b` row-major `k × n`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn broadcast_block<E: Float, const MR: usize, const NR: usize>(
+    a: &[E],
+    rs: usize,
+    cs: usize,
+    b: &[E],
+    n: usize,
+    i0: usize,
+    j0: usize,
+    p0: usize,
+    p1: usize,
+) -> [[E; NR]; MR] {
+    let mut acc = [[E::ZERO; NR]; MR];
+    for p in p0..p1 {
+        let bp: [E; NR] = arr(b, p * n + j0);
+        for (r, acc_r) in acc.iter_mut().enumerate() {
+            let ap = a[(i0 + r) * rs + p * cs];
+            for (x, bj) in acc_r.iter_mut().zip(bp) {
+                *x = ap.mul_acc(bj, *x);
+            }
+        }
+    }
+    acc
+}
+
+/// Columns `j0 .. j0 + NR` of every row, `k` slice `p0..p1`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn broadcast_cols<E: Float, const MR: usize, const NR: usize>(
+    g: Dims<E>,
+    a: &[E],
+    rs: usize,
+    cs: usize,
+    b: &[E],
+    c: &mut [E],
+    j0: usize,
+    p0: usize,
+    p1: usize,
+    beta: E,
+) {
+    let mut i0 = 0;
+    while i0 + MR <= g.m {
+        let acc = broadcast_block::<E, MR, NR>(a, rs, cs, b, g.n, i0, j0, p0, p1);
+        store(&acc, c, g.n, i0, j0, g.alpha, beta);
+        i0 += MR;
+    }
+    while i0 < g.m {
+        let acc = broadcast_block::<E, 1, NR>(a, rs, cs, b, g.n, i0, j0, p0, p1);
+        store(&acc, c, g.n, i0, j0, g.alpha, beta);
+        i0 += 1;
+    }
+}
+
+/// All columns of one `k` slice: full `NR` tiles, then narrower ones.
+#[allow(clippy::too_many_arguments)]
+fn broadcast_slice<E: Float, const MR: usize, const NR: usize>(
+    g: Dims<E>,
+    a: &[E],
+    rs: usize,
+    cs: usize,
+    b: &[E],
+    c: &mut [E],
+    p0: usize,
+    p1: usize,
+    beta: E,
+) {
+    let mut j0 = 0;
+    while j0 + NR <= g.n {
+        broadcast_cols::<E, MR, NR>(g, a, rs, cs, b, c, j0, p0, p1, beta);
+        j0 += NR;
+    }
+    // Remainder columns: 4 at a time, then 1.
+    while j0 + 4 <= g.n {
+        broadcast_cols::<E, MR, 4>(g, a, rs, cs, b, c, j0, p0, p1, beta);
+        j0 += 4;
+    }
+    while j0 < g.n {
+        broadcast_cols::<E, MR, 1>(g, a, rs, cs, b, c, j0, p0, p1, beta);
+        j0 += 1;
+    }
+}
+
+fn broadcast<E: Float>(g: Dims<E>, a: &[E], rs: usize, cs: usize, b: &[E], c: &mut [E]) {
+    // `k == 0` still runs one (empty) slice: `c = beta · c`.
+    let mut p0 = 0;
+    loop {
+        let p1 = g.k.min(p0 + KC);
+        let beta = if p0 == 0 { g.beta } else { E::ONE };
+        if cfg!(target_arch = "arm") {
+            broadcast_slice::<E, 2, 2>(g, a, rs, cs, b, c, p0, p1, beta);
+        } else if E::BYTES == 4 {
+            broadcast_slice::<E, 4, 16>(g, a, rs, cs, b, c, p0, p1, beta);
+        } else {
+            broadcast_slice::<E, 4, 8>(g, a, rs, cs, b, c, p0, p1, beta);
+        }
+        p0 = p1;
+        if p0 >= g.k {
+            break;
+        }
+    }
+}
+
+// ------------------------------------------------------------------- dot
+
+/// One `MR × NR` block of `a · bᵀ` (`a` row-major `m × k`, `b` row-major
+/// `n × k`), `L` partial sums per output.
+#[inline(always)]
+fn dot_block<E: Float, const MR: usize, const NR: usize, const L: usize>(
+    a: &[E],
+    b: &[E],
+    k: usize,
+    i0: usize,
+    j0: usize,
+) -> [[E; NR]; MR] {
+    let mut acc = [[[E::ZERO; L]; NR]; MR];
+    let full = k - k % L;
+    let mut p = 0;
+    while p < full {
+        let mut bv = [[E::ZERO; L]; NR];
+        for (j, v) in bv.iter_mut().enumerate() {
+            *v = arr(b, (j0 + j) * k + p);
+        }
+        for (r, acc_r) in acc.iter_mut().enumerate() {
+            let av: [E; L] = arr(a, (i0 + r) * k + p);
+            for (acc_rj, bj) in acc_r.iter_mut().zip(&bv) {
+                for l in 0..L {
+                    acc_rj[l] = av[l].mul_acc(bj[l], acc_rj[l]);
+                }
+            }
+        }
+        p += L;
+    }
+    let mut out = [[E::ZERO; NR]; MR];
+    for r in 0..MR {
+        for j in 0..NR {
+            // Pairwise sum of the lanes, then the tail in order.
+            let mut lanes = acc[r][j];
+            let mut w = L;
+            while w > 1 {
+                w /= 2;
+                for l in 0..w {
+                    lanes[l] += lanes[l + w];
+                }
+            }
+            let mut s = lanes[0];
+            for q in full..k {
+                s = a[(i0 + r) * k + q].mul_acc(b[(j0 + j) * k + q], s);
+            }
+            out[r][j] = s;
+        }
+    }
+    out
+}
+
+/// Columns `j0 .. j0 + NR` of every row.
+#[inline(always)]
+fn dot_cols<E: Float, const MR: usize, const NR: usize, const L: usize>(
+    g: Dims<E>,
+    a: &[E],
+    b: &[E],
+    c: &mut [E],
+    j0: usize,
+) {
+    let mut i0 = 0;
+    while i0 + MR <= g.m {
+        let acc = dot_block::<E, MR, NR, L>(a, b, g.k, i0, j0);
+        store(&acc, c, g.n, i0, j0, g.alpha, g.beta);
+        i0 += MR;
+    }
+    while i0 < g.m {
+        let acc = dot_block::<E, 1, NR, L>(a, b, g.k, i0, j0);
+        store(&acc, c, g.n, i0, j0, g.alpha, g.beta);
+        i0 += 1;
+    }
+}
+
+fn dot_tiles<E: Float, const MR: usize, const NR: usize, const L: usize>(
+    g: Dims<E>,
+    a: &[E],
+    b: &[E],
+    c: &mut [E],
+) {
+    let mut j0 = 0;
+    while j0 + NR <= g.n {
+        dot_cols::<E, MR, NR, L>(g, a, b, c, j0);
+        j0 += NR;
+    }
+    while j0 < g.n {
+        dot_cols::<E, MR, 1, L>(g, a, b, c, j0);
+        j0 += 1;
+    }
+}
+
+fn dot<E: Float>(g: Dims<E>, a: &[E], b: &[E], c: &mut [E]) {
+    if cfg!(target_arch = "arm") {
+        dot_tiles::<E, 2, 2, 1>(g, a, b, c);
+    } else if E::BYTES == 4 {
+        dot_tiles::<E, 4, 4, 8>(g, a, b, c);
+    } else {
+        dot_tiles::<E, 4, 4, 4>(g, a, b, c);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The fast gemm against [`reference::gemm`] on random shapes, every
+    //! transpose case, several `alpha`/`beta`, `f32` and `f64`.
+    //!
+    //! Tolerance, elementwise: `|fast − ref| ≤ 4·(k+2)·ε·(|α|·Σ_p|a||b| +
+    //! |β|·|c|)`, the classic bound for two ways of rounding one sum of `k`
+    //! products (each is within `(k+1)·ε·Σ|terms|` of the exact value).
+    use super::*;
+    use crate::Float;
+
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            // xorshift64*
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+        fn unit(&mut self) -> f64 {
+            (self.next() >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
+        }
+    }
+
+    /// Sizes that hit every tile edge: 1, odd, just under/over multiples of
+    /// 2, 4, 8 and 16, and past the `KC` slice.
+    const EDGE: [usize; 16] = [1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 64, 65, 130];
+
+    fn check_case<E: Float>(
+        rng: &mut Rng,
+        (m, n, k): (usize, usize, usize),
+        ta: bool,
+        tb: bool,
+        alpha: f64,
+        beta: f64,
+    ) {
+        let a: Vec<E> = (0..m * k).map(|_| E::from_f64(rng.unit())).collect();
+        let b: Vec<E> = (0..k * n).map(|_| E::from_f64(rng.unit())).collect();
+        let c0: Vec<E> = (0..m * n).map(|_| E::from_f64(rng.unit())).collect();
+        let (al, be) = (E::from_f64(alpha), E::from_f64(beta));
+        let mut want = c0.clone();
+        reference::gemm(m, n, k, &a, ta, &b, tb, &mut want, al, be).unwrap();
+        let mut got = c0.clone();
+        gemm(m, n, k, &a, ta, &b, tb, &mut got, al, be).unwrap();
+        let eps = E::EPSILON.to_f64();
+        for i in 0..m {
+            for j in 0..n {
+                let mut mag = 0.0;
+                for p in 0..k {
+                    let x = if ta { a[p * m + i] } else { a[i * k + p] };
+                    let y = if tb { b[j * k + p] } else { b[p * n + j] };
+                    mag += (x.to_f64() * y.to_f64()).abs();
+                }
+                let bound = 4.0
+                    * (k as f64 + 2.0)
+                    * eps
+                    * (alpha.abs() * mag + beta.abs() * c0[i * n + j].to_f64().abs());
+                let (g, w) = (got[i * n + j].to_f64(), want[i * n + j].to_f64());
+                assert!(
+                    (g - w).abs() <= bound,
+                    "{} m={m} n={n} k={k} ta={ta} tb={tb} alpha={alpha} beta={beta} \
+                     c[{i}][{j}]: fast {g}, reference {w}, bound {bound}",
+                    E::NAME
+                );
+            }
+        }
+    }
+
+    fn random_shapes<E: Float>() {
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        let scalars = [
+            (1.0, 0.0),
+            (1.0, 1.0),
+            (-0.01, 0.999),
+            (0.5, -2.0),
+            (0.0, 1.0),
+        ];
+        for case in 0..600 {
+            let dims = (
+                EDGE[rng.below(EDGE.len())],
+                EDGE[rng.below(EDGE.len())],
+                EDGE[rng.below(EDGE.len())],
+            );
+            let (ta, tb) = (case % 4 >= 2, case % 2 == 1);
+            let (alpha, beta) = scalars[rng.below(scalars.len())];
+            check_case::<E>(&mut rng, dims, ta, tb, alpha, beta);
+        }
+        // The network shapes, every case (k past KC included).
+        for dims in [
+            (32, 32, 64),
+            (32, 128, 784),
+            (128, 784, 32),
+            (1, 10, 32),
+            (10, 32, 1),
+        ] {
+            for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+                check_case::<E>(&mut rng, dims, ta, tb, 1.0, 0.0);
+                check_case::<E>(&mut rng, dims, ta, tb, -0.05, 0.98);
+            }
+        }
+    }
+
+    #[test]
+    fn matches_reference_f32() {
+        random_shapes::<f32>();
+    }
+
+    #[test]
+    fn matches_reference_f64() {
+        random_shapes::<f64>();
+    }
+
+    /// `beta == 0` ignores whatever `c` held (NaN included), as the
+    /// reference does; `k == 0` gives `beta · c`.
+    #[test]
+    fn beta_zero_ignores_c_and_empty_k_scales() {
+        for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+            let (a, b) = ([1.0f32, 2.0, 3.0, 4.0], [1.0f32, 0.0, 0.0, 1.0]);
+            let mut c = [f32::NAN; 4];
+            gemm(2, 2, 2, &a, ta, &b, tb, &mut c, 1.0, 0.0).unwrap();
+            let mut want = [0.0f32; 4];
+            reference::gemm(2, 2, 2, &a, ta, &b, tb, &mut want, 1.0, 0.0).unwrap();
+            assert_eq!(c, want);
+            let mut c = [1.0f32, 2.0, 3.0, 4.0];
+            gemm(2, 2, 0, &[], ta, &[], tb, &mut c, 1.0, 0.5).unwrap();
+            assert_eq!(c, [0.5, 1.0, 1.5, 2.0]);
+        }
+    }
+
+    /// Wrong lengths are the reference's typed errors.
+    #[test]
+    fn shape_errors() {
+        let mut c = [0.0f64; 4];
+        let e = gemm(2, 2, 2, &[0.0; 3], false, &[0.0; 4], true, &mut c, 1.0, 0.0);
+        assert!(matches!(e, Err(OpError::Shape { operand: "a", .. })));
+        let e = gemm(
+            2,
+            2,
+            2,
+            &[0.0; 4],
+            false,
+            &[0.0; 4],
+            true,
+            &mut c[..3],
+            1.0,
+            0.0,
+        );
+        assert!(matches!(e, Err(OpError::Shape { operand: "c", .. })));
+    }
+}
