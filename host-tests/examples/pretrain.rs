@@ -1,0 +1,376 @@
+//! Pretrain the digits model that the `finetune` firmware starts from, and
+//! write it as a device blob (`microprop::blob`).
+//!
+//! ```text
+//! cargo run --release -p host-tests --example pretrain              # writes the blob
+//! cargo run --release -p host-tests --example pretrain -- --check   # CI: same bytes?
+//! cargo run --release -p host-tests --example pretrain -- --preview # + the device's fine-tuning, on the host
+//! ```
+//!
+//! The model is 64-16-10 ReLU (1,210 parameters, a 4,860-byte blob): small
+//! enough that the firmware fine-tunes it with batch-1 SGD in 10.7 KB of
+//! arena, inside the micro:bit's 16 KiB of RAM. It is trained on the
+//! *unshifted* training images of the firmware's split (image `i` is held
+//! out when `i % 5 == 4`: 1438 train, 359 held out), so the held-out images,
+//! and every shifted image, are data this model never saw.
+//!
+//! Training runs in f64 (fixed seeds, a fixed visiting order) and the blob
+//! stores the result rounded to f32. f64 keeps the bytes reproducible: a
+//! change of summation order in a kernel moves the f64 weights by ~1e-15,
+//! which almost never crosses an f32 rounding boundary, so `--check`
+//! (what CI runs) normally holds across kernel changes; when it does not,
+//! rerun without `--check` and commit the new blob.
+//!
+//! `--preview` then does on the host, in f32 with the firmware's exact
+//! configuration and visiting order, what the `finetune` firmware does on
+//! the device (see `firmware-examples/src/bin/finetune.rs`): evaluate on the
+//! shifted held-out images, fine-tune on half of them, evaluate again. The
+//! device must print the same accuracies.
+
+use host_tests::data;
+use microprop::{Config, Layer, Loss, Network, Optimizer, Rng, Spec, Targets};
+use microprop_cpu::CpuBackend;
+use std::path::{Path, PathBuf};
+
+/// The model the firmware embeds (`firmware-examples/src/bin/finetune.rs`
+/// declares the same spec; the blob's spec hash ties the two together).
+const NET: Spec = Spec::new(&[Layer::dense(64, 16), Layer::relu(), Layer::dense(16, 10)]);
+/// Host pretraining: batch 16 Adam (the optimizer state is not in the blob).
+const PRETRAIN: Config =
+    Config::new(16, Loss::SoftmaxCrossEntropy, Optimizer::adam(0.005)).with_seed(7);
+const PRETRAIN_EPOCHS: usize = 30;
+const ORDER_SEED: u64 = 11;
+
+// ---- what the firmware does, mirrored for `--preview` ----------------------
+/// Device fine-tuning: batch 1 SGD (fits the micro:bit).
+const FINETUNE: Config = Config::new(1, Loss::SoftmaxCrossEntropy, Optimizer::sgd(0.02));
+const FINETUNE_EPOCHS: usize = 8;
+/// The shift the device sees: `(right, down)` pixels, zero fill.
+const SHIFT: (usize, usize) = (1, 1);
+/// Strides coprime to the fine-tuning set's size (180): epoch `e` visits it
+/// in the order `(STRIDES[e % 8] · k + 37 · e) mod 180`.
+const STRIDES: [usize; 8] = [7, 11, 13, 17, 19, 23, 29, 31];
+
+struct Args {
+    out: PathBuf,
+    epochs: usize,
+    check: bool,
+    preview: bool,
+    explore: bool,
+}
+
+fn default_out() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../firmware-examples/models/digits-pretrained.mpb")
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        out: default_out(),
+        epochs: PRETRAIN_EPOCHS,
+        check: false,
+        preview: false,
+        explore: false,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--out" => args.out = it.next().ok_or("--out needs a path")?.into(),
+            "--epochs" => {
+                args.epochs = it
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .filter(|&n| n > 0)
+                    .ok_or("--epochs needs a positive integer")?;
+            }
+            "--check" => args.check = true,
+            "--preview" => args.preview = true,
+            "--explore" => args.explore = true,
+            "--help" | "-h" => {
+                println!(
+                    "usage: pretrain [--out PATH] [--epochs N] [--check] [--preview] [--explore]\n\n\
+                     Pretrains 64-16-10 ReLU (softmax CE, Adam, f64) on the unshifted digits\n\
+                     training images (image i is held out when i % 5 == 4) and writes it as a\n\
+                     device blob for the finetune firmware.\n\n\
+                     --out PATH   blob to write (default firmware-examples/models/digits-pretrained.mpb)\n\
+                     --epochs N   pretraining epochs (default {PRETRAIN_EPOCHS})\n\
+                     --check      write nothing; exit 1 unless PATH holds exactly these bytes\n\
+                     --preview    also run the firmware's fine-tuning on the host (f32)\n\
+                     --explore    also measure how other shifts hurt the model and how far\n\
+                     \x20            fine-tuning recovers (how SHIFT was chosen)"
+                );
+                std::process::exit(0);
+            }
+            other => return Err(format!("unknown argument {other:?} (try --help)")),
+        }
+    }
+    Ok(args)
+}
+
+/// The digits as the firmware sees them: pixels / 16, labels.
+struct Digits {
+    x: Vec<f32>,
+    y: Vec<usize>,
+}
+
+impl Digits {
+    fn load() -> Self {
+        let d = data::digits::<f32>();
+        Digits { x: d.x, y: d.y }
+    }
+    fn image(&self, i: usize) -> &[f32] {
+        &self.x[i * 64..(i + 1) * 64]
+    }
+    /// Indices of the training images (`i % 5 != 4`).
+    fn train(&self) -> Vec<usize> {
+        (0..self.y.len()).filter(|i| i % 5 != 4).collect()
+    }
+    /// Indices of the held-out images (`i % 5 == 4`).
+    fn held_out(&self) -> Vec<usize> {
+        (0..self.y.len()).filter(|i| i % 5 == 4).collect()
+    }
+    /// Images `idx`, each transformed by `t`, with their labels.
+    fn batch(&self, idx: &[usize], t: Transform) -> (Vec<f32>, Vec<usize>) {
+        let mut x = Vec::with_capacity(idx.len() * 64);
+        for &i in idx {
+            x.extend(t.apply(self.image(i)));
+        }
+        (x, idx.iter().map(|&i| self.y[i]).collect())
+    }
+}
+
+/// A change of the 8×8 image the pretrained model never saw.
+#[derive(Clone, Copy, Debug)]
+enum Transform {
+    Identity,
+    /// Move right by `.0` and down by `.1` pixels; zero fill.
+    Shift(usize, usize),
+    /// Rotate 90° clockwise.
+    Rot90,
+}
+
+impl Transform {
+    fn apply(self, img: &[f32]) -> [f32; 64] {
+        let mut out = [0.0; 64];
+        for r in 0..8 {
+            for c in 0..8 {
+                out[r * 8 + c] = match self {
+                    Transform::Identity => img[r * 8 + c],
+                    Transform::Shift(dx, dy) => {
+                        if r >= dy && c >= dx {
+                            img[(r - dy) * 8 + (c - dx)]
+                        } else {
+                            0.0
+                        }
+                    }
+                    Transform::Rot90 => img[(7 - c) * 8 + r],
+                };
+            }
+        }
+        out
+    }
+}
+
+fn err<E: std::fmt::Display>(e: E) -> String {
+    e.to_string()
+}
+
+/// Pretrain in f64; returns the blob bytes.
+fn pretrain(d: &Digits, epochs: usize) -> Result<Vec<u8>, String> {
+    let train = d.train();
+    let held = d.held_out();
+    let (tx, ty) = d.batch(&train, Transform::Identity);
+    let (hx, hy) = d.batch(&held, Transform::Identity);
+    let to64 = |v: &[f32]| v.iter().map(|&p| f64::from(p)).collect::<Vec<f64>>();
+    let (tx, hx) = (to64(&tx), to64(&hx));
+    let mut arena = vec![0.0f64; PRETRAIN.arena_len(&NET)];
+    let mut net = Network::new(NET, CpuBackend::new(&mut arena), PRETRAIN).map_err(err)?;
+    println!(
+        "pretrain: 64-16-10 ReLU, {} parameters, batch {} Adam(0.005), f64; {} train / {} held-out images (unshifted)",
+        NET.param_count(),
+        PRETRAIN.batch,
+        train.len(),
+        held.len()
+    );
+    let mut order: Vec<usize> = (0..train.len()).collect();
+    let mut rng = Rng::new(ORDER_SEED);
+    let (mut bx, mut by) = (Vec::new(), Vec::new());
+    for epoch in 1..=epochs {
+        rng.shuffle(&mut order);
+        for chunk in order.chunks(PRETRAIN.batch) {
+            bx.clear();
+            by.clear();
+            for &k in chunk {
+                bx.extend_from_slice(&tx[k * 64..(k + 1) * 64]);
+                by.push(ty[k]);
+            }
+            net.train_step(&bx, Targets::Labels(&by)).map_err(err)?;
+        }
+        if epoch % 5 == 0 || epoch == epochs {
+            let tr = net.evaluate(&tx, Targets::Labels(&ty)).map_err(err)?;
+            let te = net.evaluate(&hx, Targets::Labels(&hy)).map_err(err)?;
+            println!(
+                "epoch {epoch:3}  train loss {:.4} acc {:.4}  held-out loss {:.4} acc {:.4}",
+                tr.loss,
+                tr.accuracy.unwrap_or(0.0),
+                te.loss,
+                te.accuracy.unwrap_or(0.0)
+            );
+        }
+    }
+    let mut blob = vec![0u8; microprop::blob::blob_len(NET.param_count())];
+    let n = net.save_blob(&mut blob).map_err(err)?;
+    blob.truncate(n);
+    Ok(blob)
+}
+
+/// Accuracy of `net` on images `idx` under `t`.
+fn accuracy(
+    net: &mut Network<'_, CpuBackend<'_, f32>>,
+    d: &Digits,
+    idx: &[usize],
+    t: Transform,
+) -> Result<f64, String> {
+    let (x, y) = d.batch(idx, t);
+    let e = net.evaluate(&x, Targets::Labels(&y)).map_err(err)?;
+    Ok(e.accuracy.unwrap_or(0.0))
+}
+
+/// Before/after accuracies of the device's fine-tuning under `t`.
+struct Outcome {
+    shifted_before: f64,
+    shifted_after: f64,
+    plain_before: f64,
+    plain_after: f64,
+}
+
+/// What the firmware does: load the blob, measure, fine-tune with batch-1
+/// SGD on the even-numbered held-out images under `t`, measure again. The
+/// odd-numbered held-out images (under `t`) are the shifted test set; all
+/// 359 unshifted held-out images measure forgetting.
+fn finetune(d: &Digits, blob: &[u8], t: Transform, epochs: usize) -> Result<Outcome, String> {
+    let held = d.held_out();
+    let tune: Vec<usize> = held.iter().copied().step_by(2).collect();
+    let test: Vec<usize> = held.iter().copied().skip(1).step_by(2).collect();
+    let mut arena = vec![0.0f32; FINETUNE.arena_len(&NET)];
+    let mut net = Network::new(NET, CpuBackend::new(&mut arena), FINETUNE).map_err(err)?;
+    net.load_blob(blob).map_err(err)?;
+    let shifted_before = accuracy(&mut net, d, &test, t)?;
+    let plain_before = accuracy(&mut net, d, &held, Transform::Identity)?;
+    let n = tune.len();
+    for e in 0..epochs {
+        let a = STRIDES[e % STRIDES.len()];
+        for k in 0..n {
+            let i = tune[(a * k + 37 * e) % n];
+            let x = t.apply(d.image(i));
+            net.train_step(&x, Targets::Labels(&[d.y[i]]))
+                .map_err(err)?;
+        }
+    }
+    Ok(Outcome {
+        shifted_before,
+        shifted_after: accuracy(&mut net, d, &test, t)?,
+        plain_before,
+        plain_after: accuracy(&mut net, d, &held, Transform::Identity)?,
+    })
+}
+
+fn print_outcome(name: &str, o: &Outcome) {
+    println!(
+        "{name:<14} shifted test {:.4} -> {:.4}   unshifted held-out {:.4} -> {:.4}",
+        o.shifted_before, o.shifted_after, o.plain_before, o.plain_after
+    );
+}
+
+fn run(args: &Args) -> Result<bool, String> {
+    let d = Digits::load();
+    assert_eq!(d.y.len(), 1797, "digits.csv has 1797 images");
+    let blob = pretrain(&d, args.epochs)?;
+    let header = microprop::blob::validate(&NET, &blob).map_err(err)?;
+    println!(
+        "blob: {} bytes ({} parameters, spec hash {:#010x}, CRC-32 {:#010x})",
+        blob.len(),
+        header.count,
+        header.spec_hash,
+        header.crc
+    );
+    let mut ok = true;
+    if args.check {
+        match std::fs::read(&args.out) {
+            Ok(old) if old == blob => {
+                println!("check: {} holds exactly these bytes", args.out.display())
+            }
+            Ok(old) => {
+                let differing = old.iter().zip(&blob).filter(|(a, b)| a != b).count();
+                eprintln!(
+                    "check FAILED: {} differs from the regenerated blob ({} vs {} bytes, {differing} bytes differ); \
+                     regenerate it with `cargo run --release -p host-tests --example pretrain` and commit it",
+                    args.out.display(),
+                    old.len(),
+                    blob.len()
+                );
+                ok = false;
+            }
+            Err(e) => {
+                eprintln!("check FAILED: reading {}: {e}", args.out.display());
+                ok = false;
+            }
+        }
+    } else {
+        if let Some(dir) = args.out.parent() {
+            std::fs::create_dir_all(dir).map_err(err)?;
+        }
+        std::fs::write(&args.out, &blob).map_err(err)?;
+        println!("wrote {}", args.out.display());
+    }
+    if args.preview || args.explore {
+        println!(
+            "device fine-tuning on the host: batch 1 SGD(0.02), {FINETUNE_EPOCHS} epochs over 180 transformed held-out images; tested on the other 179"
+        );
+        print_outcome(
+            &format!("shift {:?}", SHIFT),
+            &finetune(
+                &d,
+                &blob,
+                Transform::Shift(SHIFT.0, SHIFT.1),
+                FINETUNE_EPOCHS,
+            )?,
+        );
+    }
+    if args.explore {
+        for t in [
+            Transform::Shift(1, 0),
+            Transform::Shift(0, 1),
+            Transform::Shift(1, 1),
+            Transform::Shift(2, 0),
+            Transform::Shift(2, 1),
+            Transform::Shift(2, 2),
+            Transform::Rot90,
+        ] {
+            for epochs in [1, 4, 8, 16] {
+                print_outcome(
+                    &format!("{t:?} x{epochs}"),
+                    &finetune(&d, &blob, t, epochs)?,
+                );
+            }
+        }
+    }
+    Ok(ok)
+}
+
+fn main() {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(2);
+        }
+    };
+    match run(&args) {
+        Ok(true) => {}
+        Ok(false) => std::process::exit(1),
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(1);
+        }
+    }
+}
