@@ -63,6 +63,7 @@
 #![deny(missing_docs)]
 
 pub mod blob;
+pub mod checkpoint;
 mod config;
 mod error;
 pub mod gradcheck;

@@ -1,0 +1,635 @@
+//! Power cuts at random bytes of random flash operations during checkpoint
+//! saves, on a simulated NOR flash, and the typed errors of
+//! `microprop::checkpoint`.
+//!
+//! The simulated flash follows NOR rules: erase sets bytes to `0xFF`, a
+//! write can only clear bits (`new = old & data`), offsets and lengths must
+//! be multiples of the write unit and erases of the erase page. A power cut
+//! stops one erase or write at a random byte: the bytes before it are done,
+//! the byte at the cut is half done (some of its bits changed), the rest are
+//! untouched (erases run forwards or backwards, at random, so either end of
+//! a slot can be the part left erased); every later operation fails until
+//! the "reboot". After every cut, a fresh network restores from the same
+//! flash and must get, bit for bit, either the model of the last completed
+//! save or the one whose save was cut, never an error once a save has
+//! completed.
+
+use embedded_storage::nor_flash::{
+    check_erase, check_read, check_write, ErrorType, NorFlash, NorFlashError, NorFlashErrorKind,
+    ReadNorFlash,
+};
+use microprop::blob::{self, BlobError};
+use microprop::checkpoint::{self, CheckpointError, Checkpoints, Geometry, Slot, SlotState};
+use microprop::{Config, Layer, Loss, Network, Optimizer, Spec, Targets};
+use microprop_cpu::CpuBackend;
+
+/// splitmix64: a small deterministic generator.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn f32(&mut self) -> f32 {
+        (self.next() >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SimError {
+    /// Power is off: the operation did nothing (or, for the cut one, part).
+    PowerCut,
+    Kind(NorFlashErrorKind),
+}
+impl NorFlashError for SimError {
+    fn kind(&self) -> NorFlashErrorKind {
+        match self {
+            SimError::PowerCut => NorFlashErrorKind::Other,
+            SimError::Kind(k) => *k,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OpKind {
+    Erase,
+    Write,
+}
+
+/// A planned cut: at mutating operation `op` (0-based, erases and writes
+/// counted together), the byte is chosen when that operation starts.
+#[derive(Clone, Copy)]
+struct Cut {
+    op: usize,
+    seed: u64,
+}
+
+/// A NOR flash in RAM with power cuts. `R`, `W`, `E`: read, write and
+/// erase sizes.
+#[derive(Clone)]
+struct Nor<const R: usize, const W: usize, const E: usize> {
+    mem: Vec<u8>,
+    cut: Option<Cut>,
+    ops: usize,
+    off: bool,
+    /// What the cut interrupted: kind, op index, op length, byte.
+    cut_at: Option<(OpKind, usize, usize, usize)>,
+    /// Writes that tried to set a bit (a protocol error: not erased first).
+    set_bits: usize,
+    /// A faulty device: writes leave this byte offset unprogrammed.
+    stuck: Option<usize>,
+}
+
+impl<const R: usize, const W: usize, const E: usize> Nor<R, W, E> {
+    fn new(len: usize) -> Self {
+        Nor {
+            mem: vec![0xFF; len],
+            cut: None,
+            ops: 0,
+            off: false,
+            cut_at: None,
+            set_bits: 0,
+            stuck: None,
+        }
+    }
+    fn reboot(&mut self) {
+        self.off = false;
+        self.cut = None;
+        self.ops = 0;
+    }
+    /// Called at the start of each mutating op: `Some((byte, rng))` if the
+    /// cut falls inside it.
+    fn cut_here(&mut self, kind: OpKind, len: usize) -> Option<(usize, Rng)> {
+        let op = self.ops;
+        self.ops += 1;
+        let cut = self.cut?;
+        if cut.op != op || len == 0 {
+            return None;
+        }
+        let mut rng = Rng(cut.seed);
+        let byte = rng.below(len);
+        self.cut_at = Some((kind, op, len, byte));
+        Some((byte, rng))
+    }
+}
+
+impl<const R: usize, const W: usize, const E: usize> ErrorType for Nor<R, W, E> {
+    type Error = SimError;
+}
+
+impl<const R: usize, const W: usize, const E: usize> ReadNorFlash for Nor<R, W, E> {
+    const READ_SIZE: usize = R;
+    fn read(&mut self, offset: u32, bytes: &mut [u8]) -> Result<(), SimError> {
+        if self.off {
+            return Err(SimError::PowerCut);
+        }
+        check_read(self, offset, bytes.len()).map_err(SimError::Kind)?;
+        let o = offset as usize;
+        bytes.copy_from_slice(&self.mem[o..o + bytes.len()]);
+        Ok(())
+    }
+    fn capacity(&self) -> usize {
+        self.mem.len()
+    }
+}
+
+impl<const R: usize, const W: usize, const E: usize> NorFlash for Nor<R, W, E> {
+    const WRITE_SIZE: usize = W;
+    const ERASE_SIZE: usize = E;
+    fn erase(&mut self, from: u32, to: u32) -> Result<(), SimError> {
+        if self.off {
+            return Err(SimError::PowerCut);
+        }
+        check_erase(self, from, to).map_err(SimError::Kind)?;
+        let (from, to) = (from as usize, to as usize);
+        match self.cut_here(OpKind::Erase, to - from) {
+            None => {
+                self.mem[from..to].fill(0xFF);
+                Ok(())
+            }
+            Some((byte, mut rng)) => {
+                // Forwards or backwards: `done` bytes erased, one half-erased.
+                let backwards = rng.next() & 1 == 1;
+                let half = rng.next() as u8;
+                let at = if backwards {
+                    self.mem[to - byte..to].fill(0xFF);
+                    to - byte - 1
+                } else {
+                    self.mem[from..from + byte].fill(0xFF);
+                    from + byte
+                };
+                self.mem[at] |= half; // some bits went back to 1
+                self.off = true;
+                Err(SimError::PowerCut)
+            }
+        }
+    }
+    fn write(&mut self, offset: u32, bytes: &[u8]) -> Result<(), SimError> {
+        if self.off {
+            return Err(SimError::PowerCut);
+        }
+        check_write(self, offset, bytes.len()).map_err(SimError::Kind)?;
+        let o = offset as usize;
+        let cut = self.cut_here(OpKind::Write, bytes.len());
+        let n = match cut {
+            Some((byte, _)) => byte,
+            None => bytes.len(),
+        };
+        for (i, &d) in bytes.iter().enumerate().take(n) {
+            let m = &mut self.mem[o + i];
+            if d & !*m != 0 {
+                self.set_bits += 1;
+            }
+            if self.stuck != Some(o + i) {
+                *m &= d;
+            }
+        }
+        if let Some((byte, mut rng)) = cut {
+            // Some of the bits this byte should clear were cleared.
+            let partial = bytes[byte] | rng.next() as u8;
+            self.mem[o + byte] &= partial;
+            self.off = true;
+            return Err(SimError::PowerCut);
+        }
+        Ok(())
+    }
+}
+
+/// 6-12-3 tanh: 123 parameters, a 512-byte blob (two full 256-byte
+/// buffers, so the blob takes several writes).
+const NET: Spec = Spec::new(&[Layer::dense(6, 12), Layer::tanh(), Layer::dense(12, 3)]);
+const P: usize = NET.param_count();
+const CFG: Config = Config::new(4, Loss::Mse, Optimizer::momentum(0.05, 0.9)).with_seed(11);
+const ARENA: usize = CFG.arena_len(&NET);
+
+fn params(net: &mut Network<'_, CpuBackend<'_, f32>>) -> Vec<u32> {
+    let mut p = vec![0.0f32; P];
+    net.parameters(&mut p).unwrap();
+    p.iter().map(|v| v.to_bits()).collect()
+}
+
+#[derive(Default, Debug)]
+struct Tally {
+    cuts: usize,
+    erase: usize,
+    write_blob: usize,
+    write_header: usize,
+    first_save: usize,
+    later_save: usize,
+    got_old: usize,
+    got_new: usize,
+    got_none: usize,
+    completed_saves: usize,
+    fresh_devices: usize,
+}
+
+/// Run `trials` saves on flash geometry `R/W/E`, cutting most of them.
+fn campaign<const R: usize, const W: usize, const E: usize>(seed: u64, trials: usize) -> Tally {
+    let slot = checkpoint::slot_len::<Nor<R, W, E>>(&NET);
+    // The region does not start at 0, and there is flash on both sides.
+    let region = E as u32;
+    let cap = E + 2 * slot + E;
+    let mut rng = Rng(seed);
+    let mut t = Tally::default();
+
+    let mut arena = vec![0.0f32; ARENA];
+    let mut net = Network::new(NET, CpuBackend::new(&mut arena), CFG).unwrap();
+    let mut restore_arena = vec![0.0f32; ARENA];
+
+    let mut flash = Nor::<R, W, E>::new(cap);
+    // The last model whose save completed (or was found on reboot), with
+    // its sequence number.
+    let mut committed: Option<(u32, Vec<u32>)> = None;
+
+    for trial in 0..trials {
+        // A new device now and then: blank or garbage flash, nothing saved.
+        if trial == 0 || rng.below(40) == 0 {
+            flash = Nor::new(cap);
+            if rng.below(2) == 0 {
+                flash.mem.iter_mut().for_each(|b| *b = rng.next() as u8);
+            }
+            committed = None;
+            t.fresh_devices += 1;
+        }
+        // Evolve the model: a training step on a random batch, sometimes a
+        // wholly new random model.
+        if rng.below(8) == 0 {
+            let p: Vec<f32> = (0..P).map(|_| rng.f32()).collect();
+            net.load_parameters(&p).unwrap();
+        } else {
+            let x: Vec<f32> = (0..24).map(|_| rng.f32()).collect();
+            let y: Vec<f32> = (0..12).map(|_| rng.f32()).collect();
+            net.train_step(&x, Targets::Values(&y)).unwrap();
+        }
+        let new = params(&mut net);
+
+        // How many mutating ops does this save take? (A dry run on a copy.)
+        let mut dry = flash.clone();
+        let mut ck = Checkpoints::new(&mut dry, region, slot as u32).unwrap();
+        let saved = ck.save(&mut net).unwrap();
+        let nops = dry.ops;
+        assert_eq!(nops, 2 + blob::blob_len(P).div_ceil(checkpoint::BUF_LEN));
+        assert_eq!(dry.set_bits, 0, "a write over unerased bits");
+
+        // One save in four completes; the others are cut.
+        let cut = rng.below(4) != 0;
+        flash.cut = cut.then(|| Cut {
+            op: rng.below(nops),
+            seed: rng.next(),
+        });
+        flash.cut_at = None;
+        let first = committed.is_none();
+        let r = Checkpoints::new(&mut flash, region, slot as u32)
+            .unwrap()
+            .save(&mut net);
+        assert_eq!(flash.set_bits, 0, "a write over unerased bits");
+        if cut {
+            assert_eq!(r, Err(CheckpointError::Flash(SimError::PowerCut)));
+            let (kind, op, _, _) = flash.cut_at.unwrap();
+            t.cuts += 1;
+            match (kind, op) {
+                (OpKind::Erase, _) => t.erase += 1,
+                (OpKind::Write, op) if op + 1 == nops => t.write_header += 1,
+                _ => t.write_blob += 1,
+            }
+            if first {
+                t.first_save += 1;
+            } else {
+                t.later_save += 1;
+            }
+        } else {
+            assert_eq!(r, Ok(saved), "same flash, same save");
+            t.completed_saves += 1;
+        }
+
+        // Reboot: a fresh network (other initial weights) restores.
+        flash.reboot();
+        let mut other = Network::new(
+            NET,
+            CpuBackend::new(&mut restore_arena),
+            CFG.with_seed(trial as u64 + 100),
+        )
+        .unwrap();
+        let before = params(&mut other);
+        let mut ck = Checkpoints::new(&mut flash, region, slot as u32).unwrap();
+        match ck.restore(&mut other) {
+            Ok(got) => {
+                let p = params(&mut other);
+                if p == new {
+                    assert_eq!(got.seq, saved.seq, "trial {trial}");
+                    assert_eq!(got.slot, saved.slot, "trial {trial}");
+                    t.got_new += 1;
+                } else {
+                    let (seq, old) = committed
+                        .as_ref()
+                        .unwrap_or_else(|| panic!("trial {trial}: restored a model never saved"));
+                    assert_eq!(&p, old, "trial {trial}: neither the old nor the new model");
+                    assert_eq!(got.seq, *seq, "trial {trial}");
+                    assert!(cut, "trial {trial}: a completed save was lost");
+                    t.got_old += 1;
+                }
+                committed = Some((got.seq, p));
+            }
+            Err(CheckpointError::NoValidCheckpoint { .. }) => {
+                assert!(
+                    committed.is_none(),
+                    "trial {trial}: lost the checkpoint of a completed save ({:?})",
+                    flash.cut_at
+                );
+                assert!(cut);
+                assert_eq!(
+                    params(&mut other),
+                    before,
+                    "a failed restore changed the model"
+                );
+                t.got_none += 1;
+            }
+            Err(e) => panic!("trial {trial}: restore failed: {e:?}"),
+        }
+        // The device goes on from what it restored.
+        if let Some((_, p)) = &committed {
+            let p: Vec<f32> = p.iter().map(|&b| f32::from_bits(b)).collect();
+            net.load_parameters(&p).unwrap();
+        }
+    }
+    t
+}
+
+#[test]
+fn ten_thousand_power_cuts_never_lose_or_corrupt_a_model() {
+    // Write unit 4, 1 KiB erase pages (nRF51/52-like): one page per slot.
+    let a = campaign::<1, 4, 1024>(0x5EED_0001, 30_000);
+    // Read unit 4, write unit 16, 256-byte pages: a slot spans 3 pages.
+    let b = campaign::<4, 16, 256>(0x5EED_0002, 9_000);
+    for (name, t) in [("W4/E1024", &a), ("R4/W16/E256", &b)] {
+        println!("{name}: {t:?}");
+    }
+    let cuts = a.cuts + b.cuts;
+    println!(
+        "power cuts survived: {cuts} (mid-erase {}, mid-blob-write {}, mid-header-write {}; \
+         first save on a blank or garbage flash {}, later saves {}); after reboot: old model {}, \
+         new model {}, nothing saved yet {}; completed saves {}",
+        a.erase + b.erase,
+        a.write_blob + b.write_blob,
+        a.write_header + b.write_header,
+        a.first_save + b.first_save,
+        a.later_save + b.later_save,
+        a.got_old + b.got_old,
+        a.got_new + b.got_new,
+        a.got_none + b.got_none,
+        a.completed_saves + b.completed_saves,
+    );
+    assert!(cuts >= 10_000, "{cuts} cuts");
+    for t in [&a, &b] {
+        // Every kind of cut happened, on first and on later saves.
+        assert!(
+            t.erase > 100 && t.write_blob > 100 && t.write_header > 100,
+            "{t:?}"
+        );
+        assert!(t.first_save > 100 && t.later_save > 1000, "{t:?}");
+        assert!(t.got_old > 100 && t.got_new > 10, "{t:?}");
+    }
+}
+
+// ---- typed errors ------------------------------------------------------
+
+type Flash = Nor<1, 4, 1024>;
+const SLOT: usize = checkpoint::slot_len::<Flash>(&NET);
+
+fn setup() -> (Flash, Vec<f32>) {
+    (Flash::new(4 * 1024), vec![0.0f32; ARENA])
+}
+
+#[test]
+fn slot_len_is_page_aligned_and_fits_the_blob() {
+    assert_eq!(blob::blob_len(P), 512);
+    // 16-byte slot header + 512-byte blob, rounded up to one 1 KiB page.
+    assert_eq!(SLOT, 1024);
+    assert_eq!(checkpoint::slot_len::<Nor<4, 16, 256>>(&NET), 768);
+    assert_eq!(checkpoint::slot_len::<Nor<1, 1, 1>>(&NET), 16 + 512);
+}
+
+#[test]
+fn blank_flash_has_no_checkpoint_and_the_model_is_unchanged() {
+    let (mut flash, mut arena) = setup();
+    let mut net = Network::new(NET, CpuBackend::new(&mut arena), CFG).unwrap();
+    let before = params(&mut net);
+    let mut ck = Checkpoints::new(&mut flash, 0, SLOT as u32).unwrap();
+    assert_eq!(
+        ck.restore(&mut net),
+        Err(CheckpointError::NoValidCheckpoint {
+            a: SlotState::Erased,
+            b: SlotState::Erased
+        })
+    );
+    assert_eq!(params(&mut net), before);
+    ck.flash_mut().mem.fill(0x00);
+    assert_eq!(
+        ck.restore(&mut net),
+        Err(CheckpointError::NoValidCheckpoint {
+            a: SlotState::BadMagic,
+            b: SlotState::BadMagic
+        })
+    );
+}
+
+#[test]
+fn geometry_errors() {
+    let (mut flash, _) = setup();
+    let e = |g| Err(CheckpointError::Geometry(g));
+    assert_eq!(
+        Checkpoints::new(&mut flash, 512, 1024).map(|_| ()),
+        e(Geometry::NotEraseAligned)
+    );
+    assert_eq!(
+        Checkpoints::new(&mut flash, 0, 1000).map(|_| ()),
+        e(Geometry::NotEraseAligned)
+    );
+    assert_eq!(
+        Checkpoints::new(&mut flash, 0, 0).map(|_| ()),
+        e(Geometry::NotEraseAligned)
+    );
+    assert_eq!(
+        Checkpoints::new(&mut flash, 3072, 1024).map(|_| ()),
+        e(Geometry::OutOfBounds)
+    );
+    assert!(Checkpoints::new(&mut flash, 2048, 1024).is_ok());
+    // A write unit that does not divide the 256-byte buffer.
+    let mut odd = Nor::<1, 3, 1024>::new(4096);
+    assert_eq!(
+        Checkpoints::new(&mut odd, 0, 1024).map(|_| ()),
+        e(Geometry::Unit)
+    );
+    let mut big = Nor::<1, 512, 1024>::new(4096);
+    assert_eq!(
+        Checkpoints::new(&mut big, 0, 1024).map(|_| ()),
+        e(Geometry::Unit)
+    );
+}
+
+#[test]
+fn slot_too_small_touches_nothing() {
+    const BIG: Spec = Spec::new(&[Layer::dense(20, 20), Layer::relu(), Layer::dense(20, 20)]);
+    const CBIG: Config = Config::new(1, Loss::Mse, Optimizer::sgd(0.1));
+    let (mut flash, _) = setup();
+    let mut arena = vec![0.0f32; CBIG.arena_len(&BIG)];
+    let mut net = Network::new(BIG, CpuBackend::new(&mut arena), CBIG).unwrap();
+    let mut ck = Checkpoints::new(&mut flash, 0, 1024).unwrap();
+    let needed = checkpoint::slot_len::<Flash>(&BIG);
+    assert_eq!(needed, 4096); // 840 parameters: 3,380 bytes, 4 pages
+    let err = Err(CheckpointError::SlotTooSmall {
+        needed,
+        slot_len: 1024,
+    });
+    assert_eq!(ck.save(&mut net).map(|_| ()), err);
+    assert_eq!(ck.restore(&mut net).map(|_| ()), err);
+    assert!(flash.mem.iter().all(|&b| b == 0xFF));
+}
+
+#[test]
+fn a_nan_parameter_is_refused_before_flash_is_touched() {
+    let (mut flash, mut arena) = setup();
+    let mut net = Network::new(NET, CpuBackend::new(&mut arena), CFG).unwrap();
+    let mut ck = Checkpoints::new(&mut flash, 0, SLOT as u32).unwrap();
+    ck.save(&mut net).unwrap();
+    let snapshot = ck.flash_mut().mem.clone();
+    let at = net.layout().params.offset + 7;
+    microprop::Backend::upload(net.backend_mut(), at, &[f32::NAN]).unwrap();
+    assert_eq!(
+        ck.save(&mut net),
+        Err(CheckpointError::Blob(BlobError::NonFinite { index: 7 }))
+    );
+    assert_eq!(ck.flash_mut().mem, snapshot);
+}
+
+#[test]
+fn saves_alternate_slots_and_restore_takes_the_newest_valid() {
+    let (mut flash, mut arena) = setup();
+    let mut net = Network::new(NET, CpuBackend::new(&mut arena), CFG).unwrap();
+    let mut ck = Checkpoints::new(&mut flash, 0, SLOT as u32).unwrap();
+    let mut models = vec![];
+    for (seq, slot) in [(1, Slot::A), (2, Slot::B), (3, Slot::A)] {
+        net.train_step(&[0.5; 24], Targets::Values(&[0.1; 12]))
+            .unwrap();
+        models.push(params(&mut net));
+        assert_eq!(ck.save(&mut net).map(|s| (s.seq, s.slot)), Ok((seq, slot)));
+    }
+    assert_eq!(
+        ck.inspect(&NET),
+        Ok([SlotState::Valid { seq: 3 }, SlotState::Valid { seq: 2 }])
+    );
+    let mut arena2 = vec![0.0f32; ARENA];
+    let mut other = Network::new(NET, CpuBackend::new(&mut arena2), CFG.with_seed(5)).unwrap();
+    assert_eq!(ck.restore(&mut other).map(|r| r.seq), Ok(3));
+    assert_eq!(params(&mut other), models[2]);
+
+    // Bit rot in the newest blob's last payload byte: slot B (seq 2) is used.
+    let last = 16 + 512 - 1;
+    ck.flash_mut().mem[last] ^= 0x10;
+    let [a, b] = ck.inspect(&NET).unwrap();
+    assert!(matches!(a, SlotState::Blob(BlobError::Crc { .. })), "{a:?}");
+    assert_eq!(b, SlotState::Valid { seq: 2 });
+    assert_eq!(ck.restore(&mut other).map(|r| r.seq), Ok(2));
+    assert_eq!(params(&mut other), models[1]);
+    // The next save goes into the broken slot and takes sequence number 4.
+    assert_eq!(ck.save(&mut net).map(|s| (s.seq, s.slot)), Ok((4, Slot::A)));
+
+    // A torn slot header in both: nothing valid, and why.
+    ck.flash_mut().mem[5] ^= 0x01;
+    ck.flash_mut().mem[SLOT + 9] ^= 0x01;
+    let before = params(&mut other);
+    assert_eq!(
+        ck.restore(&mut other),
+        Err(CheckpointError::NoValidCheckpoint {
+            a: SlotState::HeaderCrc,
+            b: SlotState::HeaderCrc
+        })
+    );
+    assert_eq!(params(&mut other), before);
+}
+
+#[test]
+fn a_checkpoint_of_another_network_is_not_restored() {
+    const OTHER: Spec = Spec::new(&[Layer::dense(6, 12), Layer::relu(), Layer::dense(12, 3)]);
+    let (mut flash, mut arena) = setup();
+    let mut net = Network::new(OTHER, CpuBackend::new(&mut arena), CFG).unwrap();
+    let mut ck = Checkpoints::new(&mut flash, 0, SLOT as u32).unwrap();
+    ck.save(&mut net).unwrap();
+    let mut arena2 = vec![0.0f32; ARENA];
+    let mut mine = Network::new(NET, CpuBackend::new(&mut arena2), CFG).unwrap();
+    assert_eq!(
+        ck.restore(&mut mine),
+        Err(CheckpointError::NoValidCheckpoint {
+            a: SlotState::Blob(BlobError::Spec {
+                expected: NET.hash(),
+                found: OTHER.hash()
+            }),
+            b: SlotState::Erased
+        })
+    );
+    // A different size is caught by the slot header already.
+    const SMALL: Spec = Spec::new(&[Layer::dense(6, 3)]);
+    let c = Config::new(1, Loss::Mse, Optimizer::sgd(0.1));
+    let mut arena3 = vec![0.0f32; c.arena_len(&SMALL)];
+    let mut small = Network::new(SMALL, CpuBackend::new(&mut arena3), c).unwrap();
+    assert!(matches!(
+        ck.restore(&mut small),
+        Err(CheckpointError::NoValidCheckpoint {
+            a: SlotState::Length { found: 512 },
+            b: SlotState::Erased
+        })
+    ));
+}
+
+#[test]
+fn sequence_number_exhausted_is_an_error_not_a_wrap() {
+    let (mut flash, mut arena) = setup();
+    let mut net = Network::new(NET, CpuBackend::new(&mut arena), CFG).unwrap();
+    let mut ck = Checkpoints::new(&mut flash, 0, SLOT as u32).unwrap();
+    ck.save(&mut net).unwrap();
+    // Rewrite slot A's header with sequence u32::MAX (and a matching CRC).
+    let mut h = [0u8; 16];
+    h[..4].copy_from_slice(b"MPCK");
+    h[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
+    h[8..12].copy_from_slice(&512u32.to_le_bytes());
+    let crc = blob::crc32(&h[..12]);
+    h[12..16].copy_from_slice(&crc.to_le_bytes());
+    ck.flash_mut().mem[..16].copy_from_slice(&h);
+    assert_eq!(
+        ck.inspect(&NET).unwrap()[0],
+        SlotState::Valid { seq: u32::MAX }
+    );
+    let snapshot = ck.flash_mut().mem.clone();
+    assert_eq!(ck.save(&mut net), Err(CheckpointError::SequenceExhausted));
+    assert_eq!(ck.flash_mut().mem, snapshot);
+}
+
+#[test]
+fn flash_errors_and_failed_verification_are_typed_and_not_committed() {
+    let (mut flash, mut arena) = setup();
+    let mut net = Network::new(NET, CpuBackend::new(&mut arena), CFG).unwrap();
+    flash.off = true;
+    let mut ck = Checkpoints::new(&mut flash, 0, SLOT as u32).unwrap();
+    assert_eq!(
+        ck.save(&mut net),
+        Err(CheckpointError::Flash(SimError::PowerCut))
+    );
+    assert_eq!(
+        ck.restore(&mut net),
+        Err(CheckpointError::Flash(SimError::PowerCut))
+    );
+    ck.flash_mut().off = false;
+    // A byte of the payload that does not program: read-back catches it.
+    ck.flash_mut().stuck = Some(16 + 100);
+    assert_eq!(
+        ck.save(&mut net),
+        Err(CheckpointError::Verify { slot: Slot::A })
+    );
+    assert_eq!(ck.inspect(&NET).unwrap()[0], SlotState::Erased);
+}
