@@ -7,6 +7,8 @@
 //!   turned into `digits_x.bin` (u8 pixels, row-major) and `digits_y.bin`
 //!   (u8 labels) which the `digits` example includes into flash. Pixels are
 //!   integers 0..=16, so u8 loses nothing. Nothing generated is committed.
+//! - The `finetune` example's pretrained blob is copied to OUT_DIR (see
+//!   [`pretrained`]).
 
 use std::env;
 use std::fs;
@@ -95,6 +97,24 @@ fn main() {
     println!("cargo:rustc-link-search={}", out.display());
 
     digits(&out);
+    pretrained(&out);
+}
+
+/// The `finetune` example's starting model: `models/digits-pretrained.mpb`
+/// (committed; `cargo run -p host-tests --example pretrain` writes it), or
+/// the blob `MICROPROP_PRETRAINED_BLOB` names (CI's JAX round trip), copied
+/// to `OUT_DIR/pretrained.mpb`. Its contents are checked on the device
+/// (`Network::load_blob`), not here.
+fn pretrained(out: &std::path::Path) {
+    println!("cargo:rerun-if-env-changed=MICROPROP_PRETRAINED_BLOB");
+    let path = match env::var_os("MICROPROP_PRETRAINED_BLOB") {
+        Some(p) => PathBuf::from(p),
+        None => PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("manifest dir"))
+            .join("models/digits-pretrained.mpb"),
+    };
+    println!("cargo:rerun-if-changed={}", path.display());
+    let bytes = fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    fs::write(out.join("pretrained.mpb"), bytes).expect("write pretrained.mpb");
 }
 
 fn digits(out: &std::path::Path) {

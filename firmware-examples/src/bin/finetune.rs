@@ -5,7 +5,9 @@
 //!   (`cargo run --release -p host-tests --example pretrain`) on the
 //!   *unshifted* training images of the digits split (image `i` is held out
 //!   when `i % 5 == 4`), and is embedded here as a device blob
-//!   (`models/digits-pretrained.mpb`, 4,860 bytes, `microprop::blob`).
+//!   (`models/digits-pretrained.mpb`, 4,860 bytes, `microprop::blob`;
+//!   `MICROPROP_PRETRAINED_BLOB=path` at build time embeds another one, e.g.
+//!   the JAX-trained model CI converts with `microprop to-blob`).
 //!   `Network::load_blob` checks its magic, version, spec hash, length and
 //!   CRC-32 before touching the arena; a bad blob is a logged typed error
 //!   and exit code 1.
@@ -47,12 +49,10 @@ const MARGIN: f32 = 0.5;
 /// Required shifted test accuracy after fine-tuning.
 const PASS_ACCURACY: f32 = 0.80;
 
-/// The pretrained parameters, as written by the host's `save_blob`.
-static BLOB: &[u8] = include_bytes!("../../models/digits-pretrained.mpb");
-const _: () = assert!(
-    BLOB.len() == microprop::blob::blob_len(NET.param_count()),
-    "models/digits-pretrained.mpb is not a blob of this model's size: regenerate it"
-);
+/// The pretrained parameters: `models/digits-pretrained.mpb` as the host's
+/// `save_blob` wrote it, or the blob `MICROPROP_PRETRAINED_BLOB` named at
+/// build time (`build.rs` copies it into `OUT_DIR`).
+static BLOB: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/pretrained.mpb"));
 
 /// RAM beside the arena: stack (peak ~2.5 KiB) and other statics.
 const RAM_RESERVE: usize = 4 * 1024;
