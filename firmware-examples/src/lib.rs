@@ -24,6 +24,7 @@
 #![allow(unsafe_code)]
 
 pub mod accel;
+pub mod flash;
 pub mod sim;
 
 use core::sync::atomic::{compiler_fence, Ordering};

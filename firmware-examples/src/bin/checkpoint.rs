@@ -1,0 +1,233 @@
+//! Power-safe checkpoints on the device: train, save the model into flash
+//! through `microprop::checkpoint` (two A/B slots, sequence numbers, CRCs),
+//! restore it into a fresh network, and check the restored network computes
+//! bit-identical outputs.
+//!
+//! 1. Train a 2-8-1 network (tanh, sigmoid, momentum) on XOR for
+//!    [`STEPS`] steps and save (sequence 1, slot A); train [`STEPS`] more
+//!    and save again (sequence 2, slot B).
+//! 2. A second network with other initial weights restores: it must get
+//!    sequence 2 from slot B, the same parameters bit for bit, and the same
+//!    predictions bit for bit.
+//! 3. A flipped bit in slot B's blob (as a cut mid-erase or bit rot would
+//!    leave it): the restore must fall back to sequence 1 from slot A, and
+//!    its predictions must be those logged at the first save, bit for bit.
+//! 4. A third save goes into the damaged slot B with sequence 3.
+//!
+//! The flash is a `static` buffer with NOR semantics
+//! ([`microprop_firmware::flash::RamFlash`]: erase to `0xFF`, writes only
+//! clear bits, 4-byte words, 1 KiB pages) because QEMU's boards offer no
+//! programmable flash controller; on hardware the same calls take the HAL's
+//! `NorFlash`. Instructions per save and per restore are measured with
+//! SysTick. Exit 0 only if every check holds.
+#![no_std]
+#![no_main]
+
+use cortex_m_rt::entry;
+use microprop::checkpoint::{self, Checkpoints, Restored, Slot};
+use microprop::{Config, Layer, Loss, Network, Optimizer, Spec, Targets};
+use microprop_cpu::CpuBackend;
+use microprop_firmware::flash::{RamFlash, ERASE_SIZE};
+use microprop_firmware::{check, exit, hello, Meter, Report};
+
+const NET: Spec = Spec::new(&[
+    Layer::dense(2, 8),
+    Layer::tanh(),
+    Layer::dense(8, 1),
+    Layer::sigmoid(),
+]);
+const P: usize = NET.param_count();
+const CFG: Config = Config::new(4, Loss::Mse, Optimizer::momentum(0.5, 0.9)).with_seed(3);
+const ARENA_LEN: usize = CFG.arena_len(&NET);
+/// Training steps before each save.
+const STEPS: u32 = 300;
+/// One slot: slot header + blob, rounded up to the 1 KiB erase page.
+const SLOT: usize = checkpoint::slot_len::<RamFlash<'static>>(&NET);
+/// Two slots after one page that stands for the firmware's own flash.
+const REGION: usize = ERASE_SIZE;
+const FLASH_LEN: usize = REGION + 2 * SLOT;
+
+static mut ARENA: [f32; ARENA_LEN] = [0.0; ARENA_LEN];
+static mut ARENA2: [f32; ARENA_LEN] = [0.0; ARENA_LEN];
+static mut FLASH: [u8; FLASH_LEN] = [0xFF; FLASH_LEN];
+
+const X: [f32; 8] = [0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0];
+const Y: [f32; 4] = [0.0, 1.0, 1.0, 0.0];
+
+fn bits<const N: usize>(v: &[f32; N]) -> [u32; N] {
+    v.map(f32::to_bits)
+}
+
+#[entry]
+fn main() -> ! {
+    let Some(cp) = cortex_m::Peripherals::take() else {
+        exit(false)
+    };
+    let mut meter = Meter::new(cp.SYST);
+    hello("checkpoint", &meter);
+    // SAFETY: `main` runs once and is the only place that names these.
+    #[allow(unsafe_code)]
+    let (arena, arena2, flash) = unsafe {
+        (
+            &mut *core::ptr::addr_of_mut!(ARENA),
+            &mut *core::ptr::addr_of_mut!(ARENA2),
+            &mut *core::ptr::addr_of_mut!(FLASH),
+        )
+    };
+    let mut net = check(
+        Network::new(NET, CpuBackend::new(arena), CFG),
+        "Network::new",
+    );
+    let Ok(mut ckpt) = Checkpoints::new(RamFlash::new(flash), REGION as u32, SLOT as u32) else {
+        defmt::error!("Checkpoints::new: region does not fit the flash");
+        exit(false)
+    };
+    defmt::info!(
+        "{=usize} parameters, blob {=usize} B, slot {=usize} B, flash region {=usize} B at {=usize}",
+        P,
+        microprop::blob::blob_len(P),
+        SLOT,
+        2 * SLOT,
+        REGION
+    );
+
+    let mut loss = 0.0;
+    let mut save_instr = [0u64; 3];
+    // Training steps only (the meter also counts the saves and restores).
+    let (mut train_instr, mut train_steps) = (0u64, 0u64);
+    let mut train = |net: &mut Network<'_, CpuBackend<'_, f32>>, meter: &mut Meter| {
+        for _ in 0..STEPS {
+            let (r, n) = meter.measure(|| net.train_step(&X, Targets::Values(&Y)));
+            loss = check(r, "train_step");
+            train_instr += n;
+            train_steps += 1;
+        }
+        defmt::info!("trained to loss {=f32}", loss);
+    };
+    let mut ok = true;
+    let mut expect = |what: &str, cond: bool| {
+        if !cond {
+            defmt::error!("check failed: {=str}", what);
+        }
+        ok &= cond;
+    };
+
+    // 1. Two saves.
+    train(&mut net, &mut meter);
+    let mut first = [0.0f32; 4];
+    check(net.predict(&X, &mut first), "predict");
+    let (r, n) = meter.measure(|| ckpt.save(&mut net));
+    let saved = check(r, "save 1");
+    save_instr[0] = n;
+    defmt::info!("save 1: {} in {=u64} instructions", saved, n);
+    expect(
+        "save 1 is seq 1 in slot A",
+        saved
+            == Restored {
+                seq: 1,
+                slot: Slot::A,
+            },
+    );
+
+    train(&mut net, &mut meter);
+    let mut params = [0.0f32; P];
+    check(net.parameters(&mut params), "parameters");
+    let mut second = [0.0f32; 4];
+    check(net.predict(&X, &mut second), "predict");
+    let (r, n) = meter.measure(|| ckpt.save(&mut net));
+    let saved = check(r, "save 2");
+    save_instr[1] = n;
+    defmt::info!("save 2: {} in {=u64} instructions", saved, n);
+    expect(
+        "save 2 is seq 2 in slot B",
+        saved
+            == Restored {
+                seq: 2,
+                slot: Slot::B,
+            },
+    );
+
+    // 2. Restore into a fresh network (other initial weights).
+    let mut fresh = check(
+        Network::new(NET, CpuBackend::new(arena2), CFG.with_seed(99)),
+        "Network::new (fresh)",
+    );
+    let mut p2 = [0.0f32; P];
+    check(fresh.parameters(&mut p2), "parameters");
+    expect("fresh weights differ", bits(&p2) != bits(&params));
+    let (r, restore_instr) = meter.measure(|| ckpt.restore(&mut fresh));
+    let restored = check(r, "restore");
+    defmt::info!(
+        "restore: {} in {=u64} instructions",
+        restored,
+        restore_instr
+    );
+    expect("restore gives seq 2 from slot B", restored == saved);
+    check(fresh.parameters(&mut p2), "parameters");
+    expect("parameters bit-identical", bits(&p2) == bits(&params));
+    let mut out = [0.0f32; 4];
+    check(fresh.predict(&X, &mut out), "predict");
+    defmt::info!("outputs after restore {} (saved {})", out, second);
+    expect("outputs bit-identical", bits(&out) == bits(&second));
+
+    // 3. Damage the newest slot: the previous checkpoint is restored.
+    let b_blob = REGION + SLOT + 16 + 40;
+    if let Some(byte) = ckpt.flash_mut().bytes_mut().get_mut(b_blob) {
+        *byte ^= 0x04;
+    }
+    let states = ckpt.inspect(&NET);
+    defmt::info!("after a flipped bit in slot B: {}", states.map_err(|_| ()));
+    let restored = check(ckpt.restore(&mut fresh), "restore after damage");
+    expect(
+        "falls back to seq 1 in slot A",
+        restored
+            == Restored {
+                seq: 1,
+                slot: Slot::A,
+            },
+    );
+    check(fresh.predict(&X, &mut out), "predict");
+    defmt::info!("outputs after fallback {} (first save {})", out, first);
+    expect(
+        "fallback outputs bit-identical to save 1",
+        bits(&out) == bits(&first),
+    );
+
+    // 4. The next save repairs slot B with sequence 3.
+    let (r, n) = meter.measure(|| ckpt.save(&mut net));
+    let saved = check(r, "save 3");
+    save_instr[2] = n;
+    expect(
+        "save 3 is seq 3 in slot B",
+        saved
+            == Restored {
+                seq: 3,
+                slot: Slot::B,
+            },
+    );
+    let restored = check(ckpt.restore(&mut fresh), "restore 3");
+    check(fresh.predict(&X, &mut out), "predict");
+    expect(
+        "seq 3 restored bit-identically",
+        restored == saved && bits(&out) == bits(&second),
+    );
+
+    defmt::info!(
+        "CHECKPOINT params={=usize} slot_bytes={=usize} save_instr={=u64} restore_instr={=u64}",
+        P,
+        SLOT,
+        save_instr[1],
+        restore_instr
+    );
+    Report {
+        example: "checkpoint",
+        passed: ok && loss < 0.05,
+        check: "loss",
+        value: loss,
+        arena_bytes: 2 * ARENA_LEN * 4,
+        batch: CFG.batch,
+        instructions_per_step: train_instr.checked_div(train_steps).unwrap_or(0),
+        steps: train_steps,
+    }
+    .finish()
+}
