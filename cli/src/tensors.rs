@@ -19,7 +19,8 @@
 //! (u+1)·pieces` — in PyTorch, `linear(x).view(-1, out, pieces).max(-1)`.
 //!
 //! **Metadata**: [`export`] writes the spec's text ([`crate::spec_text`])
-//! under [`SPEC_KEY`] (and `"format": "pt"`, as PyTorch's `save_file` does).
+//! under [`SPEC_KEY`], its only metadata key, so the same parameters always
+//! give the same bytes.
 //! [`import`] checks it against the spec it is given (shapes alone cannot
 //! tell `relu` from `tanh`); files without it (from PyTorch or JAX) import
 //! with the spec the caller supplies.
@@ -247,10 +248,9 @@ pub fn export(spec: &Spec<'_>, params: &[f32]) -> Result<Vec<u8>, ExportError> {
             .map_err(ExportError::Safetensors)?;
         views.push((slot.name.clone(), view));
     }
-    let metadata = HashMap::from([
-        (SPEC_KEY.to_string(), spec_text::format(spec.layers())),
-        ("format".to_string(), "pt".to_string()),
-    ]);
+    // One key only: the crate writes metadata from a HashMap, so a second key
+    // would make the bytes depend on hash order.
+    let metadata = HashMap::from([(SPEC_KEY.to_string(), spec_text::format(spec.layers()))]);
     safetensors::serialize(views, Some(metadata)).map_err(ExportError::Safetensors)
 }
 

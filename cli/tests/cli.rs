@@ -1,0 +1,170 @@
+//! The `microprop` binary, run as a user would.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+const MLP: &str = "dense(64,32) relu dense(32,10)";
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../host-tests/fixtures")
+        .join(name)
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("microprop-cli-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_microprop"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn help_everywhere() {
+    for args in [
+        &["--help"][..],
+        &["summary", "--help"],
+        &["to-blob", "--help"],
+        &["to-safetensors", "--help"],
+    ] {
+        let o = run(args);
+        assert!(o.status.success(), "{args:?}");
+        assert!(stdout(&o).contains("Usage: microprop"), "{args:?}: {}", stdout(&o));
+    }
+    let o = run(&[]);
+    assert!(!o.status.success());
+}
+
+#[test]
+fn summary_of_the_jax_mlp() {
+    let f = fixture("jax_mlp.safetensors");
+    let o = run(&["summary", f.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains(&format!("spec: {MLP}")), "{out}");
+    assert!(out.contains("0.weight [32, 64], 0.bias [32]"), "{out}");
+    assert!(out.contains("2.weight [10, 32], 2.bias [10]"), "{out}");
+    // 64·32 + 32 + 32·10 + 10 = 2410 parameters; blob 20 + 4·2410 = 9660.
+    assert!(out.contains("parameters: 2410 (9640 bytes as f32)"), "{out}");
+    assert!(out.contains("device blob: 9660 bytes"), "{out}");
+    // Arena for batch 32, Adam, by hand: params 2410 + grads 2410 + m,v 4820
+    // + input 32·64 = 2048 + activations 32·(32+32+10) = 2368 + scratch
+    // 2·32·64 = 4096 + targets 32·10 = 320 + 4 scalars = 18476 f32.
+    assert!(out.contains("18476 f32 = 73904 bytes"), "{out}");
+    // Batch 1, SGD: 2410·2 + 64 + 74 + 128 + 10 + 4 = 5100 f32.
+    let o = run(&[
+        "summary",
+        f.to_str().unwrap(),
+        "--batch",
+        "1",
+        "--optimizer",
+        "sgd",
+    ]);
+    assert!(stdout(&o).contains("5100 f32 = 20400 bytes"), "{}", stdout(&o));
+}
+
+#[test]
+fn safetensors_to_blob_and_back_is_the_same_file() {
+    let src = fixture("jax_mlp.safetensors");
+    let blob = tmp("mlp.mpb");
+    let back = tmp("mlp.safetensors");
+    let o = run(&[
+        "to-blob",
+        src.to_str().unwrap(),
+        "-o",
+        blob.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let bytes = std::fs::read(&blob).unwrap();
+    assert_eq!(bytes.len(), 9660);
+    assert_eq!(&bytes[..4], b"MPB\x01");
+
+    // A blob needs --spec for its layers; with one, it is verified.
+    let o = run(&["summary", blob.to_str().unwrap()]);
+    assert!(o.status.success());
+    assert!(stdout(&o).contains("2410 parameters"), "{}", stdout(&o));
+    let o = run(&["summary", blob.to_str().unwrap(), "--spec", MLP]);
+    assert!(stdout(&o).contains("blob verified"), "{}", stdout(&o));
+
+    let o = run(&[
+        "to-safetensors",
+        blob.to_str().unwrap(),
+        "--spec",
+        MLP,
+        "-o",
+        back.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&back).unwrap(), std::fs::read(&src).unwrap());
+}
+
+#[test]
+fn a_pytorch_style_file_needs_spec() {
+    let src = fixture("jax_mlp_tanh.safetensors");
+    let blob = tmp("tanh.mpb");
+    let o = run(&["to-blob", src.to_str().unwrap(), "-o", blob.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("--spec"), "{}", stderr(&o));
+    let o = run(&[
+        "to-blob",
+        src.to_str().unwrap(),
+        "-o",
+        blob.to_str().unwrap(),
+        "--spec",
+        "dense(64,16) tanh dense(16,12) sigmoid dense(12,10)",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // 64·16+16 + 16·12+12 + 12·10+10 = 1374 parameters → 20 + 5496 bytes.
+    assert_eq!(std::fs::read(&blob).unwrap().len(), 5516);
+}
+
+#[test]
+fn errors_exit_nonzero_with_a_message() {
+    let src = fixture("jax_mlp.safetensors");
+    let blob = tmp("err.mpb");
+    let out = tmp("err.safetensors");
+    assert!(run(&["to-blob", src.to_str().unwrap(), "-o", blob.to_str().unwrap()])
+        .status
+        .success());
+    // Wrong spec for a blob: the hash says so.
+    let o = run(&[
+        "to-safetensors",
+        blob.to_str().unwrap(),
+        "--spec",
+        "dense(64,32) tanh dense(32,10)",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("another network"), "{}", stderr(&o));
+    assert!(!out.exists(), "nothing written on error");
+    // --spec contradicting a file's metadata.
+    let o = run(&[
+        "summary",
+        src.to_str().unwrap(),
+        "--spec",
+        "dense(64,32) tanh dense(32,10)",
+    ]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("saved for"), "{}", stderr(&o));
+    // Bad spec text, missing file, bad optimizer.
+    let o = run(&["summary", src.to_str().unwrap(), "--spec", "dense(64,32"]);
+    assert!(!o.status.success() && stderr(&o).contains("--spec"));
+    let o = run(&["summary", "/nonexistent/model.safetensors"]);
+    assert!(!o.status.success() && stderr(&o).contains("reading"));
+    let o = run(&["summary", src.to_str().unwrap(), "--optimizer", "lbfgs"]);
+    assert!(!o.status.success());
+}
