@@ -99,6 +99,7 @@ macro_rules! conformance_suite {
             gradcheck_every_layer_activation_loss, gradcheck_with_l2,
             lecture_two_layer_example, matches_jax_reference
         );
+        $crate::__stamp!($h; interop; jax_safetensors_same_logits_and_gradients);
         $crate::__stamp!($h; train;
             xor_reaches_low_loss, digits_reaches_96_percent, rejected_calls_leave_parameters_untouched,
             bad_inputs_are_typed_errors, batch_sizes_up_to_capacity, optimizers_decrease_loss,
