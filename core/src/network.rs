@@ -374,7 +374,8 @@ impl<'s, B: Backend> Network<'s, B> {
         if x.is_empty() {
             return Err(Error::EmptyBatch);
         }
-        if x.len() % n_in != 0 {
+        // `n_in == 0` first: no division by zero (and no panic path).
+        if n_in == 0 || x.len() % n_in != 0 {
             return Err(Error::Length {
                 what: Operand::Input,
                 expected: n_in,

@@ -244,24 +244,33 @@ impl<B: Backend> Perceptron<B> {
             return Err(Error::SignLabel { index });
         }
 
-        // Stream the rows with the bias column appended through a stack buffer.
-        let cols = self.layout.cols;
-        let total = rows * cols;
+        // Stream the rows with the bias column appended through a stack
+        // buffer (iterators, no indexing: no panic path).
+        let features = self.features;
+        let mut values = (0..rows).flat_map(|r| {
+            samples
+                .get(r * features..(r + 1) * features)
+                .unwrap_or(&[])
+                .iter()
+                .copied()
+                .chain(core::iter::once(B::Elem::ONE))
+        });
         let mut buf = [B::Elem::ZERO; CHUNK];
         let mut start = 0;
-        while start < total {
-            let n = (total - start).min(CHUNK);
-            for (k, slot) in buf[..n].iter_mut().enumerate() {
-                let i = start + k;
-                let (r, c) = (i / cols, i % cols);
-                *slot = if c == self.features {
-                    B::Elem::ONE
-                } else {
-                    samples[r * self.features + c]
-                };
+        loop {
+            let mut n = 0;
+            for (slot, v) in buf.iter_mut().zip(&mut values) {
+                *slot = v;
+                n += 1;
+            }
+            if n == 0 {
+                break;
             }
             self.backend
-                .upload(self.layout.samples.offset + start, &buf[..n])
+                .upload(
+                    self.layout.samples.offset + start,
+                    buf.get(..n).unwrap_or(&[]),
+                )
                 .map_err(Error::Backend)?;
             start += n;
         }
