@@ -57,7 +57,8 @@ pub(crate) fn split<E, const M: usize>(
     let mut rest: &mut [E] = arena;
     let mut pos = 0usize;
     for (g, &idx) in order.iter().enumerate() {
-        let s = outs[idx];
+        // `get`: idx < M by construction; no bounds-check panic path.
+        let s = *outs.get(idx)?;
         if s.len == 0 {
             continue;
         }
@@ -65,7 +66,7 @@ pub(crate) fn split<E, const M: usize>(
         let (gap, after) = core::mem::take(&mut rest).split_at_mut_checked(gap_len)?;
         let (mid, after) = after.split_at_mut_checked(s.len)?;
         gaps[g] = (pos, gap);
-        slices[idx] = mid;
+        *slices.get_mut(idx)? = mid;
         rest = after;
         pos = s.end();
     }
