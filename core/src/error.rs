@@ -98,6 +98,13 @@ pub enum Error<BE> {
     },
     /// A device blob was rejected (see [`crate::blob`]).
     Blob(BlobError),
+    /// The divergence guard undid this many diverging steps in a row
+    /// without progress and gave up; the model holds its last verified
+    /// snapshot (see [`crate::guard`]).
+    Diverged {
+        /// Recoveries before giving up.
+        recoveries: u32,
+    },
     /// The backend failed.
     Backend(BE),
 }
@@ -163,6 +170,10 @@ impl<BE: fmt::Debug> fmt::Display for Error<BE> {
             }
             Error::Hyperparameter { name } => write!(f, "hyperparameter `{name}` is out of range"),
             Error::Blob(e) => write!(f, "{e}"),
+            Error::Diverged { recoveries } => write!(
+                f,
+                "training diverged: gave up after {recoveries} recoveries without progress"
+            ),
             Error::Backend(e) => write!(f, "backend error: {e:?}"),
         }
     }

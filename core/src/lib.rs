@@ -68,6 +68,7 @@ mod config;
 mod error;
 pub mod gradcheck;
 pub mod graph;
+pub mod guard;
 mod network;
 pub mod perceptron;
 mod rng;
@@ -77,6 +78,7 @@ pub use config::{Config, Init, Optimizer};
 pub use error::{Error, Operand};
 pub use gradcheck::{GradCheckConfig, GradCheckReport, Location};
 pub use graph::{Gate, Graph, GraphError, NodeId};
+pub use guard::{Divergence, Guard, GuardConfig, StepOutcome};
 pub use network::{Evaluation, Network, Result, Targets};
 pub use perceptron::{
     perceptron_arena_len, Perceptron, PerceptronLayout, PerceptronReport, Variant,

@@ -290,6 +290,18 @@ impl<'s, B: Backend> Network<'s, B> {
         self.adam_t
     }
 
+    /// Adam's clock `(t, β1ᵗ, β2ᵗ)`, for snapshots (the divergence guard).
+    pub(crate) fn clock(&self) -> (u64, f64, f64) {
+        (self.adam_t, self.beta1_t, self.beta2_t)
+    }
+
+    /// Restore a clock taken with [`Network::clock`].
+    pub(crate) fn set_clock(&mut self, (t, b1, b2): (u64, f64, f64)) {
+        self.adam_t = t;
+        self.beta1_t = b1;
+        self.beta2_t = b2;
+    }
+
     /// The current learning rate.
     pub fn lr(&self) -> f32 {
         self.lr as f32

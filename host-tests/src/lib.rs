@@ -105,6 +105,11 @@ macro_rules! conformance_suite {
             bad_inputs_are_typed_errors, batch_sizes_up_to_capacity, optimizers_decrease_loss,
             lr_schedule_changes_steps
         );
+        $crate::__stamp!($h; guard;
+            guard_poison_sample_is_undone, guard_absurd_lr_is_lowered_until_stable,
+            guard_catches_a_corrupted_weight, guard_gives_up_after_max_recoveries,
+            guard_is_transparent_without_divergence, guard_bad_settings_are_typed_errors
+        );
         $crate::__stamp!($h; perceptron;
             perceptron_and_by_hand, perceptron_mistakes_within_bound,
             perceptron_xor_stops_at_epoch_limit, perceptron_pocket_and_averaged_on_breast_cancer,

@@ -4,6 +4,7 @@
 #![allow(missing_docs)] // each function is one test; its name and comments say what it checks
 
 pub mod grads;
+pub mod guard;
 pub mod interop;
 pub mod ops;
 pub mod perceptron;
