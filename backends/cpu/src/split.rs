@@ -56,7 +56,7 @@ pub(crate) fn split<E, const M: usize>(
     let mut gaps: [(usize, &[E]); M] = core::array::from_fn(|_| (0, &[][..]));
     let mut rest: &mut [E] = arena;
     let mut pos = 0usize;
-    for (g, &idx) in order.iter().enumerate() {
+    for (gap_slot, &idx) in gaps.iter_mut().zip(order.iter()) {
         // `get`: idx < M by construction; no bounds-check panic path.
         let s = *outs.get(idx)?;
         if s.len == 0 {
@@ -65,7 +65,7 @@ pub(crate) fn split<E, const M: usize>(
         let gap_len = s.offset.checked_sub(pos)?;
         let (gap, after) = core::mem::take(&mut rest).split_at_mut_checked(gap_len)?;
         let (mid, after) = after.split_at_mut_checked(s.len)?;
-        gaps[g] = (pos, gap);
+        *gap_slot = (pos, gap);
         *slices.get_mut(idx)? = mid;
         rest = after;
         pos = s.end();
