@@ -241,7 +241,11 @@ pub fn format_layer(layer: &Layer) -> String {
 
 /// The canonical text of a layer list (layers joined by one space).
 pub fn format(layers: &[Layer]) -> String {
-    layers.iter().map(format_layer).collect::<Vec<_>>().join(" ")
+    layers
+        .iter()
+        .map(format_layer)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Parse spec text and check that it is a valid network; the layer list is

@@ -191,7 +191,10 @@ impl fmt::Display for ImportError {
                 name,
                 expected,
                 found,
-            } => write!(f, "tensor {name} has shape {found:?}, the spec needs {expected:?}"),
+            } => write!(
+                f,
+                "tensor {name} has shape {found:?}, the spec needs {expected:?}"
+            ),
             ImportError::WrongDtype { name, found } => write!(
                 f,
                 "tensor {name} is {found:?}; only F32 is imported (convert it explicitly, \
@@ -208,7 +211,10 @@ impl fmt::Display for ImportError {
                 "the file was saved for `{file}`, but the spec given is `{given}`"
             ),
             ImportError::BadSpecMetadata { text, error } => {
-                write!(f, "the file's {SPEC_KEY} metadata `{text}` is invalid: {error}")
+                write!(
+                    f,
+                    "the file's {SPEC_KEY} metadata `{text}` is invalid: {error}"
+                )
             }
             ImportError::NoSpec => write!(
                 f,
@@ -326,10 +332,7 @@ pub fn import(spec: &Spec<'_>, bytes: &[u8]) -> Result<Vec<f32>, ImportError> {
     let slots = tensor_slots(spec);
     let mut names: Vec<&str> = st.names();
     names.sort_unstable();
-    if let Some(extra) = names
-        .iter()
-        .find(|n| !slots.iter().any(|s| s.name == **n))
-    {
+    if let Some(extra) = names.iter().find(|n| !slots.iter().any(|s| s.name == **n)) {
         return Err(ImportError::UnexpectedTensor {
             name: extra.to_string(),
         });

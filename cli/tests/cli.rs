@@ -42,7 +42,11 @@ fn help_everywhere() {
     ] {
         let o = run(args);
         assert!(o.status.success(), "{args:?}");
-        assert!(stdout(&o).contains("Usage: microprop"), "{args:?}: {}", stdout(&o));
+        assert!(
+            stdout(&o).contains("Usage: microprop"),
+            "{args:?}: {}",
+            stdout(&o)
+        );
     }
     let o = run(&[]);
     assert!(!o.status.success());
@@ -58,7 +62,10 @@ fn summary_of_the_jax_mlp() {
     assert!(out.contains("0.weight [32, 64], 0.bias [32]"), "{out}");
     assert!(out.contains("2.weight [10, 32], 2.bias [10]"), "{out}");
     // 64·32 + 32 + 32·10 + 10 = 2410 parameters; blob 20 + 4·2410 = 9660.
-    assert!(out.contains("parameters: 2410 (9640 bytes as f32)"), "{out}");
+    assert!(
+        out.contains("parameters: 2410 (9640 bytes as f32)"),
+        "{out}"
+    );
     assert!(out.contains("device blob: 9660 bytes"), "{out}");
     // Arena for batch 32, Adam, by hand: params 2410 + grads 2410 + m,v 4820
     // + input 32·64 = 2048 + activations 32·(32+32+10) = 2368 + scratch
@@ -73,7 +80,11 @@ fn summary_of_the_jax_mlp() {
         "--optimizer",
         "sgd",
     ]);
-    assert!(stdout(&o).contains("5100 f32 = 20400 bytes"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("5100 f32 = 20400 bytes"),
+        "{}",
+        stdout(&o)
+    );
 }
 
 #[test]
@@ -115,7 +126,12 @@ fn safetensors_to_blob_and_back_is_the_same_file() {
 fn a_pytorch_style_file_needs_spec() {
     let src = fixture("jax_mlp_tanh.safetensors");
     let blob = tmp("tanh.mpb");
-    let o = run(&["to-blob", src.to_str().unwrap(), "-o", blob.to_str().unwrap()]);
+    let o = run(&[
+        "to-blob",
+        src.to_str().unwrap(),
+        "-o",
+        blob.to_str().unwrap(),
+    ]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("--spec"), "{}", stderr(&o));
     let o = run(&[
@@ -136,9 +152,14 @@ fn errors_exit_nonzero_with_a_message() {
     let src = fixture("jax_mlp.safetensors");
     let blob = tmp("err.mpb");
     let out = tmp("err.safetensors");
-    assert!(run(&["to-blob", src.to_str().unwrap(), "-o", blob.to_str().unwrap()])
-        .status
-        .success());
+    assert!(run(&[
+        "to-blob",
+        src.to_str().unwrap(),
+        "-o",
+        blob.to_str().unwrap()
+    ])
+    .status
+    .success());
     // Wrong spec for a blob: the hash says so.
     let o = run(&[
         "to-safetensors",

@@ -93,7 +93,10 @@ fn maxout_is_one_linear_of_out_times_pieces_rows() {
         ]
     );
     let params = values(s.param_count(), 5);
-    assert_eq!(bits(&import(&s, &export(&s, &params).unwrap()).unwrap()), bits(&params));
+    assert_eq!(
+        bits(&import(&s, &export(&s, &params).unwrap()).unwrap()),
+        bits(&params)
+    );
 }
 
 #[test]
@@ -164,33 +167,71 @@ fn spec_text_round_trips_every_layer_kind() {
         [Layer::dense(4, 6), Layer::leaky_relu(1e-7)]
     );
     let odd = Layer::elu(f32::from_bits(0x3f80_0001));
-    assert_eq!(
-        spec_text::parse(&spec_text::format(&[odd])).unwrap(),
-        [odd]
-    );
+    assert_eq!(spec_text::parse(&spec_text::format(&[odd])).unwrap(), [odd]);
 }
 
 #[test]
 fn spec_text_errors_are_typed() {
     use spec_text::SpecTextError as E;
     assert_eq!(spec_text::parse("  "), Err(E::Empty));
-    assert!(matches!(spec_text::parse("conv(3,3)"), Err(E::UnknownLayer { name }) if name == "conv"));
+    assert!(
+        matches!(spec_text::parse("conv(3,3)"), Err(E::UnknownLayer { name }) if name == "conv")
+    );
     assert!(matches!(
         spec_text::parse("dense(3)"),
-        Err(E::Arity { expected: 2, got: 1, .. })
+        Err(E::Arity {
+            expected: 2,
+            got: 1,
+            ..
+        })
     ));
-    assert!(matches!(spec_text::parse("relu(1)"), Err(E::Arity { expected: 0, got: 1, .. })));
-    assert!(matches!(spec_text::parse("dense(3,0)"), Err(E::BadNumber { .. })));
-    assert!(matches!(spec_text::parse("dense(3,-1)"), Err(E::BadNumber { .. })));
-    assert!(matches!(spec_text::parse("dense(3,99999999999)"), Err(E::BadNumber { .. })));
-    assert!(matches!(spec_text::parse("elu(NaN)"), Err(E::BadNumber { .. })));
-    assert!(matches!(spec_text::parse("leaky_relu(inf)"), Err(E::BadNumber { .. })));
-    assert!(matches!(spec_text::parse("dense(3,4"), Err(E::Syntax { .. })));
-    assert!(matches!(spec_text::parse("dense(3,(4))"), Err(E::Syntax { .. })));
-    assert!(matches!(spec_text::parse("dense(3,4) -> relu"), Err(E::Syntax { at: 11, .. })));
+    assert!(matches!(
+        spec_text::parse("relu(1)"),
+        Err(E::Arity {
+            expected: 0,
+            got: 1,
+            ..
+        })
+    ));
+    assert!(matches!(
+        spec_text::parse("dense(3,0)"),
+        Err(E::BadNumber { .. })
+    ));
+    assert!(matches!(
+        spec_text::parse("dense(3,-1)"),
+        Err(E::BadNumber { .. })
+    ));
+    assert!(matches!(
+        spec_text::parse("dense(3,99999999999)"),
+        Err(E::BadNumber { .. })
+    ));
+    assert!(matches!(
+        spec_text::parse("elu(NaN)"),
+        Err(E::BadNumber { .. })
+    ));
+    assert!(matches!(
+        spec_text::parse("leaky_relu(inf)"),
+        Err(E::BadNumber { .. })
+    ));
+    assert!(matches!(
+        spec_text::parse("dense(3,4"),
+        Err(E::Syntax { .. })
+    ));
+    assert!(matches!(
+        spec_text::parse("dense(3,(4))"),
+        Err(E::Syntax { .. })
+    ));
+    assert!(matches!(
+        spec_text::parse("dense(3,4) -> relu"),
+        Err(E::Syntax { at: 11, .. })
+    ));
     assert!(matches!(
         spec_text::parse_spec("dense(3,4) dense(5,2)"),
-        Err(E::Spec(microprop::SpecError::Chain { layer: 1, expected: 5, got: 4 }))
+        Err(E::Spec(microprop::SpecError::Chain {
+            layer: 1,
+            expected: 5,
+            got: 4
+        }))
     ));
     assert!(matches!(
         spec_text::parse_spec("relu dense(3,2)"),
@@ -224,21 +265,35 @@ fn import_errors_are_typed() {
 
     // Missing tensor (the extra entry with no bytes removes 2.bias).
     let e = import(&s, &good(Some(("2.bias", Dtype::F32, vec![2], vec![])))).unwrap_err();
-    assert!(matches!(&e, ImportError::MissingTensor { name } if name == "2.bias"), "{e}");
+    assert!(
+        matches!(&e, ImportError::MissingTensor { name } if name == "2.bias"),
+        "{e}"
+    );
 
     // Wrong shape: W transposed (TensorFlow/Keras order).
-    let e = import(&s, &good(Some(("0.weight", Dtype::F32, vec![2, 3], w0.clone())))).unwrap_err();
+    let e = import(
+        &s,
+        &good(Some(("0.weight", Dtype::F32, vec![2, 3], w0.clone()))),
+    )
+    .unwrap_err();
     assert!(
         matches!(&e, ImportError::WrongShape { name, expected, found }
             if name == "0.weight" && expected == &[3, 2] && found == &[2, 3]),
         "{e}"
     );
     // Wrong shape: flattened.
-    let e = import(&s, &good(Some(("0.weight", Dtype::F32, vec![6], w0.clone())))).unwrap_err();
+    let e = import(
+        &s,
+        &good(Some(("0.weight", Dtype::F32, vec![6], w0.clone()))),
+    )
+    .unwrap_err();
     assert!(matches!(e, ImportError::WrongShape { .. }), "{e}");
 
     // Wrong dtype: F64, F16, BF16 are refused, not converted.
-    let f64s: Vec<u8> = values(3, 2).iter().flat_map(|&v| (v as f64).to_le_bytes()).collect();
+    let f64s: Vec<u8> = values(3, 2)
+        .iter()
+        .flat_map(|&v| (v as f64).to_le_bytes())
+        .collect();
     let e = import(&s, &good(Some(("0.bias", Dtype::F64, vec![3], f64s)))).unwrap_err();
     assert!(
         matches!(&e, ImportError::WrongDtype { name, found: Dtype::F64 } if name == "0.bias"),
@@ -250,7 +305,11 @@ fn import_errors_are_typed() {
     }
 
     // Unexpected extra tensor (a BatchNorm's running mean, say).
-    let e = import(&s, &good(Some(("1.running_mean", Dtype::F32, vec![3], b0.clone())))).unwrap_err();
+    let e = import(
+        &s,
+        &good(Some(("1.running_mean", Dtype::F32, vec![3], b0.clone()))),
+    )
+    .unwrap_err();
     assert!(
         matches!(&e, ImportError::UnexpectedTensor { name } if name == "1.running_mean"),
         "{e}"
@@ -260,7 +319,11 @@ fn import_errors_are_typed() {
     for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
         let mut v = values(2, 4);
         v[1] = bad;
-        let e = import(&s, &good(Some(("2.bias", Dtype::F32, vec![2], f32_bytes(&v))))).unwrap_err();
+        let e = import(
+            &s,
+            &good(Some(("2.bias", Dtype::F32, vec![2], f32_bytes(&v)))),
+        )
+        .unwrap_err();
         assert!(
             matches!(&e, ImportError::NonFinite { name, index: 1 } if name == "2.bias"),
             "{e}"
@@ -278,18 +341,35 @@ fn import_errors_are_typed() {
     // Unparseable metadata.
     let t = [("0.weight", Dtype::F32, vec![3, 2], w0.clone())];
     let file = raw_file(&t, Some("dense(2,3) swish"));
-    assert!(matches!(import(&s, &file), Err(ImportError::BadSpecMetadata { .. })));
-    assert!(matches!(tensors::spec_of(&file), Err(ImportError::BadSpecMetadata { .. })));
+    assert!(matches!(
+        import(&s, &file),
+        Err(ImportError::BadSpecMetadata { .. })
+    ));
+    assert!(matches!(
+        tensors::spec_of(&file),
+        Err(ImportError::BadSpecMetadata { .. })
+    ));
     // No metadata: spec_of says a spec is needed.
-    assert!(matches!(tensors::spec_of(&good(None)), Err(ImportError::NoSpec)));
+    assert!(matches!(
+        tensors::spec_of(&good(None)),
+        Err(ImportError::NoSpec)
+    ));
 
     // Malformed: the safetensors crate's error.
-    for bytes in [&b""[..], b"1234567", b"\x05\0\0\0\0\0\0\0{}", b"\x02\0\0\0\0\0\0\0[]"] {
+    for bytes in [
+        &b""[..],
+        b"1234567",
+        b"\x05\0\0\0\0\0\0\0{}",
+        b"\x02\0\0\0\0\0\0\0[]",
+    ] {
         assert!(matches!(import(&s, bytes), Err(ImportError::Malformed(_))));
     }
     let mut truncated = good(None);
     truncated.pop();
-    assert!(matches!(import(&s, &truncated), Err(ImportError::Malformed(_))));
+    assert!(matches!(
+        import(&s, &truncated),
+        Err(ImportError::Malformed(_))
+    ));
     // A blob is not a safetensors file.
     let blob = to_blob(&s, &values(17, 1)).unwrap();
     assert!(matches!(import(&s, &blob), Err(ImportError::Malformed(_))));
@@ -320,7 +400,10 @@ fn huge_shapes_and_offsets_are_errors_not_panics() {
     ];
     for h in huge {
         assert!(
-            matches!(import(&s, &header_file(h, 24)), Err(ImportError::Malformed(_))),
+            matches!(
+                import(&s, &header_file(h, 24)),
+                Err(ImportError::Malformed(_))
+            ),
             "{h}"
         );
     }
@@ -347,7 +430,10 @@ fn damaged_files_never_panic_and_never_import_wrong_values() {
             let mut f = file.clone();
             f[i] ^= 1 << bit;
             if let Ok(p) = import(&s, &f) {
-                let changed = p.iter().zip(&params).filter(|(a, b)| a.to_bits() != b.to_bits());
+                let changed = p
+                    .iter()
+                    .zip(&params)
+                    .filter(|(a, b)| a.to_bits() != b.to_bits());
                 assert!(changed.count() <= 1, "flip at byte {i} bit {bit}");
             }
         }
@@ -363,8 +449,14 @@ fn blob_errors_surface_through_the_helpers() {
     assert!(matches!(from_blob(&other, &b), Err(BlobError::Spec { .. })));
     b[100] ^= 0x10;
     assert!(matches!(from_blob(&s, &b), Err(BlobError::Crc { .. })));
-    assert!(matches!(from_blob(&s, &b[..b.len() - 4]), Err(BlobError::Truncated { .. })));
-    assert!(matches!(to_blob(&s, &params[1..]), Err(BlobError::Count { .. }) | Err(BlobError::BufferTooSmall { .. })));
+    assert!(matches!(
+        from_blob(&s, &b[..b.len() - 4]),
+        Err(BlobError::Truncated { .. })
+    ));
+    assert!(matches!(
+        to_blob(&s, &params[1..]),
+        Err(BlobError::Count { .. }) | Err(BlobError::BufferTooSmall { .. })
+    ));
 }
 
 #[test]
@@ -373,7 +465,10 @@ fn export_errors_are_typed() {
     let s = spec("dense(2,3) tanh dense(3,2)");
     assert!(matches!(
         export(&s, &values(16, 1)),
-        Err(ExportError::Length { expected: 17, got: 16 })
+        Err(ExportError::Length {
+            expected: 17,
+            got: 16
+        })
     ));
     let mut p = values(17, 1);
     p[7] = f32::NAN; // b0[1]

@@ -1,137 +1,350 @@
-//! Train the digits classifier (64-32-10, ReLU, softmax cross-entropy, Adam)
-//! on the vendored UCI digits set, 80/20 split, and print loss and accuracy
-//! per epoch and the final test accuracy.
+//! Train the digits classifier (64-H-10, ReLU, softmax cross-entropy, Adam)
+//! on the vendored UCI digits set with a progress bar per epoch; write the
+//! loss and accuracy curves as a PNG next to a CSV of the numbers, and
+//! optionally the trained model as safetensors (PyTorch names) for
+//! `microprop to-blob`.
 //!
 //! ```text
-//! cargo run --release --example digits [-- --epochs N] [--backend cpu|vulkan]
+//! cargo run --release -p host-tests --example digits -- --help
+//! cargo run --release -p host-tests --example digits -- --save model.safetensors
+//! cargo run --release -p host-tests --example digits -- --hidden 16 --firmware-split --save digits16.safetensors
 //! ```
 //!
 //! `--backend vulkan` trains the same model on `microprop-vulkan` (the device
-//! `MICROPROP_VULKAN_DEVICE` names, else the preferred one).
+//! `MICROPROP_VULKAN_DEVICE` names, else the preferred one). The PNG's text
+//! uses a TrueType font found at run time (`--font`, else DejaVu Sans or
+//! Liberation Sans in the usual system places); without one the curves are
+//! drawn without text and a line says so.
 
-use host_tests::data;
-use host_tests::suite::train::{DIGITS, DIGITS_CONFIG, DIGITS_EPOCHS, DIGITS_SPLIT_SEED};
-use microprop::{Backend, Network, Rng, Targets};
+use clap::Parser;
+use host_tests::data::{self, Dataset};
+use host_tests::suite::train::{DIGITS_CONFIG, DIGITS_EPOCHS, DIGITS_SPLIT_SEED};
+use indicatif::{ProgressBar, ProgressStyle};
+use microprop::{Backend, Network, Rng, Spec, Targets};
 use microprop_cpu::CpuBackend;
+use std::path::{Path, PathBuf};
 
+/// Train 64-H-10 ReLU + softmax cross-entropy with Adam on the UCI digits
+/// set, show a progress bar per epoch, and write the loss/accuracy curves
+/// (PNG + CSV) and, with --save, the model as safetensors.
+#[derive(Parser)]
+#[command(name = "digits")]
 struct Args {
+    /// Epochs over the training set.
+    #[arg(long, default_value_t = DIGITS_EPOCHS)]
     epochs: usize,
+    /// Backend to train on.
+    #[arg(long, default_value = "cpu", value_parser = ["cpu", "vulkan"])]
     backend: String,
+    /// Hidden width H (16 gives the model the `finetune` firmware embeds).
+    #[arg(long, default_value_t = 32)]
+    hidden: usize,
+    /// Hold out image i when i % 5 == 4 (the `finetune` firmware's split, so
+    /// the images it tests on are unseen) instead of a shuffled 80/20 split.
+    #[arg(long)]
+    firmware_split: bool,
+    /// Write the trained model here as safetensors (for `microprop to-blob`).
+    #[arg(long)]
+    save: Option<PathBuf>,
+    /// Loss and accuracy curves as a PNG.
+    #[arg(long, default_value = "digits-curves.png")]
+    plot: PathBuf,
+    /// The numbers behind the curves.
+    #[arg(long, default_value = "digits-curves.csv")]
+    csv: PathBuf,
+    /// A TrueType font for the PNG's text.
+    #[arg(long)]
+    font: Option<PathBuf>,
 }
 
-fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        epochs: DIGITS_EPOCHS,
-        backend: "cpu".to_string(),
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--epochs" => {
-                args.epochs = it
-                    .next()
-                    .and_then(|v| v.parse().ok())
-                    .ok_or("--epochs needs a positive integer")?;
-            }
-            "--backend" => {
-                args.backend = it
-                    .next()
-                    .filter(|b| b == "cpu" || b == "vulkan")
-                    .ok_or("--backend needs `cpu` or `vulkan`")?;
-            }
-            "--help" | "-h" => {
-                println!("usage: digits [--epochs N] [--backend cpu|vulkan]\n\nTrains 64-32-10 ReLU + softmax CE with Adam on the UCI digits set\n(80/20 split) and prints loss and accuracy per epoch.");
-                std::process::exit(0);
-            }
-            other => return Err(format!("unknown argument {other:?} (try --help)")),
-        }
+/// One epoch's numbers.
+struct Epoch {
+    epoch: usize,
+    train_loss: f64,
+    train_acc: f64,
+    test_loss: f64,
+    test_acc: f64,
+}
+
+fn split(all: &Dataset<f32>, firmware: bool) -> (Dataset<f32>, Dataset<f32>) {
+    if firmware {
+        let (held, train): (Vec<usize>, Vec<usize>) = (0..all.len()).partition(|i| i % 5 == 4);
+        (all.subset(&train), all.subset(&held))
+    } else {
+        all.split(0.2, DIGITS_SPLIT_SEED)
     }
-    Ok(args)
 }
 
-fn train<B: Backend<Elem = f32>>(backend: B, epochs: usize) -> Result<f64, String>
+fn train<B: Backend<Elem = f32>>(
+    backend: B,
+    spec: Spec<'static>,
+    args: &Args,
+) -> Result<(Vec<Epoch>, Vec<f32>), String>
 where
     B::Error: std::fmt::Debug,
 {
     let all = data::digits::<f32>();
-    let (train, test) = all.split(0.2, DIGITS_SPLIT_SEED);
-    let mut net = Network::new(DIGITS, backend, DIGITS_CONFIG).map_err(|e| e.to_string())?;
+    let (train, test) = split(&all, args.firmware_split);
+    let mut net = Network::new(spec, backend, DIGITS_CONFIG).map_err(|e| e.to_string())?;
     println!(
-        "digits: {} train / {} test samples, model 64-32-10 ({} parameters), arena {} bytes (f32, batch {}, Adam)",
+        "digits: {} train / {} test samples, model {} ({} parameters), arena {} bytes (f32, batch {}, Adam)",
         train.len(),
         test.len(),
-        DIGITS.param_count(),
-        DIGITS_CONFIG.arena_len(&DIGITS) * 4,
+        microprop_cli::spec_text::format(spec.layers()),
+        spec.param_count(),
+        DIGITS_CONFIG.arena_len(&spec) * 4,
         DIGITS_CONFIG.batch
     );
     let mut order: Vec<usize> = (0..train.len()).collect();
     let mut rng = Rng::new(42);
+    let batches = train.len().div_ceil(DIGITS_CONFIG.batch) as u64;
+    let style = ProgressStyle::with_template(
+        "{prefix} [{bar:32.cyan/blue}] {pos}/{len} batches  loss {msg}  {elapsed_precise}",
+    )
+    .map_err(|e| e.to_string())?
+    .progress_chars("=> ");
     let start = std::time::Instant::now();
-    for epoch in 1..=epochs {
+    let mut log = Vec::with_capacity(args.epochs);
+    for epoch in 1..=args.epochs {
         rng.shuffle(&mut order);
+        // Drawn on stderr only when it is a terminal (indicatif hides it
+        // otherwise), so logs and CI output keep just the epoch lines.
+        let bar = ProgressBar::new(batches)
+            .with_style(style.clone())
+            .with_prefix(format!("epoch {epoch:3}/{}", args.epochs));
         for chunk in order.chunks(DIGITS_CONFIG.batch) {
             let b = train.subset(chunk);
-            net.train_step(&b.x, Targets::Labels(&b.y))
+            let loss = net
+                .train_step(&b.x, Targets::Labels(&b.y))
                 .map_err(|e| e.to_string())?;
+            bar.set_message(format!("{loss:.4}"));
+            bar.inc(1);
         }
+        bar.finish_and_clear();
         let tr = net
             .evaluate(&train.x, Targets::Labels(&train.y))
             .map_err(|e| e.to_string())?;
         let te = net
             .evaluate(&test.x, Targets::Labels(&test.y))
             .map_err(|e| e.to_string())?;
+        let e = Epoch {
+            epoch,
+            train_loss: tr.loss,
+            train_acc: tr.accuracy.unwrap_or(0.0),
+            test_loss: te.loss,
+            test_acc: te.accuracy.unwrap_or(0.0),
+        };
         println!(
             "epoch {epoch:3}  train loss {:.4}  train acc {:.4}  test loss {:.4}  test acc {:.4}",
-            tr.loss,
-            tr.accuracy.unwrap_or(0.0),
-            te.loss,
-            te.accuracy.unwrap_or(0.0)
+            e.train_loss, e.train_acc, e.test_loss, e.test_acc
         );
+        log.push(e);
     }
     let te = net
         .evaluate(&test.x, Targets::Labels(&test.y))
         .map_err(|e| e.to_string())?;
-    let acc = te.accuracy.unwrap_or(0.0);
     println!(
-        "test accuracy {acc:.4} on {} held-out samples ({:.2} s)",
+        "test accuracy {:.4} on {} held-out samples ({:.2} s)",
+        te.accuracy.unwrap_or(0.0),
         te.samples,
         start.elapsed().as_secs_f64()
     );
-    Ok(acc)
+    let mut params = vec![0.0f32; spec.param_count()];
+    net.parameters(&mut params).map_err(|e| e.to_string())?;
+    Ok((log, params))
+}
+
+fn write_csv(path: &Path, log: &[Epoch]) -> Result<(), String> {
+    let mut s = String::from("epoch,train_loss,train_accuracy,test_loss,test_accuracy\n");
+    for e in log {
+        s += &format!(
+            "{},{},{},{},{}\n",
+            e.epoch, e.train_loss, e.train_acc, e.test_loss, e.test_acc
+        );
+    }
+    std::fs::write(path, s).map_err(|e| format!("writing {}: {e}", path.display()))
+}
+
+/// A TrueType font for the plot's text, leaked for plotters' registry.
+fn load_font(explicit: Option<&Path>) -> Option<&'static [u8]> {
+    let candidates: Vec<PathBuf> = match explicit {
+        Some(p) => vec![p.to_path_buf()],
+        None => [
+            "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+            "/usr/share/fonts/TTF/DejaVuSans.ttf",
+            "/usr/share/fonts/dejavu/DejaVuSans.ttf",
+            "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
+            "/Library/Fonts/Arial.ttf",
+            "C:\\Windows\\Fonts\\arial.ttf",
+        ]
+        .iter()
+        .map(PathBuf::from)
+        .collect(),
+    };
+    candidates
+        .iter()
+        .find_map(|p| std::fs::read(p).ok())
+        .map(|b| &*Vec::leak(b))
+}
+
+fn plot(path: &Path, log: &[Epoch], title: &str, font: Option<&Path>) -> Result<bool, String> {
+    use plotters::prelude::*;
+    let text = match load_font(font) {
+        Some(bytes) => {
+            plotters::style::register_font("sans-serif", FontStyle::Normal, bytes)
+                .map_err(|_| "the font file is not a usable TrueType font".to_string())?;
+            true
+        }
+        None => false,
+    };
+    let err = |e: &dyn std::fmt::Display| format!("plotting {}: {e}", path.display());
+    let root = BitMapBackend::new(path, (1100, 440)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(&e))?;
+    let root = if text {
+        root.titled(title, ("sans-serif", 22))
+            .map_err(|e| err(&e))?
+    } else {
+        root
+    };
+    let (left, right) = root.split_horizontally(550);
+    let n = log.len().max(2) as f64;
+    let max_loss = log
+        .iter()
+        .map(|e| e.train_loss.max(e.test_loss))
+        .fold(0.0f64, f64::max)
+        .max(1e-3)
+        * 1.05;
+    let min_acc = log
+        .iter()
+        .map(|e| e.train_acc.min(e.test_acc))
+        .fold(1.0f64, f64::min)
+        .min(0.9);
+    let series = |which: fn(&Epoch) -> f64| -> Vec<(f64, f64)> {
+        log.iter().map(|e| (e.epoch as f64, which(e))).collect()
+    };
+    type Curve = (&'static str, fn(&Epoch) -> f64, RGBColor);
+    let panels: [(&DrawingArea<_, _>, &str, std::ops::Range<f64>, [Curve; 2]); 2] = [
+        (
+            &left,
+            "loss (mean softmax cross-entropy)",
+            0.0..max_loss,
+            [
+                ("train loss", |e| e.train_loss, BLUE),
+                ("test loss", |e| e.test_loss, RED),
+            ],
+        ),
+        (
+            &right,
+            "accuracy",
+            min_acc..1.0,
+            [
+                ("train accuracy", |e| e.train_acc, BLUE),
+                ("test accuracy", |e| e.test_acc, RED),
+            ],
+        ),
+    ];
+    for (area, caption, y, curves) in panels {
+        let mut builder = ChartBuilder::on(area);
+        builder.margin(14);
+        if text {
+            builder
+                .caption(caption, ("sans-serif", 18))
+                .x_label_area_size(34)
+                .y_label_area_size(54);
+        }
+        let mut chart = builder.build_cartesian_2d(1.0..n, y).map_err(|e| err(&e))?;
+        let mut mesh = chart.configure_mesh();
+        if text {
+            mesh.x_desc("epoch")
+                .x_label_formatter(&|x| format!("{x:.0}"))
+                .label_style(("sans-serif", 14));
+        } else {
+            mesh.x_labels(0).y_labels(0);
+        }
+        mesh.draw().map_err(|e| err(&e))?;
+        for (label, value, color) in curves {
+            let s = chart
+                .draw_series(LineSeries::new(series(value), color.stroke_width(2)))
+                .map_err(|e| err(&e))?;
+            if text {
+                s.label(label).legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+                });
+            }
+        }
+        if text {
+            chart
+                .configure_series_labels()
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK)
+                .position(SeriesLabelPosition::MiddleRight)
+                .label_font(("sans-serif", 14))
+                .draw()
+                .map_err(|e| err(&e))?;
+        }
+    }
+    root.present().map_err(|e| err(&e))?;
+    Ok(text)
+}
+
+fn run(args: Args) -> Result<(), String> {
+    if args.hidden == 0 {
+        return Err("--hidden must be at least 1".into());
+    }
+    let h = args.hidden;
+    let spec = microprop_cli::spec_text::parse_spec(&format!("dense(64,{h}) relu dense({h},10)"))
+        .map_err(|e| e.to_string())?;
+    let len = DIGITS_CONFIG.arena_len(&spec);
+    let (log, params) = if args.backend == "vulkan" {
+        let mut vk = microprop_vulkan::VulkanBackend::new(len).map_err(|e| e.to_string())?;
+        println!(
+            "vulkan device: {} ({:?})",
+            vk.device().name,
+            vk.device().kind
+        );
+        let r = train(&mut vk, spec, &args);
+        println!(
+            "vulkan: {} queue submissions, {} command buffers recorded (the rest replayed)",
+            vk.submissions(),
+            vk.recordings()
+        );
+        r?
+    } else {
+        let mut arena = vec![0.0f32; len];
+        train(CpuBackend::new(&mut arena), spec, &args)?
+    };
+    write_csv(&args.csv, &log)?;
+    let title = format!(
+        "digits {} ({} backend, Adam, batch {})",
+        microprop_cli::spec_text::format(spec.layers()),
+        args.backend,
+        DIGITS_CONFIG.batch
+    );
+    let with_text = plot(&args.plot, &log, &title, args.font.as_deref())?;
+    println!(
+        "wrote {} and {}{}",
+        args.csv.display(),
+        args.plot.display(),
+        if with_text {
+            ""
+        } else {
+            " (no TrueType font found: curves without text; pass --font FILE.ttf)"
+        }
+    );
+    if let Some(path) = &args.save {
+        let bytes = microprop_cli::export(&spec, &params).map_err(|e| e.to_string())?;
+        std::fs::write(path, &bytes).map_err(|e| format!("writing {}: {e}", path.display()))?;
+        println!(
+            "saved {} ({} bytes, safetensors with PyTorch names; next: microprop summary {0})",
+            path.display(),
+            bytes.len()
+        );
+    }
+    Ok(())
 }
 
 fn main() {
-    let args = match parse_args() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("error: {e}");
-            std::process::exit(2);
-        }
-    };
-    let len = DIGITS_CONFIG.arena_len(&DIGITS);
-    let result = if args.backend == "vulkan" {
-        match microprop_vulkan::VulkanBackend::new(len) {
-            Ok(mut vk) => {
-                println!(
-                    "vulkan device: {} ({:?})",
-                    vk.device().name,
-                    vk.device().kind
-                );
-                let r = train(&mut vk, args.epochs);
-                println!(
-                    "vulkan: {} queue submissions, {} command buffers recorded (the rest replayed)",
-                    vk.submissions(),
-                    vk.recordings()
-                );
-                r
-            }
-            Err(e) => Err(e.to_string()),
-        }
-    } else {
-        let mut arena = vec![0.0f32; len];
-        train(CpuBackend::new(&mut arena), args.epochs)
-    };
-    if let Err(e) = result {
+    if let Err(e) = run(Args::parse()) {
         eprintln!("error: {e}");
         std::process::exit(1);
     }

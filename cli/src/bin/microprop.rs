@@ -109,7 +109,9 @@ fn run(cli: Cli) -> Result<(), String> {
                         bytes.len()
                     );
                     let Some(text) = spec else {
-                        println!("(a blob stores only the spec's hash: pass --spec to see its layers)");
+                        println!(
+                            "(a blob stores only the spec's hash: pass --spec to see its layers)"
+                        );
                         return Ok(());
                     };
                     let spec = parse_spec(&text)?;

@@ -42,7 +42,10 @@ fn check(what: &str, got: &[f64], want: &[f64], tol: f64) -> f64 {
     assert_eq!(got.len(), want.len(), "{what}: length");
     let mut worst = 0.0f64;
     for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
-        assert!(close(g, w, tol), "{what}[{i}]: got {g}, JAX {w} (tol {tol})");
+        assert!(
+            close(g, w, tol),
+            "{what}[{i}]: got {g}, JAX {w} (tol {tol})"
+        );
         worst = worst.max((g - w).abs() / 1f64.max(g.abs()).max(w.abs()));
     }
     worst
@@ -80,7 +83,12 @@ pub fn jax_safetensors_same_logits_and_gradients<H: Harness>() {
         let mut logits = vec![H::E::ZERO; rows * spec.outputs()];
         net.predict(&x, &mut logits).expect("predict");
         let logits: Vec<f64> = logits.iter().map(|v| v.to_f64()).collect();
-        let d_logits = check(&format!("{name}: logits"), &logits, &nums(&m["logits"]), tol);
+        let d_logits = check(
+            &format!("{name}: logits"),
+            &logits,
+            &nums(&m["logits"]),
+            tol,
+        );
 
         net.zero_grad().expect("zero_grad");
         net.forward(&x).expect("forward");
