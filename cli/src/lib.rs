@@ -30,7 +30,8 @@ pub mod tensors;
 pub use tensors::{export, import, ExportError, ImportError};
 
 use microprop::blob::{self, BlobError};
-use microprop::{OptimizerKind, Spec};
+use microprop::{Config, Evaluation, Loss, Network, Optimizer, OptimizerKind, Spec, Targets};
+use microprop_cpu::CpuBackend;
 use std::fmt::Write as _;
 
 /// Encode `params` ([`microprop::Network::parameters`] order) as a device
@@ -137,4 +138,39 @@ pub fn summary(spec: &Spec<'_>, batch: usize, optimizer: OptimizerKind) -> Strin
         layout.scalars.len,
     );
     s
+}
+
+/// The vendored UCI digits set (`data/digits.csv`, 1797 images of 8×8
+/// pixels 0..=16): pixels / 16 row-major, and labels.
+pub fn digits() -> (Vec<f32>, Vec<usize>) {
+    let mut x = Vec::with_capacity(1797 * 64);
+    let mut y = Vec::with_capacity(1797);
+    for line in include_str!("../../data/digits.csv").lines() {
+        let v: Vec<u32> = line
+            .split(',')
+            .filter_map(|t| t.trim().parse().ok())
+            .collect();
+        if let Some((&label, pixels)) = v.split_last() {
+            x.extend(pixels.iter().map(|&p| p as f32 / 16.0));
+            y.push(label as usize);
+        }
+    }
+    (x, y)
+}
+
+/// Loss (mean softmax cross-entropy) and accuracy of `params` on `x`, `y`,
+/// on the CPU backend.
+pub fn evaluate(
+    spec: &Spec<'static>,
+    params: &[f32],
+    x: &[f32],
+    y: &[usize],
+) -> Result<Evaluation, String> {
+    let cfg = Config::new(64, Loss::SoftmaxCrossEntropy, Optimizer::sgd(0.01));
+    let mut arena = vec![0.0f32; cfg.arena_len(spec)];
+    let mut net =
+        Network::new(*spec, CpuBackend::new(&mut arena), cfg).map_err(|e| e.to_string())?;
+    net.load_parameters(params).map_err(|e| e.to_string())?;
+    net.evaluate(x, Targets::Labels(y))
+        .map_err(|e| e.to_string())
 }

@@ -189,3 +189,41 @@ fn errors_exit_nonzero_with_a_message() {
     let o = run(&["summary", src.to_str().unwrap(), "--optimizer", "lbfgs"]);
     assert!(!o.status.success());
 }
+
+#[test]
+fn eval_matches_what_jax_measured() {
+    // The finetune firmware's JAX-pretrained model (tools/pretrain_digits_jax.py)
+    // and the accuracy JAX measured on the held-out images (digits-jax.json).
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../firmware-examples/models");
+    let json = std::fs::read_to_string(root.join("digits-jax.json")).unwrap();
+    let field = |k: &str| -> u64 {
+        let at = json.find(&format!("\"{k}\":")).unwrap() + k.len() + 3;
+        json[at..]
+            .trim_start()
+            .split(|c: char| !c.is_ascii_digit())
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let want = format!(
+        "({}/{})",
+        field("unshifted_heldout_right"),
+        field("unshifted_heldout_images")
+    );
+    let f = root.join("digits-jax.safetensors");
+    let o = run(&[
+        "eval",
+        f.to_str().unwrap(),
+        "--spec",
+        "dense(64,16) relu dense(16,10)",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("digits held out"))
+        .unwrap();
+    assert!(line.contains(&want), "JAX measured {want}; {line}");
+    assert!(out.contains("/1797)"), "{out}");
+}

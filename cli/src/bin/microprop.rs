@@ -50,6 +50,17 @@ enum Command {
         #[arg(long)]
         spec: Option<String>,
     },
+    /// Evaluate a model (safetensors or blob) on the vendored UCI digits set
+    /// (pixels / 16, CPU backend): accuracy and mean softmax cross-entropy on
+    /// all 1797 images and on the 359 the `finetune` firmware holds out
+    /// (image i with i % 5 == 4).
+    Eval {
+        /// A .safetensors file or a device blob (.mpb); 64 inputs, 10 outputs.
+        file: PathBuf,
+        /// Spec text; needed for a blob or a file without microprop metadata.
+        #[arg(long)]
+        spec: Option<String>,
+    },
     /// Convert a device blob to a safetensors file (PyTorch names).
     ToSafetensors {
         /// Input blob file.
@@ -155,6 +166,41 @@ fn run(cli: Cli) -> Result<(), String> {
                 spec.hash(),
                 spec_text::format(spec.layers())
             );
+            Ok(())
+        }
+        Command::Eval { file, spec } => {
+            let bytes = read(&file)?;
+            let (spec, params) = match FileKind::of(&bytes) {
+                FileKind::Blob => {
+                    let text = spec.ok_or("a blob stores only the spec's hash: pass --spec")?;
+                    let spec = parse_spec(&text)?;
+                    let p = microprop_cli::from_blob(&spec, &bytes).map_err(|e| e.to_string())?;
+                    (spec, p)
+                }
+                FileKind::Safetensors => {
+                    let spec = safetensors_spec(&bytes, spec.as_deref())?;
+                    let p = tensors::import(&spec, &bytes).map_err(|e| e.to_string())?;
+                    (spec, p)
+                }
+            };
+            let (x, y) = microprop_cli::digits();
+            let held: Vec<usize> = (0..y.len()).filter(|i| i % 5 == 4).collect();
+            let hx: Vec<f32> = held
+                .iter()
+                .flat_map(|&i| x[i * 64..(i + 1) * 64].iter().copied())
+                .collect();
+            let hy: Vec<usize> = held.iter().map(|&i| y[i]).collect();
+            println!("{}: {}", file.display(), spec_text::format(spec.layers()));
+            for (name, x, y) in [("all", &x, &y), ("held out (i % 5 == 4)", &hx, &hy)] {
+                let e = microprop_cli::evaluate(&spec, &params, x, y).map_err(|e| e.to_string())?;
+                let right = (e.accuracy.unwrap_or(0.0) * e.samples as f64).round();
+                println!(
+                    "digits {name}: accuracy {:.4} ({right}/{}), loss {:.4}",
+                    e.accuracy.unwrap_or(0.0),
+                    e.samples,
+                    e.loss
+                );
+            }
             Ok(())
         }
         Command::ToSafetensors {
