@@ -170,14 +170,14 @@ impl GuardConfig {
 
     fn check<BE>(&self) -> core::result::Result<(), Error<BE>> {
         let bad = |name| Err(Error::Hyperparameter { name });
-        // `!(a >= b)` so that NaN is rejected too.
-        if !(self.explode_factor >= 1.0) {
+        // Written so that NaN fails each test too.
+        if self.explode_factor.is_nan() || self.explode_factor < 1.0 {
             return bad("explode_factor");
         }
-        if !(self.ema_decay >= 0.0 && self.ema_decay < 1.0) {
+        if !(0.0..1.0).contains(&self.ema_decay) {
             return bad("ema_decay");
         }
-        if !(self.floor >= 0.0 && self.floor.is_finite()) {
+        if !(self.floor.is_finite() && self.floor >= 0.0) {
             return bad("floor");
         }
         if self.warmup == 0 {
