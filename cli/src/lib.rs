@@ -24,6 +24,8 @@
 //! assert_eq!(from_blob(&spec, &blob).unwrap(), params);
 //! ```
 
+#![deny(missing_docs)]
+
 pub mod spec_text;
 pub mod tensors;
 
