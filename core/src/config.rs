@@ -31,6 +31,19 @@ pub enum Optimizer {
         /// ε > 0.
         eps: f32,
     },
+    /// Gradient descent fused into backward: each layer's update
+    /// `W ← (1 − 2·lr·λ)·W − lr·dZᵀX`, `b ← b − lr·Σ dZ` is applied as soon
+    /// as that layer's input gradient has been computed from the old `W`, so
+    /// the arena has no gradient buffer (parameters + activations +
+    /// scratch). Gives the weights of [`Optimizer::Sgd`] up to rounding.
+    /// Only [`crate::Network::train_step`] trains: the calls that need a
+    /// gradient buffer (`backward`, `step`, `gradients`) return
+    /// [`crate::Error::Fused`]. Meant for batch 1 on a microcontroller,
+    /// where the gradient buffer would be as large as the model.
+    FusedSgd {
+        /// Learning rate.
+        lr: f32,
+    },
 }
 
 impl Optimizer {
@@ -51,10 +64,16 @@ impl Optimizer {
             eps: 1e-8,
         }
     }
+    /// Gradient descent fused into backward (no gradient buffer); see
+    /// [`Optimizer::FusedSgd`].
+    pub const fn fused_sgd(lr: f32) -> Self {
+        Optimizer::FusedSgd { lr }
+    }
     /// Which state the arena must hold.
     pub const fn kind(&self) -> OptimizerKind {
         match self {
             Optimizer::Sgd { .. } => OptimizerKind::Sgd,
+            Optimizer::FusedSgd { .. } => OptimizerKind::FusedSgd,
             Optimizer::Momentum { .. } => OptimizerKind::Momentum,
             Optimizer::Adam { .. } => OptimizerKind::Adam,
         }
@@ -62,9 +81,10 @@ impl Optimizer {
     /// The configured learning rate.
     pub const fn lr(&self) -> f32 {
         match *self {
-            Optimizer::Sgd { lr } | Optimizer::Momentum { lr, .. } | Optimizer::Adam { lr, .. } => {
-                lr
-            }
+            Optimizer::Sgd { lr }
+            | Optimizer::FusedSgd { lr }
+            | Optimizer::Momentum { lr, .. }
+            | Optimizer::Adam { lr, .. } => lr,
         }
     }
 }

@@ -105,6 +105,13 @@ pub enum Error<BE> {
         /// Recoveries before giving up.
         recoveries: u32,
     },
+    /// The call needs a gradient buffer, which a network trained with
+    /// [`crate::Optimizer::FusedSgd`] does not have (it applies each layer's
+    /// update during backward: use [`crate::Network::train_step`]).
+    Fused {
+        /// What was called.
+        called: &'static str,
+    },
     /// The backend failed.
     Backend(BE),
 }
@@ -173,6 +180,10 @@ impl<BE: fmt::Debug> fmt::Display for Error<BE> {
             Error::Diverged { recoveries } => write!(
                 f,
                 "training diverged: gave up after {recoveries} recoveries without progress"
+            ),
+            Error::Fused { called } => write!(
+                f,
+                "`{called}` needs a gradient buffer; fused SGD trains only through train_step"
             ),
             Error::Backend(e) => write!(f, "backend error: {e:?}"),
         }

@@ -285,6 +285,7 @@ impl<B: Backend> Network<'_, B> {
         if !(config.h.is_finite() && config.h > 0.0) {
             return Err(Error::Hyperparameter { name: "h" });
         }
+        self.check_unfused("grad_check")?;
         let rows = self.stage_batch(x, &targets)?;
         self.emit_zero()?;
         self.emit_forward(rows)?;

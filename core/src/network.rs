@@ -107,7 +107,7 @@ fn check_config<BE>(spec: &Spec, config: &Config) -> core::result::Result<(), Er
         return bad("lr");
     }
     match config.optimizer {
-        Optimizer::Sgd { .. } => {}
+        Optimizer::Sgd { .. } | Optimizer::FusedSgd { .. } => {}
         Optimizer::Momentum { momentum, .. } => {
             if !unit_interval(momentum) {
                 return bad("momentum");
@@ -600,6 +600,18 @@ impl<'s, B: Backend> Network<'s, B> {
     /// with respect to the input batch is computed too. Returns the scratch
     /// slot that holds the last computed downstream gradient.
     pub(crate) fn emit_backward(&mut self, rows: usize, input_grad: bool) -> Result<usize, B> {
+        self.emit_backward_with(rows, input_grad, false)
+    }
+
+    /// [`Self::emit_backward`]; with `fused`, each affine layer's SGD update
+    /// is applied into its parameters (after its input gradient has been
+    /// computed from the old weights) instead of accumulating gradients.
+    fn emit_backward_with(
+        &mut self,
+        rows: usize,
+        input_grad: bool,
+        fused: bool,
+    ) -> Result<usize, B> {
         let two_l2 = B::Elem::from_f64(2.0 * self.config.l2 as f64);
         let mut slot = 0;
         let n = self.spec.layers().len();
@@ -610,7 +622,8 @@ impl<'s, B: Backend> Network<'s, B> {
             let want_dx = i > 0 || input_grad;
             match layer {
                 Layer::Dense { inputs, outputs } => {
-                    self.emit_affine_backward(&s, dy, rows, inputs, outputs, slot, want_dx)?;
+                    let shape = (rows, inputs, outputs);
+                    self.emit_affine_backward(&s, dy, shape, slot, want_dx, fused)?;
                     if want_dx {
                         slot = 1 - slot;
                     }
@@ -631,7 +644,8 @@ impl<'s, B: Backend> Network<'s, B> {
                         k: pieces,
                     })?;
                     slot = 1 - slot;
-                    self.emit_affine_backward(&s, dz, rows, inputs, np, slot, want_dx)?;
+                    let shape = (rows, inputs, np);
+                    self.emit_affine_backward(&s, dz, shape, slot, want_dx, fused)?;
                     if want_dx {
                         slot = 1 - slot;
                     }
@@ -651,7 +665,7 @@ impl<'s, B: Backend> Network<'s, B> {
                     cols: s.out_width,
                 })?,
             }
-            if self.config.l2 > 0.0 && s.weights.len > 0 {
+            if !fused && self.config.l2 > 0.0 && s.weights.len > 0 {
                 self.exec(&Op::Axpy {
                     x: s.weights,
                     y: s.dweights,
@@ -663,19 +677,59 @@ impl<'s, B: Backend> Network<'s, B> {
     }
 
     /// `dW += dzᵀ x`, `db += Σ dz`, and (with `want_dx`) `dx = dz W` into the
-    /// other scratch slot.
-    #[allow(clippy::too_many_arguments)]
+    /// other scratch slot. `shape` is `(rows, inputs, outputs)`.
+    ///
+    /// With `fused` (SGD during backward): `dx = dz W` first, from the old
+    /// `W`; then one gemm `W ← (1 − 2·lr·λ)·W − lr·dzᵀx` (the L2 gradient
+    /// `2λW` folded into `beta`) and `b ← b − lr·dz[r]` per row.
     fn emit_affine_backward(
         &mut self,
         s: &LayerSpans,
         dz: Span,
-        rows: usize,
-        inputs: usize,
-        outputs: usize,
+        (rows, inputs, outputs): (usize, usize, usize),
         slot: usize,
         want_dx: bool,
+        fused: bool,
     ) -> Result<(), B> {
         let one = B::Elem::ONE;
+        if fused {
+            if want_dx {
+                self.exec(&Op::Gemm {
+                    m: rows,
+                    n: inputs,
+                    k: outputs,
+                    a: dz,
+                    trans_a: false,
+                    b: s.weights,
+                    trans_b: false,
+                    c: self.layout.scratch[1 - slot].prefix(rows * inputs),
+                    alpha: one,
+                    beta: B::Elem::ZERO,
+                })?;
+            }
+            let lr = self.lr;
+            let decay = 1.0 - lr * 2.0 * self.config.l2 as f64;
+            self.exec(&Op::Gemm {
+                m: outputs,
+                n: inputs,
+                k: rows,
+                a: dz,
+                trans_a: true,
+                b: s.input,
+                trans_b: false,
+                c: s.weights,
+                alpha: B::Elem::from_f64(-lr),
+                beta: B::Elem::from_f64(decay),
+            })?;
+            for r in 0..rows {
+                self.exec(&Op::Axpy {
+                    x: dz.slice(r * outputs, outputs),
+                    y: s.bias,
+                    alpha: B::Elem::from_f64(-lr),
+                })?;
+            }
+            return Ok(());
+        }
         self.exec(&Op::Gemm {
             m: outputs,
             n: inputs,
@@ -716,6 +770,8 @@ impl<'s, B: Backend> Network<'s, B> {
         let l = self.layout;
         let lr = B::Elem::from_f64(self.lr);
         match self.config.optimizer {
+            // Applied during backward.
+            Optimizer::FusedSgd { .. } => Ok(()),
             Optimizer::Sgd { .. } => self.exec(&Op::SgdStep {
                 param: l.params,
                 grad: l.grads,
@@ -748,6 +804,15 @@ impl<'s, B: Backend> Network<'s, B> {
                     bias2: B::Elem::from_f64(1.0 - self.beta2_t),
                 })
             }
+        }
+    }
+
+    /// [`Error::Fused`] for a call that needs the gradient buffer a fused-SGD
+    /// network does not have.
+    pub(crate) fn check_unfused(&self, called: &'static str) -> Result<(), B> {
+        match self.config.optimizer {
+            Optimizer::FusedSgd { .. } => Err(Error::Fused { called }),
+            _ => Ok(()),
         }
     }
 
@@ -875,6 +940,7 @@ impl<'s, B: Backend> Network<'s, B> {
     /// the parameters' gradients (as PyTorch does: call
     /// [`Network::zero_grad`] between steps).
     pub fn backward(&mut self) -> Result<(), B> {
+        self.check_unfused("backward")?;
         if self.stage != Stage::Loss {
             return Err(Error::OutOfOrder {
                 called: "backward",
@@ -890,6 +956,7 @@ impl<'s, B: Backend> Network<'s, B> {
     /// respect to the input batch into `dx` (`rows × inputs`), like reading
     /// `x.grad` in PyTorch.
     pub fn backward_with_input_grad(&mut self, dx: &mut [B::Elem]) -> Result<(), B> {
+        self.check_unfused("backward_with_input_grad")?;
         if self.stage != Stage::Loss {
             return Err(Error::OutOfOrder {
                 called: "backward",
@@ -919,6 +986,7 @@ impl<'s, B: Backend> Network<'s, B> {
 
     /// Apply the optimizer to the accumulated gradients.
     pub fn step(&mut self) -> Result<(), B> {
+        self.check_unfused("step")?;
         self.emit_step()?;
         self.backend.submit().map_err(Error::Backend)
     }
@@ -939,10 +1007,13 @@ impl<'s, B: Backend> Network<'s, B> {
             .upload(self.layout.input.offset, x)
             .map_err(Error::Backend)?;
         self.upload_targets(&targets)?;
-        self.emit_zero_grad()?;
+        let fused = matches!(self.config.optimizer, Optimizer::FusedSgd { .. });
+        if !fused {
+            self.emit_zero_grad()?;
+        }
         self.emit_forward(rows)?;
         self.emit_loss(rows, true, true)?;
-        self.grad_slot = self.emit_backward(rows, false)?;
+        self.grad_slot = self.emit_backward_with(rows, false, fused)?;
         self.emit_step()?;
         self.rows = rows;
         self.stage = Stage::Forward;
@@ -1055,6 +1126,7 @@ impl<'s, B: Backend> Network<'s, B> {
     /// Copy the accumulated gradients into `out` (same layout as
     /// [`Network::parameters`]).
     pub fn gradients(&mut self, out: &mut [B::Elem]) -> Result<(), B> {
+        self.check_unfused("gradients")?;
         self.read_span(self.layout.grads, out)
     }
 

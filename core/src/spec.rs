@@ -181,15 +181,26 @@ pub enum OptimizerKind {
     Momentum,
     /// Adam: two moments per parameter.
     Adam,
+    /// SGD applied layer by layer during backward: no state and no gradient
+    /// buffer (the `grads` span is empty).
+    FusedSgd,
 }
 
 impl OptimizerKind {
     /// State elements per parameter.
     pub const fn state_per_param(self) -> usize {
         match self {
-            OptimizerKind::Sgd => 0,
+            OptimizerKind::Sgd | OptimizerKind::FusedSgd => 0,
             OptimizerKind::Momentum => 1,
             OptimizerKind::Adam => 2,
+        }
+    }
+
+    /// Gradient elements per parameter: 1, or 0 for [`OptimizerKind::FusedSgd`].
+    pub const fn grads_per_param(self) -> usize {
+        match self {
+            OptimizerKind::FusedSgd => 0,
+            _ => 1,
         }
     }
 }
@@ -420,7 +431,7 @@ impl<'a> Spec<'a> {
             i += 1;
         }
         let params = Span::new(0, p);
-        let grads = Span::new(params.end(), p);
+        let grads = Span::new(params.end(), p * optimizer.grads_per_param());
         let state = Span::new(grads.end(), p * optimizer.state_per_param());
         let input = Span::new(state.end(), batch * self.inputs);
         let activations = Span::new(input.end(), batch * acts);

@@ -103,7 +103,8 @@ macro_rules! conformance_suite {
         $crate::__stamp!($h; train;
             xor_reaches_low_loss, digits_reaches_96_percent, rejected_calls_leave_parameters_untouched,
             bad_inputs_are_typed_errors, batch_sizes_up_to_capacity, optimizers_decrease_loss,
-            lr_schedule_changes_steps
+            lr_schedule_changes_steps, fused_sgd_matches_unfused_sgd,
+            fused_sgd_gradient_calls_are_typed_errors
         );
         $crate::__stamp!($h; guard;
             guard_poison_sample_is_undone, guard_absurd_lr_is_lowered_until_stable,

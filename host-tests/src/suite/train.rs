@@ -314,3 +314,108 @@ pub fn lr_schedule_changes_steps<H: Harness>() {
     );
     assert_eq!(net.lr(), 0.25);
 }
+
+/// Fused SGD (each layer's update applied during backward, no gradient
+/// buffer) gives the weights and losses of the unfused SGD step, step after
+/// step: dense + tanh with MSE at batch 1, softmax cross-entropy with L2
+/// (folded into the gemm's `beta`), maxout at batch 3 (per-row bias
+/// updates), and a batch of fewer rows than capacity. Its arena is the
+/// unfused one less one gradient per parameter.
+pub fn fused_sgd_matches_unfused_sgd<H: Harness>() {
+    const TANH: Spec = Spec::new(&[Layer::dense(3, 5), Layer::tanh(), Layer::dense(5, 2)]);
+    const MAXOUT: Spec = Spec::new(&[
+        Layer::maxout(3, 4, 2),
+        Layer::relu(),
+        Layer::dense(4, 3),
+        Layer::softmax(),
+    ]);
+    let x = [0.3, -0.7, 0.9, -0.1, 0.5, 0.2, 0.8, -0.4, 0.6];
+    let values = [0.2, -0.3, 0.7, 0.1, -0.5, 0.4];
+    let labels = [1usize, 0, 1];
+    // (spec, loss, l2, capacity, rows used)
+    let cases: [(Spec, Loss, f32, usize, usize); 4] = [
+        (TANH, Loss::Mse, 0.0, 1, 1),
+        (TANH, Loss::SoftmaxCrossEntropy, 0.05, 1, 1),
+        (MAXOUT, Loss::SoftmaxCrossEntropy, 0.01, 3, 3),
+        (MAXOUT, Loss::Hinge { margin: 1.0 }, 0.0, 4, 2),
+    ];
+    let tol = H::tolerances().reduction * 10.0;
+    for (spec, loss, l2, cap, rows) in cases {
+        let plain = Config::new(cap, loss, Optimizer::sgd(0.3))
+            .with_l2(l2)
+            .with_seed(11);
+        let fused = Config {
+            optimizer: Optimizer::fused_sgd(0.3),
+            ..plain
+        };
+        assert_eq!(
+            fused.arena_len(&spec) + spec.param_count(),
+            plain.arena_len(&spec),
+            "fused SGD saves exactly the gradient buffer"
+        );
+        let (Some(b0), Some(b1)) = (
+            H::backend(plain.arena_len(&spec)),
+            H::backend(fused.arena_len(&spec)),
+        ) else {
+            return;
+        };
+        let mut a = Network::new(spec, b0, plain).unwrap();
+        let mut f = Network::new(spec, b1, fused).unwrap();
+        let xs = e::<H::E>(&x[..rows * 3]);
+        let ys = e::<H::E>(&values[..rows * 2]);
+        let t = || {
+            if loss.uses_labels() {
+                Targets::Labels(&labels[..rows])
+            } else {
+                Targets::Values(&ys)
+            }
+        };
+        let p = spec.param_count();
+        let (mut wa, mut wf) = (vec![H::E::ZERO; p], vec![H::E::ZERO; p]);
+        for step in 0..6 {
+            let la = a.train_step(&xs, t()).unwrap().to_f64();
+            let lf = f.train_step(&xs, t()).unwrap().to_f64();
+            let what = format!("{}: {loss:?} l2 {l2} step {step}", H::NAME);
+            crate::assert_close(&format!("{what} loss"), &[lf], &[la], tol);
+            a.parameters(&mut wa).unwrap();
+            f.parameters(&mut wf).unwrap();
+            let wa: Vec<f64> = wa.iter().map(|v| v.to_f64()).collect();
+            let wf: Vec<f64> = wf.iter().map(|v| v.to_f64()).collect();
+            crate::assert_close(&format!("{what} weights"), &wf, &wa, tol);
+            // The step did something (a vacuous comparison would pass too).
+            assert!(step > 0 || la > 0.0, "{what}: zero loss");
+        }
+    }
+}
+
+/// A fused-SGD network has no gradient buffer: the calls that need one are
+/// typed errors that change nothing; `train_step` still trains.
+pub fn fused_sgd_gradient_calls_are_typed_errors<H: Harness>() {
+    let cfg = Config::new(1, Loss::Mse, Optimizer::fused_sgd(0.5)).with_seed(1);
+    let Some(backend) = H::backend(cfg.arena_len(&XOR)) else {
+        return;
+    };
+    let mut net = Network::new(XOR, backend, cfg).unwrap();
+    let x = e::<H::E>(&[1.0, 0.0]);
+    let y = e::<H::E>(&[1.0]);
+    let mut g = vec![H::E::ZERO; XOR.param_count()];
+    net.forward(&x).unwrap();
+    net.loss(Targets::Values(&y)).unwrap();
+    assert!(matches!(
+        net.backward(),
+        Err(Error::Fused { called: "backward" })
+    ));
+    assert!(matches!(net.step(), Err(Error::Fused { called: "step" })));
+    assert!(matches!(
+        net.gradients(&mut g),
+        Err(Error::Fused {
+            called: "gradients"
+        })
+    ));
+    let first = net.train_step(&x, Targets::Values(&y)).unwrap().to_f64();
+    let mut last = first;
+    for _ in 0..50 {
+        last = net.train_step(&x, Targets::Values(&y)).unwrap().to_f64();
+    }
+    assert!(last < 0.1 * first, "{}: {first} → {last}", H::NAME);
+}
