@@ -39,6 +39,28 @@ cargo clippy --quiet --release --manifest-path defmt-decode/Cargo.toml --target 
 step "build and run every example on every board"
 bash run.sh
 
+step "no panic path (panic-sites.sh allowlist; panic-never link check)"
+# Every panic call site left in the M4F builds must be in a file on
+# panic-sites.sh's allowlist (the CPU kernels, see README.md); then each
+# example is linked with the panic-never handler: the ones in
+# PANIC_NEVER_REQUIRED must link, the others only report.
+bins=(xor perceptron digits sensor finetune checkpoint)
+elfs=()
+for b in "${bins[@]}"; do
+    [[ -f target/thumbv7em-none-eabihf/release/$b ]] && elfs+=("target/thumbv7em-none-eabihf/release/$b")
+done
+bash panic-sites.sh "${elfs[@]}"
+required=" ${PANIC_NEVER_REQUIRED:-} "
+for b in "${bins[@]}"; do
+    if cargo build -q --release --features panic-never --bin "$b" --target-dir target/panic-never 2>/dev/null; then
+        echo "panic-never: $b links: no panic reachable"
+    elif [[ $required == *" $b "* ]]; then
+        echo "panic-never: $b does NOT link but is required to" >&2; exit 1
+    else
+        echo "panic-never: $b does not link yet (see panic-sites.sh above)"
+    fi
+done
+
 step "table (README.md shows it)"
 bash table.sh --from-logs
 

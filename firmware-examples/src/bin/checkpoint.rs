@@ -60,9 +60,7 @@ fn bits<const N: usize>(v: &[f32; N]) -> [u32; N] {
 
 #[entry]
 fn main() -> ! {
-    let Some(cp) = cortex_m::Peripherals::take() else {
-        exit(false)
-    };
+    let cp = microprop_firmware::peripherals();
     let mut meter = Meter::new(cp.SYST);
     hello("checkpoint", &meter);
     // SAFETY: `main` runs once and is the only place that names these.

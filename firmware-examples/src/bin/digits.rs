@@ -67,11 +67,17 @@ fn test_index(j: usize) -> usize {
 }
 
 /// Image `i` scaled to [0, 1] into `x`, label out.
+/// (`get`, not indexing: an image index past the data set gives label
+/// `usize::MAX`, which `train_step` rejects with a typed error; no panic
+/// path.)
 fn load(i: usize, x: &mut [f32]) -> usize {
-    for (dst, &p) in x.iter_mut().zip(&PIXELS[i * 64..(i + 1) * 64]) {
+    let (Some(img), Some(&label)) = (PIXELS.get(i * 64..(i + 1) * 64), LABELS.get(i)) else {
+        return usize::MAX;
+    };
+    for (dst, &p) in x.iter_mut().zip(img) {
         *dst = f32::from(p) * (1.0 / 16.0);
     }
-    usize::from(LABELS[i])
+    usize::from(label)
 }
 
 /// Strides coprime to N_TRAIN (= 2 · 719): epoch `e` visits the training set
@@ -80,7 +86,7 @@ const STRIDES: [usize; 8] = [7, 11, 13, 17, 19, 23, 29, 31];
 
 #[entry]
 fn main() -> ! {
-    let cp = cortex_m::Peripherals::take().unwrap();
+    let cp = microprop_firmware::peripherals();
     let mut meter = Meter::new(cp.SYST);
     hello("digits", &meter);
     defmt::info!(
@@ -112,12 +118,16 @@ fn main() -> ! {
         let mut k = 0;
         while k < N_TRAIN {
             let rows = BATCH.min(N_TRAIN - k);
-            for r in 0..rows {
+            let batch = x.chunks_exact_mut(64).zip(y.iter_mut()).take(rows);
+            for (r, (xr, yr)) in batch.enumerate() {
                 let i = train_index((a * (k + r) + off) % N_TRAIN);
-                y[r] = load(i, &mut x[r * 64..(r + 1) * 64]);
+                *yr = load(i, xr);
             }
-            let (loss, _) =
-                meter.measure(|| net.train_step(&x[..rows * 64], Targets::Labels(&y[..rows])));
+            let (xb, yb) = (
+                x.get(..rows * 64).unwrap_or(&[]),
+                y.get(..rows).unwrap_or(&[]),
+            );
+            let (loss, _) = meter.measure(|| net.train_step(xb, Targets::Labels(yb)));
             loss_sum += check(loss, "train_step") * rows as f32;
             k += rows;
         }

@@ -88,7 +88,11 @@ fn held_index(j: usize) -> usize {
 /// Image `i`, scaled to [0, 1] and shifted if `shifted`, into `x`; returns
 /// its label.
 fn load(i: usize, shifted: bool, x: &mut [f32; 64]) -> usize {
-    let img = &PIXELS[i * 64..(i + 1) * 64];
+    // `get`: an index past the data set gives label `usize::MAX`, which the
+    // network rejects with a typed error (no panic path).
+    let (Some(img), Some(&label)) = (PIXELS.get(i * 64..(i + 1) * 64), LABELS.get(i)) else {
+        return usize::MAX;
+    };
     let (dx, dy) = if shifted { SHIFT } else { (0, 0) };
     for r in 0..8 {
         for c in 0..8 {
@@ -99,7 +103,7 @@ fn load(i: usize, shifted: bool, x: &mut [f32; 64]) -> usize {
             };
         }
     }
-    usize::from(LABELS[i])
+    usize::from(label)
 }
 
 type Net = Network<'static, CpuBackend<'static, f32>>;
@@ -127,7 +131,7 @@ fn measure(net: &mut Net) -> (f32, f32) {
 
 #[entry]
 fn main() -> ! {
-    let cp = cortex_m::Peripherals::take().unwrap();
+    let cp = microprop_firmware::peripherals();
     let mut meter = Meter::new(cp.SYST);
     hello("finetune", &meter);
     defmt::info!(

@@ -40,7 +40,7 @@ fn uniform(state: &mut u32) -> f32 {
 
 #[entry]
 fn main() -> ! {
-    let cp = cortex_m::Peripherals::take().unwrap();
+    let cp = microprop_firmware::peripherals();
     let mut meter = Meter::new(cp.SYST);
     hello("perceptron", &meter);
 

@@ -36,7 +36,7 @@ static mut ARENA: [f32; ARENA_LEN] = [0.0; ARENA_LEN];
 
 #[entry]
 fn main() -> ! {
-    let cp = cortex_m::Peripherals::take().unwrap();
+    let cp = microprop_firmware::peripherals();
     let mut meter = Meter::new(cp.SYST);
     hello("sensor", &meter);
 
