@@ -99,7 +99,7 @@ where
     let mut rng = Rng::new(42);
     let batches = train.len().div_ceil(DIGITS_CONFIG.batch) as u64;
     let style = ProgressStyle::with_template(
-        "{prefix} [{bar:32.cyan/blue}] {pos}/{len} batches  loss {msg}  {elapsed_precise}",
+        "{prefix} [{bar:28.cyan/blue}] {pos:>3}/{len} batches, loss {msg}",
     )
     .map_err(|e| e.to_string())?
     .progress_chars("=> ");
