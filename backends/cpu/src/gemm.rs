@@ -60,6 +60,28 @@ pub fn gemm<E: Float>(
     alpha: E,
     beta: E,
 ) -> Result<(), OpError> {
+    gemm_shaped(m, n, k, a, trans_a, b, trans_b, c, alpha, beta, SMALL)
+}
+
+/// Use the Cortex-M loop shapes (`2 × 2` scalar blocks).
+const SMALL: bool = cfg!(target_arch = "arm");
+
+/// [`gemm`] with the loop shapes chosen by `small` (the host's tests run the
+/// Cortex-M shapes too).
+#[allow(clippy::too_many_arguments)]
+fn gemm_shaped<E: Float>(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[E],
+    trans_a: bool,
+    b: &[E],
+    trans_b: bool,
+    c: &mut [E],
+    alpha: E,
+    beta: E,
+    small: bool,
+) -> Result<(), OpError> {
     reference::check("gemm", "a", a.len(), m.checked_mul(k))?;
     reference::check("gemm", "b", b.len(), k.checked_mul(n))?;
     reference::check("gemm", "c", c.len(), m.checked_mul(n))?;
@@ -75,10 +97,10 @@ pub fn gemm<E: Float>(
     };
     match (trans_a, trans_b) {
         // a[i][p] = a[i·k + p]
-        (false, false) => broadcast(g, a, k, 1, b, c),
+        (false, false) => broadcast(g, a, k, 1, b, c, small),
         // a[i][p] = a[p·m + i]
-        (true, false) => broadcast(g, a, 1, m, b, c),
-        (false, true) => dot(g, a, b, c),
+        (true, false) => broadcast(g, a, 1, m, b, c, small),
+        (false, true) => dot(g, a, b, c, small),
         (true, true) => {
             return reference::gemm(m, n, k, a, trans_a, b, trans_b, c, alpha, beta);
         }
@@ -218,14 +240,22 @@ fn broadcast_slice<E: Float, const MR: usize, const NR: usize>(
     }
 }
 
-fn broadcast<E: Float>(g: Dims<E>, a: &[E], rs: usize, cs: usize, b: &[E], c: &mut [E]) {
+fn broadcast<E: Float>(
+    g: Dims<E>,
+    a: &[E],
+    rs: usize,
+    cs: usize,
+    b: &[E],
+    c: &mut [E],
+    small: bool,
+) {
     // `k == 0` still runs one (empty) slice: `c = beta · c`.
     let mut p0 = 0;
     loop {
         let p1 = g.k.min(p0 + KC);
         let beta = if p0 == 0 { g.beta } else { E::ONE };
-        if cfg!(target_arch = "arm") {
-            broadcast_slice::<E, 2, 2>(g, a, rs, cs, b, c, p0, p1, beta);
+        if small {
+            broadcast_rows(g, a, rs, cs, b, c, p0, p1, beta);
         } else if E::BYTES == 4 {
             broadcast_slice::<E, 4, 16>(g, a, rs, cs, b, c, p0, p1, beta);
         } else {
@@ -238,7 +268,122 @@ fn broadcast<E: Float>(g: Dims<E>, a: &[E], rs: usize, cs: usize, b: &[E], c: &m
     }
 }
 
+/// The Cortex-M broadcast kernel: each row of `c` is scaled by `beta` once,
+/// then updated with four rows of `b` per pass (`c[j] += a₀b₀[j] + a₁b₁[j]
+/// + a₂b₂[j] + a₃b₃[j]`, `alpha` folded into the `a`s) over zipped
+/// iterators: per four multiply-accumulates one load and one store of `c`,
+/// four loads of `b`, no bounds checks. A batch-1 weight gradient (`k = 1`)
+/// is then one load, one multiply-accumulate and one store per element.
+#[allow(clippy::too_many_arguments)]
+fn broadcast_rows<E: Float>(
+    g: Dims<E>,
+    a: &[E],
+    rs: usize,
+    cs: usize,
+    b: &[E],
+    c: &mut [E],
+    p0: usize,
+    p1: usize,
+    beta: E,
+) {
+    let n = g.n;
+    let brow = |p: usize| &b[p * n..p * n + n];
+    for (i, c_row) in c.chunks_exact_mut(n.max(1)).take(g.m).enumerate() {
+        if beta == E::ZERO {
+            c_row.iter_mut().for_each(|x| *x = E::ZERO);
+        } else if beta != E::ONE {
+            c_row.iter_mut().for_each(|x| *x = beta * *x);
+        }
+        let ai = |p: usize| g.alpha * a[i * rs + p * cs];
+        let mut p = p0;
+        while p + 4 <= p1 {
+            let (a0, a1, a2, a3) = (ai(p), ai(p + 1), ai(p + 2), ai(p + 3));
+            let rows = brow(p).iter().zip(brow(p + 1)).zip(brow(p + 2)).zip(brow(p + 3));
+            for (x, (((b0, b1), b2), b3)) in c_row.iter_mut().zip(rows) {
+                *x = a3.mul_acc(*b3, a2.mul_acc(*b2, a1.mul_acc(*b1, a0.mul_acc(*b0, *x))));
+            }
+            p += 4;
+        }
+        while p < p1 {
+            let a0 = ai(p);
+            for (x, b0) in c_row.iter_mut().zip(brow(p)) {
+                *x = a0.mul_acc(*b0, *x);
+            }
+            p += 1;
+        }
+    }
+}
+
+/// Store a `2 × 2` block whose second row/column may repeat the first (at
+/// an odd edge): each element is written once.
+fn put<E: Float>(
+    c: &mut [E],
+    n: usize,
+    (i0, i1): (usize, usize),
+    (j0, j1): (usize, usize),
+    v: [E; 4],
+    alpha: E,
+    beta: E,
+) {
+    let mut one = |i: usize, j: usize, x: E| {
+        let o = &mut c[i * n + j];
+        *o = if beta == E::ZERO {
+            alpha * x
+        } else {
+            alpha * x + beta * *o
+        };
+    };
+    one(i0, j0, v[0]);
+    if j1 != j0 {
+        one(i0, j1, v[1]);
+    }
+    if i1 != i0 {
+        one(i1, j0, v[2]);
+        if j1 != j0 {
+            one(i1, j1, v[3]);
+        }
+    }
+}
+
 // ------------------------------------------------------------------- dot
+
+/// The Cortex-M dot kernel (CMSIS-DSP's shape): a `2 × 2` block of outputs
+/// from two rows of `a` and two of `b`, zipped so that each step is four
+/// loads and four multiply-accumulates, every operand used twice.
+fn dot_2x2<E: Float>(g: Dims<E>, a: &[E], b: &[E], c: &mut [E]) {
+    let (m, n, k) = (g.m, g.n, g.k);
+    fn row<E>(s: &[E], i: usize, k: usize) -> &[E] {
+        &s[i * k..i * k + k]
+    }
+    let mut i0 = 0;
+    while i0 < m {
+        let i1 = if i0 + 1 < m { i0 + 1 } else { i0 };
+        let (a0, a1) = (row(a, i0, k), row(a, i1, k));
+        let mut j0 = 0;
+        while j0 < n {
+            let j1 = if j0 + 1 < n { j0 + 1 } else { j0 };
+            let (b0, b1) = (row(b, j0, k), row(b, j1, k));
+            let (mut c00, mut c01, mut c10, mut c11) = (E::ZERO, E::ZERO, E::ZERO, E::ZERO);
+            for (((x0, x1), y0), y1) in a0.iter().zip(a1).zip(b0).zip(b1) {
+                c00 = x0.mul_acc(*y0, c00);
+                c01 = x0.mul_acc(*y1, c01);
+                c10 = x1.mul_acc(*y0, c10);
+                c11 = x1.mul_acc(*y1, c11);
+            }
+            put(
+                c,
+                n,
+                (i0, i1),
+                (j0, j1),
+                [c00, c01, c10, c11],
+                g.alpha,
+                g.beta,
+            );
+            j0 += 2;
+        }
+        i0 += 2;
+    }
+}
 
 /// One `MR × NR` block of `a · bᵀ` (`a` row-major `m × k`, `b` row-major
 /// `n × k`), `L` partial sums per output.
@@ -329,9 +474,9 @@ fn dot_tiles<E: Float, const MR: usize, const NR: usize, const L: usize>(
     }
 }
 
-fn dot<E: Float>(g: Dims<E>, a: &[E], b: &[E], c: &mut [E]) {
-    if cfg!(target_arch = "arm") {
-        dot_tiles::<E, 2, 2, 1>(g, a, b, c);
+fn dot<E: Float>(g: Dims<E>, a: &[E], b: &[E], c: &mut [E], small: bool) {
+    if small {
+        dot_2x2(g, a, b, c);
     } else if E::BYTES == 4 {
         dot_tiles::<E, 4, 4, 8>(g, a, b, c);
     } else {
@@ -385,8 +530,26 @@ mod tests {
         let (al, be) = (E::from_f64(alpha), E::from_f64(beta));
         let mut want = c0.clone();
         reference::gemm(m, n, k, &a, ta, &b, tb, &mut want, al, be).unwrap();
-        let mut got = c0.clone();
-        gemm(m, n, k, &a, ta, &b, tb, &mut got, al, be).unwrap();
+        for small in [false, true] {
+            let mut got = c0.clone();
+            gemm_shaped(m, n, k, &a, ta, &b, tb, &mut got, al, be, small).unwrap();
+            within_bound(&a, &b, &c0, &got, &want, (m, n, k), ta, tb, alpha, beta);
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn within_bound<E: Float>(
+        a: &[E],
+        b: &[E],
+        c0: &[E],
+        got: &[E],
+        want: &[E],
+        (m, n, k): (usize, usize, usize),
+        ta: bool,
+        tb: bool,
+        alpha: f64,
+        beta: f64,
+    ) {
         let eps = E::EPSILON.to_f64();
         for i in 0..m {
             for j in 0..n {
