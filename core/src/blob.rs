@@ -15,8 +15,8 @@
 //! | 20 | 4·n | parameters as f32, in [`Network::parameters`] order |
 //!
 //! [`validate`] checks everything (length, magic, version, element type,
-//! spec, count, CRC, finite values) before a loader writes anything, so a
-//! rejected blob leaves the arena as it was.
+//! reserved byte, spec, count, CRC, finite values) before a loader writes
+//! anything, so a rejected blob leaves the arena as it was.
 //!
 //! ```
 //! use microprop::blob;
@@ -89,6 +89,13 @@ pub enum BlobError {
         /// The tag in the blob.
         found: u8,
     },
+    /// The reserved header byte is not 0 (a writer of this version always
+    /// writes 0; accepting another value would let two different blobs
+    /// decode to the same parameters).
+    Reserved {
+        /// The byte in the blob.
+        found: u8,
+    },
     /// The blob was written for another network.
     Spec {
         /// [`Spec::hash`] of the network loading it.
@@ -139,6 +146,9 @@ impl fmt::Display for BlobError {
             }
             BlobError::ElementType { found } => {
                 write!(f, "blob element type {found}, only f32 ({ELEM_F32}) is supported")
+            }
+            BlobError::Reserved { found } => {
+                write!(f, "blob reserved header byte is {found}, must be 0")
             }
             BlobError::Spec { expected, found } => write!(
                 f,
@@ -266,6 +276,9 @@ pub fn parse_prefix(bytes: &[u8]) -> core::result::Result<Header, BlobError> {
     }
     if bytes[6] != ELEM_F32 {
         return Err(BlobError::ElementType { found: bytes[6] });
+    }
+    if bytes[7] != 0 {
+        return Err(BlobError::Reserved { found: bytes[7] });
     }
     Ok(Header {
         version,

@@ -649,3 +649,14 @@ fn safetensors_for_another_spec() {
     let f = microprop_cli::export(&OTHER, &[0.1; 17]).unwrap();
     rejected_file(&f, |e| matches!(e, ImportError::SpecMismatch { .. }));
 }
+
+/// Regression (found by `fuzz/` target `blob`, round-trip property): a
+/// non-zero reserved byte with a matching CRC used to be accepted, so
+/// `encode(decode(x)) != x`.
+#[test]
+fn blob_with_a_nonzero_reserved_byte() {
+    let mut b = good_blob();
+    b[7] = 2;
+    fix_crc(&mut b);
+    rejected(CFG, Error::Blob(BlobError::Reserved { found: 2 }), load(b));
+}
