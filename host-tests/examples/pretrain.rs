@@ -5,7 +5,13 @@
 //! cargo run --release -p host-tests --example pretrain              # writes the blob
 //! cargo run --release -p host-tests --example pretrain -- --check   # CI: same bytes?
 //! cargo run --release -p host-tests --example pretrain -- --preview # + the device's fine-tuning, on the host
+//! cargo run --release -p host-tests --example pretrain -- --safetensors digits.safetensors
 //! ```
+//!
+//! `--safetensors PATH` also writes the same f32 parameters as a safetensors
+//! file with PyTorch's `nn.Sequential` names (`microprop_cli::export`), which
+//! `microprop to-blob` turns back into the same blob: CI's
+//! `tools/desktop-to-device.sh` checks that.
 //!
 //! The model is 64-16-10 ReLU (1,210 parameters, a 4,860-byte blob): small
 //! enough that the firmware fine-tunes it with batch-1 SGD in 10.7 KB of
@@ -53,8 +59,10 @@ const STRIDES: [usize; 8] = [7, 11, 13, 17, 19, 23, 29, 31];
 
 struct Args {
     out: PathBuf,
+    safetensors: Option<PathBuf>,
     epochs: usize,
     check: bool,
+    reference: bool,
     preview: bool,
     explore: bool,
 }
@@ -66,8 +74,10 @@ fn default_out() -> PathBuf {
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
         out: default_out(),
+        safetensors: None,
         epochs: PRETRAIN_EPOCHS,
         check: false,
+        reference: false,
         preview: false,
         explore: false,
     };
@@ -75,6 +85,9 @@ fn parse_args() -> Result<Args, String> {
     while let Some(a) = it.next() {
         match a.as_str() {
             "--out" => args.out = it.next().ok_or("--out needs a path")?.into(),
+            "--safetensors" => {
+                args.safetensors = Some(it.next().ok_or("--safetensors needs a path")?.into())
+            }
             "--epochs" => {
                 args.epochs = it
                     .next()
@@ -83,20 +96,25 @@ fn parse_args() -> Result<Args, String> {
                     .ok_or("--epochs needs a positive integer")?;
             }
             "--check" => args.check = true,
+            "--reference-kernels" => args.reference = true,
             "--preview" => args.preview = true,
             "--explore" => args.explore = true,
             "--help" | "-h" => {
                 println!(
-                    "usage: pretrain [--out PATH] [--epochs N] [--check] [--preview] [--explore]\n\n\
+                    "usage: pretrain [OPTIONS]\n\n\
                      Pretrains 64-16-10 ReLU (softmax CE, Adam, f64) on the unshifted digits\n\
                      training images (image i is held out when i % 5 == 4) and writes it as a\n\
                      device blob for the finetune firmware.\n\n\
-                     --out PATH   blob to write (default firmware-examples/models/digits-pretrained.mpb)\n\
-                     --epochs N   pretraining epochs (default {PRETRAIN_EPOCHS})\n\
-                     --check      write nothing; exit 1 unless PATH holds exactly these bytes\n\
-                     --preview    also run the firmware's fine-tuning on the host (f32)\n\
-                     --explore    also measure how other shifts hurt the model and how far\n\
-                     \x20            fine-tuning recovers (how SHIFT was chosen)"
+                     --out PATH            blob to write (default\n\
+                     \x20                     firmware-examples/models/digits-pretrained.mpb)\n\
+                     --safetensors PATH    also write the parameters as safetensors (PyTorch names)\n\
+                     --epochs N            pretraining epochs (default {PRETRAIN_EPOCHS})\n\
+                     --check               write nothing; exit 1 unless PATH holds exactly these bytes\n\
+                     --reference-kernels   pretrain on CpuBackend::reference's scalar kernels\n\
+                     \x20                     (the blob must come out the same)\n\
+                     --preview             also run the firmware's fine-tuning on the host (f32)\n\
+                     --explore             also measure how other shifts hurt the model and how\n\
+                     \x20                     far fine-tuning recovers (how SHIFT was chosen)"
                 );
                 std::process::exit(0);
             }
@@ -174,8 +192,8 @@ fn err<E: std::fmt::Display>(e: E) -> String {
     e.to_string()
 }
 
-/// Pretrain in f64; returns the blob bytes.
-fn pretrain(d: &Digits, epochs: usize) -> Result<Vec<u8>, String> {
+/// Pretrain in f64; returns the blob bytes and the parameters as f32.
+fn pretrain(d: &Digits, epochs: usize, reference: bool) -> Result<(Vec<u8>, Vec<f32>), String> {
     let train = d.train();
     let held = d.held_out();
     let (tx, ty) = d.batch(&train, Transform::Identity);
@@ -183,7 +201,12 @@ fn pretrain(d: &Digits, epochs: usize) -> Result<Vec<u8>, String> {
     let to64 = |v: &[f32]| v.iter().map(|&p| f64::from(p)).collect::<Vec<f64>>();
     let (tx, hx) = (to64(&tx), to64(&hx));
     let mut arena = vec![0.0f64; PRETRAIN.arena_len(&NET)];
-    let mut net = Network::new(NET, CpuBackend::new(&mut arena), PRETRAIN).map_err(err)?;
+    let backend = if reference {
+        CpuBackend::reference(&mut arena)
+    } else {
+        CpuBackend::new(&mut arena)
+    };
+    let mut net = Network::new(NET, backend, PRETRAIN).map_err(err)?;
     println!(
         "pretrain: 64-16-10 ReLU, {} parameters, batch {} Adam(0.005), f64; {} train / {} held-out images (unshifted)",
         NET.param_count(),
@@ -220,7 +243,9 @@ fn pretrain(d: &Digits, epochs: usize) -> Result<Vec<u8>, String> {
     let mut blob = vec![0u8; microprop::blob::blob_len(NET.param_count())];
     let n = net.save_blob(&mut blob).map_err(err)?;
     blob.truncate(n);
-    Ok(blob)
+    let mut params = vec![0.0f64; NET.param_count()];
+    net.parameters(&mut params).map_err(err)?;
+    Ok((blob, params.iter().map(|&p| p as f32).collect()))
 }
 
 /// Accuracy of `net` on images `idx` under `t`.
@@ -284,7 +309,7 @@ fn print_outcome(name: &str, o: &Outcome) {
 fn run(args: &Args) -> Result<bool, String> {
     let d = Digits::load();
     assert_eq!(d.y.len(), 1797, "digits.csv has 1797 images");
-    let blob = pretrain(&d, args.epochs)?;
+    let (blob, params) = pretrain(&d, args.epochs, args.reference)?;
     let header = microprop::blob::validate(&NET, &blob).map_err(err)?;
     println!(
         "blob: {} bytes ({} parameters, spec hash {:#010x}, CRC-32 {:#010x})",
@@ -321,6 +346,15 @@ fn run(args: &Args) -> Result<bool, String> {
         }
         std::fs::write(&args.out, &blob).map_err(err)?;
         println!("wrote {}", args.out.display());
+    }
+    if let Some(path) = &args.safetensors {
+        let file = microprop_cli::export(&NET, &params).map_err(err)?;
+        std::fs::write(path, &file).map_err(|e| format!("writing {}: {e}", path.display()))?;
+        println!(
+            "wrote {} ({} bytes, PyTorch names)",
+            path.display(),
+            file.len()
+        );
     }
     if args.preview || args.explore {
         println!(
