@@ -52,6 +52,14 @@ for b in "${bins[@]}"; do
     [[ -f target/thumbv7em-none-eabihf/release/$b ]] && elfs+=("target/thumbv7em-none-eabihf/release/$b")
 done
 bash panic-sites.sh "${elfs[@]}"
+# The other control: crash-panic panics on purpose, so its link must fail
+# and name the symbol.
+if cargo build -q --release --features panic-never --bin crash-panic --target-dir target/panic-never 2>target/panic-never.log; then
+    echo "panic-never: crash-panic linked: the check is broken" >&2; exit 1
+fi
+grep -q "undefined symbol: microprop_panic_never" target/panic-never.log ||
+    { cat target/panic-never.log >&2; echo "panic-never: crash-panic failed for another reason" >&2; exit 1; }
+echo "panic-never: crash-panic does not link, as it must"
 required=" ${PANIC_NEVER_REQUIRED:-crash-hardfault} "
 for b in crash-hardfault "${bins[@]}"; do
     if cargo build -q --release --features panic-never --bin "$b" --target-dir target/panic-never 2>/dev/null; then
