@@ -298,7 +298,11 @@ fn broadcast_rows<E: Float>(
         let mut p = p0;
         while p + 4 <= p1 {
             let (a0, a1, a2, a3) = (ai(p), ai(p + 1), ai(p + 2), ai(p + 3));
-            let rows = brow(p).iter().zip(brow(p + 1)).zip(brow(p + 2)).zip(brow(p + 3));
+            let rows = brow(p)
+                .iter()
+                .zip(brow(p + 1))
+                .zip(brow(p + 2))
+                .zip(brow(p + 3));
             for (x, (((b0, b1), b2), b3)) in c_row.iter_mut().zip(rows) {
                 *x = a3.mul_acc(*b3, a2.mul_acc(*b2, a1.mul_acc(*b1, a0.mul_acc(*b0, *x))));
             }

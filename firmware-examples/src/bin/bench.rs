@@ -48,18 +48,16 @@ fn per_mac_x100(instr: u64, macs: usize) -> u64 {
     instr * 100 / macs.max(1) as u64
 }
 
-fn data(rows: usize) -> ([f32; 64 * ROWS], [usize; ROWS]) {
-    let mut x = [0.0f32; 64 * ROWS];
-    let mut y = [0usize; ROWS];
+/// Deterministic inputs in [0, 1) and labels, into `x` and `y`.
+fn data(x: &mut [f32], y: &mut [usize]) {
     let mut s: u32 = 0x1234_5678;
-    for v in x.iter_mut().take(64 * rows) {
+    for v in x.iter_mut() {
         s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
         *v = (s >> 8) as f32 / (1u32 << 24) as f32;
     }
     for (i, l) in y.iter_mut().enumerate() {
         *l = (i * 7 + 3) % 10;
     }
-    (x, y)
 }
 
 /// Gemm kernels alone: instructions per MAC, fast vs reference.
@@ -105,8 +103,10 @@ fn phases(
     rows: usize,
     reps: u64,
 ) -> (u64, u64, u64, bool) {
-    let (x, y) = data(rows);
-    let (x, y) = (&x[..64 * rows], &y[..rows]);
+    let (mut x, mut y) = ([0.0f32; 64 * ROWS], [0usize; ROWS]);
+    let (x, y) = (&mut x[..64 * rows], &mut y[..rows]);
+    data(x, y);
+    let (x, y) = (&*x, &*y);
     let (mut f, mut b, mut s) = (0, 0, 0);
     let mut first = None;
     let mut last = 0.0;
@@ -157,7 +157,11 @@ fn main() -> ! {
             // SAFETY: as above; each borrow ends with its network.
             #[allow(unsafe_code)]
             let arena = unsafe { &mut *core::ptr::addr_of_mut!(ARENA) };
-            let name = if kernels == Kernels::Fast { "fast" } else { "reference" };
+            let name = if kernels == Kernels::Fast {
+                "fast"
+            } else {
+                "reference"
+            };
             for rows in [1, ROWS] {
                 let cpu = CpuBackend::with_kernels(&mut arena[..], kernels);
                 let mut net = check(Network::new(NET, cpu, SGD16), "Network::new");
@@ -190,12 +194,13 @@ fn main() -> ! {
         Network::new(NET, CpuBackend::new(arena), FUSED1),
         "Network::new (fused)",
     );
-    let (x, y) = data(1);
+    let (mut x, mut y) = ([0.0f32; 64], [0usize; 1]);
+    data(&mut x, &mut y);
     let mut first = None;
     let mut last = 0.0;
     let mut total = 0u64;
     for _ in 0..20 {
-        let (l, n) = meter.measure(|| net.train_step(&x[..64], Targets::Labels(&y[..1])));
+        let (l, n) = meter.measure(|| net.train_step(&x, Targets::Labels(&y)));
         last = check(l, "fused train_step");
         first.get_or_insert(last);
         total += n;
