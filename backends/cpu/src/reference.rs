@@ -387,8 +387,8 @@ pub fn maxout<E: Float>(
         return Ok(());
     }
     for (yi, piece) in y.iter_mut().zip(x.chunks_exact(k)) {
-        *yi = match first_argmax(piece) {
-            Some(j) => piece[j],
+        *yi = match first_argmax(piece).and_then(|j| piece.get(j)) {
+            Some(v) => *v,
             None => E::NEG_INFINITY,
         };
     }
@@ -466,9 +466,14 @@ pub fn loss<E: Float>(
         LossKind::SoftmaxCrossEntropy => {
             let nrows = E::from_usize(rows);
             let mut sum = E::ZERO;
-            for (r, (prow, t)) in pred.chunks_exact(cols).zip(target).enumerate() {
+            // `cols >= 1` here (pred is not empty); `max(1)` and `get` keep
+            // the firmware free of panic paths without changing a result.
+            for (r, (prow, t)) in pred.chunks_exact(cols.max(1)).zip(target).enumerate() {
                 let Some(t) = label(*t, cols) else { continue };
-                let mut max = prow[0];
+                let (Some(&first), Some(&truth)) = (prow.first(), prow.get(t)) else {
+                    continue;
+                };
+                let mut max = first;
                 for v in prow {
                     max = max.max(*v);
                 }
@@ -477,10 +482,12 @@ pub fn loss<E: Float>(
                     se += (*v - max).exp();
                 }
                 let lse = max + se.ln();
-                sum += lse - prow[t];
-                if let Some(g) = grad.as_deref_mut() {
-                    let start = r * cols;
-                    let grow = &mut g[start..start + cols];
+                sum += lse - truth;
+                let start = r * cols;
+                if let Some(grow) = grad
+                    .as_deref_mut()
+                    .and_then(|g| g.get_mut(start..start + cols))
+                {
                     for (j, (gi, v)) in grow.iter_mut().zip(prow).enumerate() {
                         let p = (*v - max).exp() / se;
                         let onehot = if j == t { E::ONE } else { E::ZERO };
@@ -493,9 +500,9 @@ pub fn loss<E: Float>(
         LossKind::Hinge { margin } => {
             let nrows = E::from_usize(rows);
             let mut sum = E::ZERO;
-            for (r, (prow, t)) in pred.chunks_exact(cols).zip(target).enumerate() {
+            for (r, (prow, t)) in pred.chunks_exact(cols.max(1)).zip(target).enumerate() {
                 let Some(t) = label(*t, cols) else { continue };
-                let truth = prow[t];
+                let Some(&truth) = prow.get(t) else { continue };
                 let mut active = 0usize;
                 for (j, v) in prow.iter().enumerate() {
                     if j == t {
@@ -505,13 +512,14 @@ pub fn loss<E: Float>(
                     if marg > E::ZERO {
                         sum += marg;
                         active += 1;
-                        if let Some(g) = grad.as_deref_mut() {
-                            g[r * cols + j] = E::ONE / nrows;
+                        if let Some(gi) = grad.as_deref_mut().and_then(|g| g.get_mut(r * cols + j))
+                        {
+                            *gi = E::ONE / nrows;
                         }
                     }
                 }
-                if let Some(g) = grad.as_deref_mut() {
-                    g[r * cols + t] = -E::from_usize(active) / nrows;
+                if let Some(gi) = grad.as_deref_mut().and_then(|g| g.get_mut(r * cols + t)) {
+                    *gi = -E::from_usize(active) / nrows;
                 }
             }
             Ok(sum / nrows)
@@ -651,9 +659,10 @@ pub fn perceptron_epoch<E: Float>(
         check("perceptron_epoch", "average", avg.len(), Some(cols))?;
     }
     let mut mistakes = 0;
-    for r in 0..rows {
-        let x = &samples[r * cols..(r + 1) * cols];
-        let yl = labels[r];
+    for (r, &yl) in labels.iter().enumerate() {
+        let Some(x) = samples.get(r * cols..(r + 1) * cols) else {
+            break;
+        };
         if yl * dot(weights, x) <= E::ZERO {
             for (w, xi) in weights.iter_mut().zip(x) {
                 *w += yl * *xi;
@@ -687,9 +696,11 @@ pub fn perceptron_errors<E: Float>(
     )?;
     check("perceptron_errors", "labels", labels.len(), Some(rows))?;
     let mut errors = 0;
-    for r in 0..rows {
-        let x = &samples[r * cols..(r + 1) * cols];
-        if labels[r] * dot(weights, x) <= E::ZERO {
+    for (r, &yl) in labels.iter().enumerate() {
+        let Some(x) = samples.get(r * cols..(r + 1) * cols) else {
+            break;
+        };
+        if yl * dot(weights, x) <= E::ZERO {
             errors += 1;
         }
     }
