@@ -366,7 +366,7 @@ impl VulkanBackend {
             && self
                 .upload_staging
                 .as_ref()
-                .map_or(true, |b| (b.len() as usize) < up)
+                .is_none_or(|b| (b.len() as usize) < up)
         {
             let cap = up.next_power_of_two();
             self.upload_staging = Some(host_buffer::<f32>(
@@ -381,7 +381,7 @@ impl VulkanBackend {
             && self
                 .readback
                 .as_ref()
-                .map_or(true, |b| (b.len() as usize) < down)
+                .is_none_or(|b| (b.len() as usize) < down)
         {
             let cap = down.next_power_of_two();
             self.readback = Some(host_buffer::<f32>(
