@@ -87,7 +87,7 @@ fn max_rel(a: &[f32], b: &[f32], floor: f64) -> f64 {
 /// and compare the whole arenas. Returns the largest relative error seen.
 fn check_ops(vk: &mut VulkanBackend, init: &[f32], ops: &[Op<f32>], tol: f64, what: &str) -> f64 {
     let mut cpu_arena = init.to_vec();
-    let mut cpu = CpuBackend::new(&mut cpu_arena);
+    let mut cpu = CpuBackend::reference(&mut cpu_arena);
     vk.upload(0, init).unwrap();
     for op in ops {
         cpu.execute(op).unwrap();
