@@ -432,10 +432,17 @@ impl<F: NorFlash> Checkpoints<F> {
     ) -> core::result::Result<Self, CheckpointError<F::Error, core::convert::Infallible>> {
         let u = unit::<F>();
         let erase = F::ERASE_SIZE;
-        if !u.is_power_of_two() || BUF_LEN % u != 0 || erase == 0 || erase % u != 0 {
+        if !u.is_power_of_two()
+            || !BUF_LEN.is_multiple_of(u)
+            || erase == 0
+            || !erase.is_multiple_of(u)
+        {
             return Err(CheckpointError::Geometry(Geometry::Unit));
         }
-        if slot_len == 0 || region_offset as usize % erase != 0 || slot_len as usize % erase != 0 {
+        if slot_len == 0
+            || !(region_offset as usize).is_multiple_of(erase)
+            || !(slot_len as usize).is_multiple_of(erase)
+        {
             return Err(CheckpointError::Geometry(Geometry::NotEraseAligned));
         }
         let end = u64::from(region_offset) + 2 * u64::from(slot_len);
