@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use benches::{batch, gemm_shapes, sgd_config, MNIST, SMALL};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use microprop::{Network, Spec, Targets};
+use microprop::{Config, Network, Optimizer, Spec, Targets};
 use microprop_cpu::{gemm as fast, reference, CpuBackend, Kernels};
 
 fn gemm(c: &mut Criterion) {
@@ -41,14 +41,18 @@ fn step(c: &mut Criterion, name: &str, spec: Spec<'static>, rows: usize) {
     let cfg = sgd_config(rows);
     let (x, y) = batch(rows, spec.inputs(), spec.outputs(), 1);
     let mut g = c.benchmark_group("train_step_f32");
-    for kernels in [Kernels::Fast, Kernels::Reference] {
+    let fused = Config {
+        optimizer: Optimizer::fused_sgd(0.01),
+        ..cfg
+    };
+    for (label, kernels, cfg) in [
+        ("fast", Kernels::Fast, cfg),
+        ("fast-fused-sgd", Kernels::Fast, fused),
+        ("reference", Kernels::Reference, cfg),
+    ] {
         let mut arena = vec![0.0f32; cfg.arena_len(&spec)];
         let backend = CpuBackend::with_kernels(&mut arena, kernels);
         let mut net = Network::new(spec, backend, cfg).unwrap();
-        let label = match kernels {
-            Kernels::Fast => "fast",
-            Kernels::Reference => "reference",
-        };
         g.bench_function(BenchmarkId::new(label, name), |b| {
             b.iter(|| net.train_step(&x, Targets::Labels(&y)).unwrap())
         });

@@ -8,12 +8,21 @@ fn main() {
     for (label, [i, h, o], rows) in SHAPES {
         let layers = [Layer::dense(i, h), Layer::relu(), Layer::dense(h, o)];
         let spec = Spec::try_new(&layers).expect("valid spec");
-        let cfg = Config::new(rows, Loss::SoftmaxCrossEntropy, Optimizer::sgd(LR));
         let (x, y) = batch(rows, i, o);
-        for (name, kernels) in [
-            ("microprop", Kernels::Fast),
-            ("microprop (reference kernels)", Kernels::Reference),
+        for (name, kernels, opt) in [
+            ("microprop", Kernels::Fast, Optimizer::sgd(LR)),
+            (
+                "microprop fused SGD",
+                Kernels::Fast,
+                Optimizer::fused_sgd(LR),
+            ),
+            (
+                "microprop (reference kernels)",
+                Kernels::Reference,
+                Optimizer::sgd(LR),
+            ),
         ] {
+            let cfg = Config::new(rows, Loss::SoftmaxCrossEntropy, opt);
             let mut arena = vec![0.0f32; cfg.arena_len(&spec)];
             let backend = CpuBackend::with_kernels(&mut arena, kernels);
             let mut net = Network::new(spec, backend, cfg).expect("arena fits");
