@@ -1,7 +1,7 @@
 //! CPU backend, fast vs reference kernels side by side: each gemm at the
-//! shapes the three target networks issue, and full training steps (forward
-//! + softmax CE + backward + SGD, f32) for 64-32-10 batch 32, 64-32-10 batch
-//! 1 and 784-128-10 batch 32.
+//! shapes the three target networks issue, and full training steps
+//! (forward, softmax CE, backward and SGD, f32; also fused SGD) for
+//! 64-32-10 batch 32, 64-32-10 batch 1 and 784-128-10 batch 32.
 //!
 //! Run with the host's vector units enabled (FMA, AVX2/AVX-512):
 //! `RUSTFLAGS="-C target-cpu=native" cargo bench -p benches --bench cpu`
