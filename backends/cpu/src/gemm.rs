@@ -269,8 +269,9 @@ fn broadcast<E: Float>(
 }
 
 /// The Cortex-M broadcast kernel: each row of `c` is scaled by `beta` once,
-/// then updated with four rows of `b` per pass (`c[j] += a₀b₀[j] + a₁b₁[j]
-/// + a₂b₂[j] + a₃b₃[j]`, `alpha` folded into the `a`s) over zipped
+/// then updated with four rows of `b` per pass
+/// (`c[j] += a₀b₀[j] + a₁b₁[j] + a₂b₂[j] + a₃b₃[j]`, `alpha` folded into
+/// the `a`s) over zipped
 /// iterators: per four multiply-accumulates one load and one store of `c`,
 /// four loads of `b`, no bounds checks. A batch-1 weight gradient (`k = 1`)
 /// is then one load, one multiply-accumulate and one store per element.
