@@ -230,6 +230,26 @@ pub enum Op<E> {
         /// Output.
         y: Span,
     },
+    /// Bias add fused with an activation, for a `rows × cols` layer output:
+    /// `x[r][c] += bias[c]`, then `y[r][c] = f(x[r][c])`. Exactly
+    /// [`Op::BiasAdd`] on `x` followed by [`Op::Activate`] from `x` to `y`,
+    /// in one pass over memory. `x` keeps the pre-activation (what
+    /// [`Op::ActivateBackward`] reads); `y` may be `x` (then only `f(z)` is
+    /// kept). `bias` must not overlap `x` or `y`.
+    BiasActivate {
+        /// The function.
+        act: Activation<E>,
+        /// `cols` elements.
+        bias: Span,
+        /// `rows × cols`: the affine output on entry, `+ bias` on return.
+        x: Span,
+        /// `rows × cols` output `f(x + bias)`.
+        y: Span,
+        /// Batch rows.
+        rows: usize,
+        /// Columns.
+        cols: usize,
+    },
     /// `dx[i] = f'(x[i]) · dy[i]`, given both `x` and `y = f(x)` (a backend
     /// uses whichever is cheaper). Equal lengths; `dx` may be `dy`.
     ActivateBackward {
@@ -465,6 +485,7 @@ impl<E: Element> Op<E> {
             Op::BiasAdd { .. } => "bias_add",
             Op::BiasGrad { .. } => "bias_grad",
             Op::Activate { .. } => "activate",
+            Op::BiasActivate { .. } => "bias_activate",
             Op::ActivateBackward { .. } => "activate_backward",
             Op::Softmax { .. } => "softmax",
             Op::SoftmaxBackward { .. } => "softmax_backward",
@@ -573,6 +594,21 @@ impl<E: Element> Op<E> {
             Op::Activate { x, y, .. } => {
                 shape("x", x, y.len)?;
                 bounds(y)?;
+                disjoint_or_same(y, x)
+            }
+            Op::BiasActivate {
+                bias,
+                x,
+                y,
+                rows,
+                cols,
+                ..
+            } => {
+                shape("bias", bias, *cols)?;
+                shape("x", x, dims(*rows, *cols))?;
+                shape("y", y, dims(*rows, *cols))?;
+                disjoint(x, bias)?;
+                disjoint(y, bias)?;
                 disjoint_or_same(y, x)
             }
             Op::ActivateBackward { x, y, dy, dx, .. } => {
@@ -811,6 +847,54 @@ mod tests {
         assert_eq!(
             partial.validate(8),
             Err(OpError::Overlap { op: "activate" })
+        );
+    }
+
+    #[test]
+    fn bias_activate_checks_shapes_and_overlaps() {
+        let op = |bias: Span, x: Span, y: Span| Op::<f32>::BiasActivate {
+            act: Activation::Relu,
+            bias,
+            x,
+            y,
+            rows: 2,
+            cols: 3,
+        };
+        let (b, x) = (Span::new(0, 3), Span::new(3, 6));
+        assert_eq!(op(b, x, Span::new(9, 6)).validate(15), Ok(()));
+        assert_eq!(op(b, x, x).validate(15), Ok(()));
+        assert!(matches!(
+            op(b, x, Span::new(9, 6)).validate(14),
+            Err(OpError::OutOfBounds { .. })
+        ));
+        assert!(matches!(
+            op(Span::new(0, 2), x, x).validate(15),
+            Err(OpError::Shape {
+                operand: "bias",
+                ..
+            })
+        ));
+        assert!(matches!(
+            op(b, x, Span::new(9, 5)).validate(15),
+            Err(OpError::Shape { operand: "y", .. })
+        ));
+        assert_eq!(
+            op(b, x, Span::new(5, 6)).validate(15),
+            Err(OpError::Overlap {
+                op: "bias_activate"
+            })
+        );
+        assert_eq!(
+            op(Span::new(4, 3), Span::new(0, 6), Span::new(7, 6)).validate(15),
+            Err(OpError::Overlap {
+                op: "bias_activate"
+            })
+        );
+        assert_eq!(
+            op(Span::new(7, 3), Span::new(0, 6), Span::new(8, 6)).validate(15),
+            Err(OpError::Overlap {
+                op: "bias_activate"
+            })
         );
     }
 
