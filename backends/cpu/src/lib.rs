@@ -9,7 +9,9 @@
 //! Each op runs its plain scalar kernel from [`reference`](mod@crate::reference): the executable
 //! definition of the op that faster kernels and other backends are tested
 //! against, except gemm, which by default runs the register- and
-//! cache-blocked kernels of [`gemm`](mod@crate::gemm) ([`Kernels::Fast`]).
+//! cache-blocked kernels of [`gemm`](mod@crate::gemm) ([`Kernels::Fast`]), and
+//! the fused bias + activation, which by default runs in one pass over the
+//! layer output instead of the reference's two.
 //! [`CpuBackend::reference`] runs every op on the reference kernels.
 //! Transcendental functions come from [`Float`] (`libm`, or `micromath` for
 //! `f32` with the `fast-math` feature).
@@ -50,6 +52,7 @@
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
 #![deny(missing_docs)]
 
+mod fused;
 pub mod gemm;
 mod math;
 pub mod reference;
@@ -345,6 +348,34 @@ impl<E: Float> Backend for CpuBackend<'_, E> {
                     let x = input(&p, x, name)?;
                     let [y] = p.outs;
                     reference::activate(act, x, y)?;
+                }
+            }
+            Op::BiasActivate {
+                act,
+                bias,
+                x,
+                y,
+                rows,
+                cols,
+            } => {
+                if x == y {
+                    let p = parts(arena, [x], name)?;
+                    let bias = input(&p, bias, name)?;
+                    let [xy] = p.outs;
+                    if fast {
+                        fused::bias_activate_in_place(act, rows, cols, bias, xy)?;
+                    } else {
+                        reference::bias_activate_in_place(act, rows, cols, bias, xy)?;
+                    }
+                } else {
+                    let p = parts(arena, [x, y], name)?;
+                    let bias = input(&p, bias, name)?;
+                    let [x, y] = p.outs;
+                    if fast {
+                        fused::bias_activate(act, rows, cols, bias, x, y)?;
+                    } else {
+                        reference::bias_activate(act, rows, cols, bias, x, y)?;
+                    }
                 }
             }
             Op::ActivateBackward { act, x, y, dy, dx } => {

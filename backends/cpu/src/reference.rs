@@ -252,6 +252,35 @@ pub fn activate_in_place<E: Float>(act: Activation<E>, xy: &mut [E]) {
     }
 }
 
+/// `x[r][c] += bias[c]`, then `y[r][c] = f(x[r][c])`: the definition of
+/// [`Op::BiasActivate`](microprop_hal::Op::BiasActivate), as its two passes
+/// [`bias_add`] then [`activate`].
+pub fn bias_activate<E: Float>(
+    act: Activation<E>,
+    rows: usize,
+    cols: usize,
+    bias: &[E],
+    x: &mut [E],
+    y: &mut [E],
+) -> Result<(), OpError> {
+    check("bias_activate", "y", y.len(), rows.checked_mul(cols))?;
+    bias_add(rows, cols, bias, x)?;
+    activate(act, x, y)
+}
+
+/// [`bias_activate`] with `y == x`: `xy[r][c] = f(xy[r][c] + bias[c])`.
+pub fn bias_activate_in_place<E: Float>(
+    act: Activation<E>,
+    rows: usize,
+    cols: usize,
+    bias: &[E],
+    xy: &mut [E],
+) -> Result<(), OpError> {
+    bias_add(rows, cols, bias, xy)?;
+    activate_in_place(act, xy);
+    Ok(())
+}
+
 /// `dx[i] = f'(x[i]) · dy[i]`.
 pub fn activate_backward<E: Float>(
     act: Activation<E>,

@@ -1,0 +1,103 @@
+//! The default kernel of [`Op::BiasActivate`](microprop_hal::Op::BiasActivate):
+//! bias add and activation in one pass over the layer output.
+//!
+//! [`crate::reference::bias_activate`] is the definition (two passes: bias add, then
+//! activate). Here each element is read once: `z = x + b` is kept in a
+//! register, written back to `x` (backward reads the pre-activation) and `f(z)`
+//! to `y`. The `match` on the activation is hoisted out of the loop: each arm
+//! runs the loop with a closure that calls [`crate::reference::activation`] on a
+//! constant variant, so after inlining the loop body has no branch on the
+//! activation, and every result is bit-for-bit the reference's.
+
+use microprop_hal::{Activation, OpError};
+
+use crate::math::Float;
+use crate::reference::activation;
+
+/// Run `body(f)` with `f = |z| activation(act, z)`, specialised per variant.
+macro_rules! per_activation {
+    ($act:expr, $body:ident ( $($arg:expr),* )) => {
+        match $act {
+            Activation::Identity => $body($($arg,)* |z| activation(Activation::Identity, z)),
+            Activation::Sigmoid => $body($($arg,)* |z| activation(Activation::Sigmoid, z)),
+            Activation::Tanh => $body($($arg,)* |z| activation(Activation::Tanh, z)),
+            Activation::Relu => $body($($arg,)* |z| activation(Activation::Relu, z)),
+            Activation::LeakyRelu { slope } => {
+                $body($($arg,)* move |z| activation(Activation::LeakyRelu { slope }, z))
+            }
+            Activation::Elu { alpha } => {
+                $body($($arg,)* move |z| activation(Activation::Elu { alpha }, z))
+            }
+            Activation::Softplus => $body($($arg,)* |z| activation(Activation::Softplus, z)),
+        }
+    };
+}
+
+/// `x[r][c] += bias[c]`, `y[r][c] = f(x[r][c])`, in one pass.
+pub(crate) fn bias_activate<E: Float>(
+    act: Activation<E>,
+    rows: usize,
+    cols: usize,
+    bias: &[E],
+    x: &mut [E],
+    y: &mut [E],
+) -> Result<(), OpError> {
+    check(rows, cols, bias, x.len())?;
+    check(rows, cols, bias, y.len())?;
+    if cols == 0 {
+        return Ok(());
+    }
+    per_activation!(act, two(bias, x, y));
+    Ok(())
+}
+
+/// [`bias_activate`] with `y == x`: `xy[r][c] = f(xy[r][c] + bias[c])`.
+pub(crate) fn bias_activate_in_place<E: Float>(
+    act: Activation<E>,
+    rows: usize,
+    cols: usize,
+    bias: &[E],
+    xy: &mut [E],
+) -> Result<(), OpError> {
+    check(rows, cols, bias, xy.len())?;
+    if cols == 0 {
+        return Ok(());
+    }
+    per_activation!(act, one(bias, xy));
+    Ok(())
+}
+
+fn check<E>(rows: usize, cols: usize, bias: &[E], len: usize) -> Result<(), OpError> {
+    let shape = |operand, expected: Option<usize>, got| match expected {
+        Some(e) if e == got => Ok(()),
+        _ => Err(OpError::Shape {
+            op: "bias_activate",
+            operand,
+            expected: expected.unwrap_or(usize::MAX),
+            got,
+        }),
+    };
+    shape("bias", Some(cols), bias.len())?;
+    shape("x", rows.checked_mul(cols), len)
+}
+
+#[inline(always)]
+fn two<E: Float>(bias: &[E], x: &mut [E], y: &mut [E], f: impl Fn(E) -> E) {
+    let cols = bias.len();
+    for (xr, yr) in x.chunks_exact_mut(cols).zip(y.chunks_exact_mut(cols)) {
+        for ((xi, yi), b) in xr.iter_mut().zip(yr.iter_mut()).zip(bias) {
+            let z = *xi + *b;
+            *xi = z;
+            *yi = f(z);
+        }
+    }
+}
+
+#[inline(always)]
+fn one<E: Float>(bias: &[E], xy: &mut [E], f: impl Fn(E) -> E) {
+    for row in xy.chunks_exact_mut(bias.len()) {
+        for (v, b) in row.iter_mut().zip(bias) {
+            *v = f(*v + *b);
+        }
+    }
+}
