@@ -78,6 +78,7 @@ kernels! {
     BiasAdd => "bias_add",
     BiasGrad => "bias_grad",
     Activate => "activate",
+    BiasActivate => "bias_activate",
     ActivateBackward => "activate_backward",
     Softmax => "softmax",
     SoftmaxBackward => "softmax_backward",
@@ -305,6 +306,32 @@ pub(crate) fn lower(op: &Op<f32>, gemm: GemmKernel) -> Result<Option<Dispatch>, 
                     u("offset", x.offset)?,
                     u("offset", y.offset)?,
                     u("len", y.len)?,
+                    code,
+                    f(p),
+                ],
+            )
+        }
+        Op::BiasActivate {
+            act,
+            bias,
+            x,
+            y,
+            rows,
+            cols,
+        } => {
+            if y.len == 0 {
+                return Ok(None);
+            }
+            let (code, p) = act_code(act);
+            d(
+                Kernel::BiasActivate,
+                g1(y.len),
+                &[
+                    u("offset", bias.offset)?,
+                    u("offset", x.offset)?,
+                    u("offset", y.offset)?,
+                    u("rows", *rows)?,
+                    u("cols", *cols)?,
                     code,
                     f(p),
                 ],
