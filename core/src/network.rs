@@ -485,9 +485,12 @@ impl<'s, B: Backend> Network<'s, B> {
     pub(crate) fn emit_forward(&mut self, rows: usize) -> Result<(), B> {
         let one = B::Elem::ONE;
         let zero = B::Elem::ZERO;
-        for (i, layer) in self.spec.layers().iter().enumerate() {
+        let layers = self.spec.layers();
+        let mut i = 0;
+        while let Some(&layer) = layers.get(i) {
             let s = self.spans(i, rows);
-            match *layer {
+            i += 1;
+            match layer {
                 Layer::Dense { inputs, outputs } => {
                     self.exec(&Op::Gemm {
                         m: rows,
@@ -501,12 +504,29 @@ impl<'s, B: Backend> Network<'s, B> {
                         alpha: one,
                         beta: zero,
                     })?;
-                    self.exec(&Op::BiasAdd {
-                        bias: s.bias,
-                        out: s.output,
-                        rows,
-                        cols: outputs,
-                    })?;
+                    if let Some(&Layer::Activation(a)) = layers.get(i) {
+                        // Dense then activation: one fused pass writes the
+                        // pre-activation `z = xWᵀ + b` (kept in the dense
+                        // output, which ActivateBackward reads as `x`) and
+                        // `f(z)` into the activation layer's output.
+                        let y = self.spans(i, rows).output;
+                        i += 1;
+                        self.exec(&Op::BiasActivate {
+                            act: a.map(B::Elem::from_f32),
+                            bias: s.bias,
+                            x: s.output,
+                            y,
+                            rows,
+                            cols: outputs,
+                        })?;
+                    } else {
+                        self.exec(&Op::BiasAdd {
+                            bias: s.bias,
+                            out: s.output,
+                            rows,
+                            cols: outputs,
+                        })?;
+                    }
                 }
                 Layer::Maxout {
                     inputs,

@@ -88,7 +88,8 @@ macro_rules! conformance_suite {
     ($h:ty) => {
         $crate::__stamp!($h; ops;
             fill_copy_axpy_sum_squares, gemm_all_transposes, gemm_beta_zero_ignores_nan,
-            bias_add_and_grad, activations_forward, activations_backward_match_finite_differences,
+            bias_add_and_grad, bias_activate_matches_bias_add_then_activate,
+            activations_forward, activations_backward_match_finite_differences,
             softmax_and_backward, maxout_and_backward_tie_goes_first, mse_loss_by_hand,
             cross_entropy_by_hand, cross_entropy_is_stable_at_1000, hinge_cs231n_example,
             count_correct, sgd_and_momentum_by_hand, adam_first_steps_by_hand,

@@ -106,6 +106,21 @@ pub fn cast_op<E: Element>(op: &Op<f64>) -> Op<E> {
             cols,
         },
         Op::Activate { act: a, x, y } => Op::Activate { act: act(a), x, y },
+        Op::BiasActivate {
+            act: a,
+            bias,
+            x,
+            y,
+            rows,
+            cols,
+        } => Op::BiasActivate {
+            act: act(a),
+            bias,
+            x,
+            y,
+            rows,
+            cols,
+        },
         Op::ActivateBackward {
             act: a,
             x,

@@ -217,6 +217,73 @@ pub fn activations_forward<H: Harness>() {
     assert_close("softplus tails", at(&r, sp), &[0.0, 1000.0], tol::<H>().0);
 }
 
+/// `BiasActivate` (the fused forward of a dense layer and its activation)
+/// against its definition: `microprop_cpu::reference::bias_add` then
+/// `reference::activate` run directly in f64 (no backend in between), for
+/// every activation, out of place and in place, on a shape whose element
+/// count is not a multiple of any vector width or workgroup (3 × 97 = 291);
+/// and against `BiasAdd` followed by `Activate` on the same backend.
+pub fn bias_activate_matches_bias_add_then_activate<H: Harness>() {
+    use microprop_cpu::reference;
+    let (rows, cols) = (3, 97);
+    let mut rng = Rng::new(0xb1a5);
+    let mut rand = |n: usize| -> Vec<f64> { (0..n).map(|_| rng.uniform(-3.0, 3.0)).collect() };
+    let (x0, b0, x1) = (rand(rows * cols), rand(cols), rand(rows * cols));
+    let e = tol::<H>().0;
+    for (act, _) in activations() {
+        let mut ar = ArenaBuilder::default();
+        let bias = ar.put(&b0);
+        let x = ar.put(&x0);
+        let y = ar.put(&vec![f64::NAN; rows * cols]);
+        let xy = ar.put(&x1);
+        let ux = ar.put(&x0);
+        let uy = ar.zeros(rows * cols);
+        let ops = [
+            Op::BiasActivate {
+                act,
+                bias,
+                x,
+                y,
+                rows,
+                cols,
+            },
+            Op::BiasActivate {
+                act,
+                bias,
+                x: xy,
+                y: xy,
+                rows,
+                cols,
+            },
+            Op::BiasAdd {
+                bias,
+                out: ux,
+                rows,
+                cols,
+            },
+            Op::Activate { act, x: ux, y: uy },
+        ];
+        let Some(r) = run_ops::<H>(&ar.vals, &ops) else {
+            return;
+        };
+        let mut z = x0.clone();
+        reference::bias_add(rows, cols, &b0, &mut z).expect("bias_add");
+        let mut want_y = vec![0.0; rows * cols];
+        reference::activate(act, &z, &mut want_y).expect("activate");
+        let mut z1 = x1.clone();
+        reference::bias_add(rows, cols, &b0, &mut z1).expect("bias_add");
+        let mut want_xy = vec![0.0; rows * cols];
+        reference::activate(act, &z1, &mut want_xy).expect("activate");
+        let name = format!("bias_activate {act:?}");
+        assert_close(&format!("{name} z"), at(&r, x), &z, e);
+        assert_close(&format!("{name} y"), at(&r, y), &want_y, e);
+        assert_close(&format!("{name} in place"), at(&r, xy), &want_xy, e);
+        assert_close(&format!("{name} unfused z"), at(&r, x), at(&r, ux), e);
+        assert_close(&format!("{name} unfused y"), at(&r, y), at(&r, uy), e);
+        assert_close("bias unchanged", at(&r, bias), &b0, e);
+    }
+}
+
 pub fn activations_backward_match_finite_differences<H: Harness>() {
     // Away from ReLU's kink at 0.
     let xs = [-2.0, -0.5, 0.3, 0.5, 2.0];
@@ -744,6 +811,14 @@ pub fn ops_match_cpu_reference_on_random_data<H: Harness>() {
                     rows,
                     cols,
                 },
+                Op::BiasActivate {
+                    act: Activation::Elu { alpha: 0.7 },
+                    bias,
+                    x: dx,
+                    y: dy,
+                    rows,
+                    cols,
+                },
                 Op::Maxout {
                     x: pieces,
                     y: mo,
@@ -841,6 +916,15 @@ pub fn malformed_ops_are_errors<H: Harness>() {
             cols: 2,
             out: Span::new(12, 1),
             grad: None,
+        },
+        // y partially overlaps x.
+        Op::BiasActivate {
+            act: Activation::Relu,
+            bias: Span::new(0, 2),
+            x: Span::new(2, 4),
+            y: Span::new(4, 4),
+            rows: 2,
+            cols: 2,
         },
     ];
     for op in &bad {
