@@ -40,7 +40,7 @@
 
 use microprop_hal::OpError;
 
-use crate::{reference, Float};
+use crate::{reference, reference::GEMM_INDEX, Float};
 
 /// `k` slice of the broadcast kernel: `KC × NR` elements of `b` stay in L1.
 const KC: usize = 256;
@@ -101,11 +101,8 @@ fn gemm_shaped<E: Float>(
         // a[i][p] = a[p·m + i]
         (true, false) => broadcast(g, a, 1, m, b, c, small),
         (false, true) => dot(g, a, b, c, small),
-        (true, true) => {
-            return reference::gemm(m, n, k, a, trans_a, b, trans_b, c, alpha, beta);
-        }
+        (true, true) => reference::gemm(m, n, k, a, trans_a, b, trans_b, c, alpha, beta),
     }
-    Ok(())
 }
 
 /// Dimensions and scalars of one gemm.
@@ -248,14 +245,14 @@ fn broadcast<E: Float>(
     b: &[E],
     c: &mut [E],
     small: bool,
-) {
+) -> Result<(), OpError> {
     // `k == 0` still runs one (empty) slice: `c = beta · c`.
     let mut p0 = 0;
     loop {
         let p1 = g.k.min(p0 + KC);
         let beta = if p0 == 0 { g.beta } else { E::ONE };
         if small {
-            broadcast_rows(g, a, rs, cs, b, c, p0, p1, beta);
+            broadcast_rows(g, a, rs, cs, b, c, p0, p1, beta)?;
         } else if E::BYTES == 4 {
             broadcast_slice::<E, 4, 16>(g, a, rs, cs, b, c, p0, p1, beta);
         } else {
@@ -263,7 +260,7 @@ fn broadcast<E: Float>(
         }
         p0 = p1;
         if p0 >= g.k {
-            break;
+            return Ok(());
         }
     }
 }
@@ -275,6 +272,8 @@ fn broadcast<E: Float>(
 /// iterators: per four multiply-accumulates one load and one store of `c`,
 /// four loads of `b`, no bounds checks. A batch-1 weight gradient (`k = 1`)
 /// is then one load, one multiply-accumulate and one store per element.
+/// Rows of `b` and elements of `a` are taken with `get` (one check each,
+/// outside the inner loop, as slicing did) so no panic path is left.
 #[allow(clippy::too_many_arguments)]
 fn broadcast_rows<E: Float>(
     g: Dims<E>,
@@ -286,37 +285,41 @@ fn broadcast_rows<E: Float>(
     p0: usize,
     p1: usize,
     beta: E,
-) {
+) -> Result<(), OpError> {
     let n = g.n;
-    let brow = |p: usize| &b[p * n..p * n + n];
+    let brow = |p: usize| b.get(p * n..p * n + n).ok_or(GEMM_INDEX);
     for (i, c_row) in c.chunks_exact_mut(n.max(1)).take(g.m).enumerate() {
         if beta == E::ZERO {
             c_row.iter_mut().for_each(|x| *x = E::ZERO);
         } else if beta != E::ONE {
             c_row.iter_mut().for_each(|x| *x = beta * *x);
         }
-        let ai = |p: usize| g.alpha * a[i * rs + p * cs];
+        let ai = |p: usize| match a.get(i * rs + p * cs) {
+            Some(x) => Ok(g.alpha * *x),
+            None => Err(GEMM_INDEX),
+        };
         let mut p = p0;
         while p + 4 <= p1 {
-            let (a0, a1, a2, a3) = (ai(p), ai(p + 1), ai(p + 2), ai(p + 3));
-            let rows = brow(p)
+            let (a0, a1, a2, a3) = (ai(p)?, ai(p + 1)?, ai(p + 2)?, ai(p + 3)?);
+            let rows = brow(p)?
                 .iter()
-                .zip(brow(p + 1))
-                .zip(brow(p + 2))
-                .zip(brow(p + 3));
+                .zip(brow(p + 1)?)
+                .zip(brow(p + 2)?)
+                .zip(brow(p + 3)?);
             for (x, (((b0, b1), b2), b3)) in c_row.iter_mut().zip(rows) {
                 *x = a3.mul_acc(*b3, a2.mul_acc(*b2, a1.mul_acc(*b1, a0.mul_acc(*b0, *x))));
             }
             p += 4;
         }
         while p < p1 {
-            let a0 = ai(p);
-            for (x, b0) in c_row.iter_mut().zip(brow(p)) {
+            let a0 = ai(p)?;
+            for (x, b0) in c_row.iter_mut().zip(brow(p)?) {
                 *x = a0.mul_acc(*b0, *x);
             }
             p += 1;
         }
     }
+    Ok(())
 }
 
 /// Store a `2 × 2` block whose second row/column may repeat the first (at
@@ -329,45 +332,48 @@ fn put<E: Float>(
     v: [E; 4],
     alpha: E,
     beta: E,
-) {
+) -> Result<(), OpError> {
     let mut one = |i: usize, j: usize, x: E| {
-        let o = &mut c[i * n + j];
+        let o = c.get_mut(i * n + j).ok_or(GEMM_INDEX)?;
         *o = if beta == E::ZERO {
             alpha * x
         } else {
             alpha * x + beta * *o
         };
+        Ok(())
     };
-    one(i0, j0, v[0]);
+    one(i0, j0, v[0])?;
     if j1 != j0 {
-        one(i0, j1, v[1]);
+        one(i0, j1, v[1])?;
     }
     if i1 != i0 {
-        one(i1, j0, v[2]);
+        one(i1, j0, v[2])?;
         if j1 != j0 {
-            one(i1, j1, v[3]);
+            one(i1, j1, v[3])?;
         }
     }
+    Ok(())
 }
 
 // ------------------------------------------------------------------- dot
 
 /// The Cortex-M dot kernel (CMSIS-DSP's shape): a `2 × 2` block of outputs
 /// from two rows of `a` and two of `b`, zipped so that each step is four
-/// loads and four multiply-accumulates, every operand used twice.
-fn dot_2x2<E: Float>(g: Dims<E>, a: &[E], b: &[E], c: &mut [E]) {
+/// loads and four multiply-accumulates, every operand used twice. Rows
+/// are taken with `get` (one check per row, as slicing did): no panic path.
+fn dot_2x2<E: Float>(g: Dims<E>, a: &[E], b: &[E], c: &mut [E]) -> Result<(), OpError> {
     let (m, n, k) = (g.m, g.n, g.k);
-    fn row<E>(s: &[E], i: usize, k: usize) -> &[E] {
-        &s[i * k..i * k + k]
+    fn row<E>(s: &[E], i: usize, k: usize) -> Result<&[E], OpError> {
+        s.get(i * k..i * k + k).ok_or(GEMM_INDEX)
     }
     let mut i0 = 0;
     while i0 < m {
         let i1 = if i0 + 1 < m { i0 + 1 } else { i0 };
-        let (a0, a1) = (row(a, i0, k), row(a, i1, k));
+        let (a0, a1) = (row(a, i0, k)?, row(a, i1, k)?);
         let mut j0 = 0;
         while j0 < n {
             let j1 = if j0 + 1 < n { j0 + 1 } else { j0 };
-            let (b0, b1) = (row(b, j0, k), row(b, j1, k));
+            let (b0, b1) = (row(b, j0, k)?, row(b, j1, k)?);
             let (mut c00, mut c01, mut c10, mut c11) = (E::ZERO, E::ZERO, E::ZERO, E::ZERO);
             for (((x0, x1), y0), y1) in a0.iter().zip(a1).zip(b0).zip(b1) {
                 c00 = x0.mul_acc(*y0, c00);
@@ -383,11 +389,12 @@ fn dot_2x2<E: Float>(g: Dims<E>, a: &[E], b: &[E], c: &mut [E]) {
                 [c00, c01, c10, c11],
                 g.alpha,
                 g.beta,
-            );
+            )?;
             j0 += 2;
         }
         i0 += 2;
     }
+    Ok(())
 }
 
 /// One `MR × NR` block of `a · bᵀ` (`a` row-major `m × k`, `b` row-major
@@ -479,14 +486,15 @@ fn dot_tiles<E: Float, const MR: usize, const NR: usize, const L: usize>(
     }
 }
 
-fn dot<E: Float>(g: Dims<E>, a: &[E], b: &[E], c: &mut [E], small: bool) {
+fn dot<E: Float>(g: Dims<E>, a: &[E], b: &[E], c: &mut [E], small: bool) -> Result<(), OpError> {
     if small {
-        dot_2x2(g, a, b, c);
+        return dot_2x2(g, a, b, c);
     } else if E::BYTES == 4 {
         dot_tiles::<E, 4, 4, 8>(g, a, b, c);
     } else {
         dot_tiles::<E, 4, 4, 4>(g, a, b, c);
     }
+    Ok(())
 }
 
 #[cfg(test)]

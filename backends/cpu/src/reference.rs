@@ -114,15 +114,31 @@ pub fn gemm<E: Float>(
     if c.is_empty() {
         return Ok(());
     }
+    // Indexed through `get`, one check per element as `[]` did: the lengths
+    // are checked above, so the error is unreachable, but no panic path is
+    // left for the firmware's `panic-never` link check.
     for i in 0..m {
         for j in 0..n {
             let mut acc = E::ZERO;
             for p in 0..k {
-                let aip = if trans_a { a[p * m + i] } else { a[i * k + p] };
-                let bpj = if trans_b { b[j * k + p] } else { b[p * n + j] };
-                acc += aip * bpj;
+                let aip = if trans_a {
+                    a.get(p * m + i)
+                } else {
+                    a.get(i * k + p)
+                };
+                let bpj = if trans_b {
+                    b.get(j * k + p)
+                } else {
+                    b.get(p * n + j)
+                };
+                let (Some(x), Some(y)) = (aip, bpj) else {
+                    return Err(GEMM_INDEX);
+                };
+                acc += *x * *y;
             }
-            let cij = &mut c[i * n + j];
+            let Some(cij) = c.get_mut(i * n + j) else {
+                return Err(GEMM_INDEX);
+            };
             *cij = if beta == E::ZERO {
                 alpha * acc
             } else {
@@ -132,6 +148,18 @@ pub fn gemm<E: Float>(
     }
     Ok(())
 }
+
+/// What the gemm kernels return for an index past an operand: unreachable,
+/// since `gemm` checks every operand's length first, but returned rather than
+/// carrying a panic path that LLVM cannot remove (the firmware's
+/// `panic-never` link check). A constant so that the failure branch costs
+/// nothing in the loops.
+pub(crate) const GEMM_INDEX: OpError = OpError::Shape {
+    op: "gemm",
+    operand: "index past the checked length",
+    expected: 0,
+    got: 0,
+};
 
 /// `out[r][c] += bias[c]` for a `rows × cols` `out`.
 pub fn bias_add<E: Float>(

@@ -79,7 +79,10 @@ fn kernels(meter: &mut Meter, bufs: &mut [[f32; BUF]; 3]) {
         ("dX nn 16x32x10", 16, 32, 10, false, false),
     ];
     for (label, m, n, k, ta, tb) in shapes {
-        let (a, b, c) = (&a[..m * k], &b[..k * n], &mut c[..m * n]);
+        // `get`, not slicing: the bench links with the panic-never handler too.
+        let a = check(a.get(..m * k).ok_or("a too short"), "gemm operand");
+        let b = check(b.get(..k * n).ok_or("b too short"), "gemm operand");
+        let c = check(c.get_mut(..m * n).ok_or("c too short"), "gemm operand");
         let (_, fast) = meter.measure(|| gemm::gemm(m, n, k, a, ta, b, tb, c, 1.0, 0.0));
         let (_, refr) = meter.measure(|| reference::gemm(m, n, k, a, ta, b, tb, c, 1.0, 0.0));
         let macs = m * n * k;
@@ -104,7 +107,8 @@ fn phases(
     reps: u64,
 ) -> (u64, u64, u64, bool) {
     let (mut x, mut y) = ([0.0f32; 64 * ROWS], [0usize; ROWS]);
-    let (x, y) = (&mut x[..64 * rows], &mut y[..rows]);
+    let x = check(x.get_mut(..64 * rows).ok_or("rows > ROWS"), "batch");
+    let y = check(y.get_mut(..rows).ok_or("rows > ROWS"), "batch");
     data(x, y);
     let (x, y) = (&*x, &*y);
     let (mut f, mut b, mut s) = (0, 0, 0);
