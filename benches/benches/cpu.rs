@@ -17,6 +17,7 @@ use benches::{batch, gemm_shapes, sgd_config, MNIST, SMALL};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use microprop::{Config, Network, Optimizer, Spec, Targets};
 use microprop_cpu::{gemm as fast, reference, CpuBackend, Kernels};
+use microprop_hal::{Activation, Backend, Op, Span};
 
 fn gemm(c: &mut Criterion) {
     let mut g = c.benchmark_group("gemm_f32");
@@ -32,6 +33,47 @@ fn gemm(c: &mut Criterion) {
         });
         g.bench_function(BenchmarkId::new("reference", &id), |bench| {
             bench.iter(|| reference::gemm(m, n, k, &a, ta, &b, tb, &mut out, 1.0, 0.0).unwrap())
+        });
+    }
+    g.finish();
+}
+
+/// The forward bias + ReLU of each target step's hidden layer: the fused
+/// `BiasActivate` (one pass, what `core` now emits) against `BiasAdd` then
+/// `Activate` (the two passes it replaced), both on the default kernels.
+fn bias_activate(c: &mut Criterion) {
+    let mut g = c.benchmark_group("bias_relu_f32");
+    for (rows, cols) in [(32, 32), (1, 32), (32, 128)] {
+        let n = rows * cols;
+        let (bias, x, y) = (Span::new(0, cols), Span::new(cols, n), Span::new(cols + n, n));
+        let mut arena: Vec<f32> = (0..cols + 2 * n).map(|i| (i % 7) as f32 - 3.0).collect();
+        let mut cpu = CpuBackend::new(&mut arena);
+        let act = Activation::Relu;
+        let id = format!("{rows}x{cols}");
+        g.bench_function(BenchmarkId::new("fused", &id), |b| {
+            b.iter(|| {
+                cpu.execute(&Op::BiasActivate {
+                    act,
+                    bias,
+                    x,
+                    y,
+                    rows,
+                    cols,
+                })
+                .unwrap()
+            })
+        });
+        g.bench_function(BenchmarkId::new("bias_add+activate", &id), |b| {
+            b.iter(|| {
+                cpu.execute(&Op::BiasAdd {
+                    bias,
+                    out: x,
+                    rows,
+                    cols,
+                })
+                .unwrap();
+                cpu.execute(&Op::Activate { act, x, y }).unwrap()
+            })
         });
     }
     g.finish();
@@ -71,6 +113,6 @@ criterion_group! {
     config = Criterion::default()
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
-    targets = gemm, steps
+    targets = gemm, bias_activate, steps
 }
 criterion_main!(benches);
