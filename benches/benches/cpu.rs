@@ -45,7 +45,11 @@ fn bias_activate(c: &mut Criterion) {
     let mut g = c.benchmark_group("bias_relu_f32");
     for (rows, cols) in [(32, 32), (1, 32), (32, 128)] {
         let n = rows * cols;
-        let (bias, x, y) = (Span::new(0, cols), Span::new(cols, n), Span::new(cols + n, n));
+        let (bias, x, y) = (
+            Span::new(0, cols),
+            Span::new(cols, n),
+            Span::new(cols + n, n),
+        );
         let mut arena: Vec<f32> = (0..cols + 2 * n).map(|i| (i % 7) as f32 - 3.0).collect();
         let mut cpu = CpuBackend::new(&mut arena);
         let act = Activation::Relu;

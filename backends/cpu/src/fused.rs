@@ -84,6 +84,11 @@ fn check<E>(rows: usize, cols: usize, bias: &[E], len: usize) -> Result<(), OpEr
 #[inline(always)]
 fn two<E: Float>(bias: &[E], x: &mut [E], y: &mut [E], f: impl Fn(E) -> E) {
     let cols = bias.len();
+    // Local zero check, so the optimiser sees `chunks_exact_mut` cannot panic
+    // (the firmware links with the panic-never handler).
+    if cols == 0 {
+        return;
+    }
     for (xr, yr) in x.chunks_exact_mut(cols).zip(y.chunks_exact_mut(cols)) {
         for ((xi, yi), b) in xr.iter_mut().zip(yr.iter_mut()).zip(bias) {
             let z = *xi + *b;
@@ -95,7 +100,11 @@ fn two<E: Float>(bias: &[E], x: &mut [E], y: &mut [E], f: impl Fn(E) -> E) {
 
 #[inline(always)]
 fn one<E: Float>(bias: &[E], xy: &mut [E], f: impl Fn(E) -> E) {
-    for row in xy.chunks_exact_mut(bias.len()) {
+    let cols = bias.len();
+    if cols == 0 {
+        return;
+    }
+    for row in xy.chunks_exact_mut(cols) {
         for (v, b) in row.iter_mut().zip(bias) {
             *v = f(*v + *b);
         }
