@@ -464,7 +464,7 @@ impl<'o> Writer<'o> {
 }
 
 /// Elements moved per backend transfer when streaming a blob.
-const CHUNK: usize = 64;
+pub(crate) const CHUNK: usize = 64;
 
 impl<'s, B: Backend> Network<'s, B> {
     /// Replace the parameters with those of a device blob. The blob is
@@ -493,19 +493,34 @@ impl<'s, B: Backend> Network<'s, B> {
     /// written.
     pub fn save_blob(&mut self, out: &mut [u8]) -> Result<usize, B> {
         let spec = *self.spec();
-        let params = self.layout().params;
         let mut w = Writer::new(&spec, out).map_err(Error::Blob)?;
+        self.stream_params(Error::Backend, |_, piece| {
+            w.push(piece).map_err(Error::Blob)
+        })?;
+        w.finish().map_err(Error::Blob)
+    }
+
+    /// Stream the parameters out of the backend in order, [`CHUNK`]
+    /// elements at a time through the stack: `f(index of the first, piece)`.
+    /// Backend errors become `X` through `on_backend`.
+    pub(crate) fn stream_params<X>(
+        &mut self,
+        on_backend: impl Fn(B::Error) -> X,
+        mut f: impl FnMut(usize, &[B::Elem]) -> core::result::Result<(), X>,
+    ) -> core::result::Result<(), X> {
+        let params = self.layout().params;
         let mut buf = [B::Elem::ZERO; CHUNK];
         let mut done = 0;
         while done < params.len {
             let n = CHUNK.min(params.len - done);
+            let piece = buf.get_mut(..n).unwrap_or(&mut []);
             self.backend_mut()
-                .download(params.offset + done, &mut buf[..n])
-                .map_err(Error::Backend)?;
-            w.push(&buf[..n]).map_err(Error::Blob)?;
+                .download(params.offset + done, piece)
+                .map_err(&on_backend)?;
+            f(done, piece)?;
             done += n;
         }
-        w.finish().map_err(Error::Blob)
+        Ok(())
     }
 }
 

@@ -640,22 +640,15 @@ impl<F: NorFlash> Checkpoints<F> {
         let u = unit::<F>();
         let start = from + header_area::<F>() as u32;
         let head = blob::header_bytes(&spec, crc).map_err(CheckpointError::Blob)?;
-        let params = net.layout().params;
         let mut buf = [0xFFu8; BUF_LEN];
         let mut fill = HEADER_LEN;
         let mut written = 0usize;
         let mut check = Crc32::new();
         check.update(&head[..16]);
         buf[..HEADER_LEN].copy_from_slice(&head);
-        let mut elems = [B::Elem::ZERO; CHUNK];
-        let mut done = 0;
-        while done < params.len {
-            let n = CHUNK.min(params.len - done);
-            let piece = elems.get_mut(..n).unwrap_or(&mut []);
-            net.backend_mut()
-                .download(params.offset + done, piece)
-                .map_err(|e| CheckpointError::Network(Error::Backend(e)))?;
-            for p in piece.iter() {
+        let flash = &mut self.flash;
+        net.stream_params(backend_error, |_, piece| {
+            for p in piece {
                 let b = p.to_f32().to_le_bytes();
                 check.update(&b);
                 if let Some(dst) = buf.get_mut(fill..fill + 4) {
@@ -663,7 +656,7 @@ impl<F: NorFlash> Checkpoints<F> {
                 }
                 fill += 4;
                 if fill == BUF_LEN {
-                    self.flash
+                    flash
                         .write(start + written as u32, &buf)
                         .map_err(CheckpointError::Flash)?;
                     written += BUF_LEN;
@@ -671,8 +664,8 @@ impl<F: NorFlash> Checkpoints<F> {
                     buf = [0xFF; BUF_LEN];
                 }
             }
-            done += n;
-        }
+            Ok(())
+        })?;
         if fill > 0 {
             let piece = buf.get(..round_up(fill, u)).unwrap_or(&[]);
             self.flash
@@ -775,15 +768,7 @@ fn blob_crc<F: NorFlash, B: Backend>(net: &mut Network<'_, B>) -> Result<u32, F,
     let head = blob::header_bytes(&spec, 0).map_err(CheckpointError::Blob)?;
     let mut crc = Crc32::new();
     crc.update(&head[..16]);
-    let params = net.layout().params;
-    let mut elems = [B::Elem::ZERO; CHUNK];
-    let mut done = 0;
-    while done < params.len {
-        let n = CHUNK.min(params.len - done);
-        let piece = elems.get_mut(..n).unwrap_or(&mut []);
-        net.backend_mut()
-            .download(params.offset + done, piece)
-            .map_err(|e| CheckpointError::Network(Error::Backend(e)))?;
+    net.stream_params(backend_error, |done, piece| {
         for (i, p) in piece.iter().enumerate() {
             let v = p.to_f32();
             if !v.is_finite() {
@@ -793,7 +778,12 @@ fn blob_crc<F: NorFlash, B: Backend>(net: &mut Network<'_, B>) -> Result<u32, F,
             }
             crc.update(&v.to_le_bytes());
         }
-        done += n;
-    }
+        Ok(())
+    })?;
     Ok(crc.finish())
+}
+
+/// A backend error met while streaming parameters.
+fn backend_error<FE, BE>(e: BE) -> CheckpointError<FE, BE> {
+    CheckpointError::Network(Error::Backend(e))
 }

@@ -712,62 +712,7 @@ impl<'s, B: Backend> Network<'s, B> {
         fused: bool,
     ) -> Result<(), B> {
         let one = B::Elem::ONE;
-        if fused {
-            if want_dx {
-                self.exec(&Op::Gemm {
-                    m: rows,
-                    n: inputs,
-                    k: outputs,
-                    a: dz,
-                    trans_a: false,
-                    b: s.weights,
-                    trans_b: false,
-                    c: self.layout.scratch[1 - slot].prefix(rows * inputs),
-                    alpha: one,
-                    beta: B::Elem::ZERO,
-                })?;
-            }
-            let lr = self.lr;
-            let decay = 1.0 - lr * 2.0 * self.config.l2 as f64;
-            self.exec(&Op::Gemm {
-                m: outputs,
-                n: inputs,
-                k: rows,
-                a: dz,
-                trans_a: true,
-                b: s.input,
-                trans_b: false,
-                c: s.weights,
-                alpha: B::Elem::from_f64(-lr),
-                beta: B::Elem::from_f64(decay),
-            })?;
-            for r in 0..rows {
-                self.exec(&Op::Axpy {
-                    x: dz.slice(r * outputs, outputs),
-                    y: s.bias,
-                    alpha: B::Elem::from_f64(-lr),
-                })?;
-            }
-            return Ok(());
-        }
-        self.exec(&Op::Gemm {
-            m: outputs,
-            n: inputs,
-            k: rows,
-            a: dz,
-            trans_a: true,
-            b: s.input,
-            trans_b: false,
-            c: s.dweights,
-            alpha: one,
-            beta: one,
-        })?;
-        self.exec(&Op::BiasGrad {
-            dout: dz,
-            dbias: s.dbias,
-            rows,
-            cols: outputs,
-        })?;
+        // dx first: the fused update below overwrites W.
         if want_dx {
             self.exec(&Op::Gemm {
                 m: rows,
@@ -782,7 +727,41 @@ impl<'s, B: Backend> Network<'s, B> {
                 beta: B::Elem::ZERO,
             })?;
         }
-        Ok(())
+        let neg_lr = B::Elem::from_f64(-self.lr);
+        let (c, alpha, beta) = if fused {
+            let decay = 1.0 - self.lr * 2.0 * self.config.l2 as f64;
+            (s.weights, neg_lr, B::Elem::from_f64(decay))
+        } else {
+            (s.dweights, one, one)
+        };
+        self.exec(&Op::Gemm {
+            m: outputs,
+            n: inputs,
+            k: rows,
+            a: dz,
+            trans_a: true,
+            b: s.input,
+            trans_b: false,
+            c,
+            alpha,
+            beta,
+        })?;
+        if fused {
+            for r in 0..rows {
+                self.exec(&Op::Axpy {
+                    x: dz.slice(r * outputs, outputs),
+                    y: s.bias,
+                    alpha: neg_lr,
+                })?;
+            }
+            return Ok(());
+        }
+        self.exec(&Op::BiasGrad {
+            dout: dz,
+            dbias: s.dbias,
+            rows,
+            cols: outputs,
+        })
     }
 
     /// Issue the optimizer update over every parameter at once.
