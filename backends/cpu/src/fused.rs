@@ -89,7 +89,16 @@ fn two<E: Float>(bias: &[E], x: &mut [E], y: &mut [E], f: impl Fn(E) -> E) {
     if cols == 0 {
         return;
     }
-    for (xr, yr) in x.chunks_exact_mut(cols).zip(y.chunks_exact_mut(cols)) {
+    // `y`'s rows are split off one by one rather than zipped as a second
+    // `chunks_exact_mut`: `Zip::new` of two chunk iterators divides by the
+    // chunk size in a function LLVM keeps out of line, where the zero check
+    // above is not visible, and that division's panic broke the link.
+    let mut y_rest = y;
+    for xr in x.chunks_exact_mut(cols) {
+        let Some((yr, rest)) = core::mem::take(&mut y_rest).split_at_mut_checked(cols) else {
+            return;
+        };
+        y_rest = rest;
         for ((xi, yi), b) in xr.iter_mut().zip(yr.iter_mut()).zip(bias) {
             let z = *xi + *b;
             *xi = z;
