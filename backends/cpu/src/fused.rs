@@ -12,7 +12,7 @@
 use microprop_hal::{Activation, OpError};
 
 use crate::math::Float;
-use crate::reference::activation;
+use crate::reference::{self, activation};
 
 /// Run `body(f)` with `f = |z| activation(act, z)`, specialised per variant.
 macro_rules! per_activation {
@@ -68,17 +68,8 @@ pub(crate) fn bias_activate_in_place<E: Float>(
 }
 
 fn check<E>(rows: usize, cols: usize, bias: &[E], len: usize) -> Result<(), OpError> {
-    let shape = |operand, expected: Option<usize>, got| match expected {
-        Some(e) if e == got => Ok(()),
-        _ => Err(OpError::Shape {
-            op: "bias_activate",
-            operand,
-            expected: expected.unwrap_or(usize::MAX),
-            got,
-        }),
-    };
-    shape("bias", Some(cols), bias.len())?;
-    shape("x", rows.checked_mul(cols), len)
+    reference::check("bias_activate", "bias", bias.len(), Some(cols))?;
+    reference::check("bias_activate", "x", len, rows.checked_mul(cols))
 }
 
 #[inline(always)]
