@@ -9,24 +9,37 @@
 //!
 //! ```
 //! use microprop::{Config, Layer, Loss, Network, Optimizer, Spec, Targets};
-//! use microprop_cpu::CpuBackend;
+//! use microprop_cpu::{CpuBackend, CpuError};
+//! use static_cell::ConstStaticCell;
 //!
-//! // XOR with a 2-4-1 network.
+//! // The model is data; a spec whose widths do not chain fails to compile.
 //! const NET: Spec = Spec::new(&[Layer::dense(2, 4), Layer::tanh(), Layer::dense(4, 1), Layer::sigmoid()]);
 //! const CFG: Config = Config::new(4, Loss::Mse, Optimizer::momentum(0.5, 0.9)).with_seed(1);
-//! static mut ARENA: [f32; CFG.arena_len(&NET)] = [0.0; CFG.arena_len(&NET)];
+//! // Parameters, gradients, optimizer state, activations: one buffer, sized at compile time.
+//! // Zero-filled, so it sits in .bss; the cell hands it out once (no `static mut`, no `unsafe`).
+//! static ARENA: ConstStaticCell<[f32; CFG.arena_len(&NET)]> = ConstStaticCell::new([0.0; CFG.arena_len(&NET)]);
 //!
-//! # #[allow(static_mut_refs)]
-//! let arena = unsafe { &mut ARENA }; // on a device: cortex_m::singleton! or a critical section
-//! let mut net = Network::new(NET, CpuBackend::new(arena), CFG)?;
-//! let x = [0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0];
-//! let y = [0.0, 1.0, 1.0, 0.0];
-//! let mut loss = 1.0;
-//! for _ in 0..2000 {
-//!     loss = net.train_step(&x, Targets::Values(&y))?;
+//! fn train(arena: &mut [f32]) -> Result<f32, microprop::Error<CpuError>> {
+//!     let mut net = Network::new(NET, CpuBackend::new(arena), CFG)?;
+//!     let x = [0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0];
+//!     let y = [0.0, 1.0, 1.0, 0.0];
+//!     let mut loss = f32::INFINITY;
+//!     for _ in 0..2000 {
+//!         loss = net.train_step(&x, Targets::Values(&y))?; // zero_grad, forward, loss, backward, step
+//!     }
+//!     Ok(loss) // < 0.01
 //! }
-//! assert!(loss < 0.01);
-//! # Ok::<(), microprop::Error<microprop_cpu::CpuError>>(())
+//!
+//! fn main() -> Result<(), microprop::Error<CpuError>> {
+//!     // Once, at start-up: `&'static mut` to the arena; a second take gets `None`, not a panic.
+//!     if let Some(arena) = ARENA.try_take() {
+//!         let loss = train(arena)?;
+//!         println!("XOR, 2000 steps: loss {loss}");
+//! #       assert!(loss < 0.01);
+//! #       assert!(ARENA.try_take().is_none(), "taken once only");
+//!     }
+//!     Ok(())
+//! }
 //! ```
 //!
 //! Two more models from the same arena ideas:
