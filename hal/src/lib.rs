@@ -5,63 +5,87 @@
 //!
 //! - [`Element`]: the scalar type a backend computes in (`f32`, `f64`).
 //! - [`Span`]: a range of elements in the backend's one flat arena.
-//! - [`Op`]: the small instruction set `microprop` lowers forward, backward and
-//!   the optimizer step into. Every op reads and writes arena spans only.
+//! - [`Op`] and the structs of [`op`]: the small instruction set `microprop`
+//!   lowers forward, backward and the optimizer step into, in two tiers
+//!   (primitives every backend implements; composites with a reference
+//!   decomposition into primitives). Every op reads and writes arena spans
+//!   only.
 //! - [`Backend`]: the trait a backend implements: run an op, move data in and
 //!   out of the arena, end a unit of work.
 //!
 //! The crate is `no_std`, has no dependencies (`defmt` is optional) and never
 //! allocates. [`Op::validate`] is shared by every backend so that a malformed
 //! op is an [`OpError`], never an out-of-bounds panic.
+//!
+//! ## For implementers
+//!
+//! A backend implements [`Backend::dispatch`] for every primitive op and
+//! returns an error for the others; composites then run as their reference
+//! decomposition. To run a composite with its own kernel, a backend also
+//! returns `true` from [`Backend::overrides`] for it and handles it in
+//! `dispatch`.
+//!
+//! ```
+//! use microprop_hal::{Backend, ErrorKind, Op, OpError, Span};
+//!
+//! /// A backend over a `Vec` that knows two primitives.
+//! struct Tiny(Vec<f32>);
+//!
+//! impl Backend for Tiny {
+//!     type Elem = f32;
+//!     type Error = OpError;
+//!     fn arena_len(&self) -> usize {
+//!         self.0.len()
+//!     }
+//!     fn upload(&mut self, offset: usize, src: &[f32]) -> Result<(), OpError> {
+//!         let span = Span::new(offset, src.len());
+//!         let dst = self.0.get_mut(offset..span.end());
+//!         dst.ok_or(OpError::OutOfBounds { span, arena_len: 0 })?.copy_from_slice(src);
+//!         Ok(())
+//!     }
+//!     fn download(&mut self, offset: usize, dst: &mut [f32]) -> Result<(), OpError> {
+//!         let span = Span::new(offset, dst.len());
+//!         let src = self.0.get(offset..span.end());
+//!         dst.copy_from_slice(src.ok_or(OpError::OutOfBounds { span, arena_len: 0 })?);
+//!         Ok(())
+//!     }
+//!     fn dispatch(&mut self, op: &Op<f32>) -> Result<(), OpError> {
+//!         op.validate(self.0.len())?;
+//!         match op {
+//!             Op::Fill(f) => self.0[f.dst.offset..f.dst.end()].fill(f.value),
+//!             Op::Axpy(a) => {
+//!                 for i in 0..a.x.len {
+//!                     self.0[a.y.offset + i] += a.alpha * self.0[a.x.offset + i];
+//!                 }
+//!             }
+//!             _ => return Err(OpError::Overlap { op: "unsupported here" }),
+//!         }
+//!         Ok(())
+//!     }
+//! }
+//!
+//! let mut b = Tiny(vec![0.0; 4]);
+//! b.execute(&Op::from(microprop_hal::op::Fill { dst: Span::new(0, 2), value: 2.0 }))?;
+//! b.execute(&Op::from(microprop_hal::op::Axpy {
+//!     x: Span::new(0, 2),
+//!     y: Span::new(2, 2),
+//!     alpha: 0.5,
+//! }))?;
+//! assert_eq!(b.0, [2.0, 2.0, 1.0, 1.0]);
+//! # Ok::<(), OpError>(())
+//! ```
 #![cfg_attr(not(test), no_std)]
 #![deny(missing_docs)]
 
 mod element;
-mod op;
+mod error;
+pub mod op;
+mod span;
 
 pub use element::Element;
-pub use op::{Activation, LossKind, Op, OpError, Span};
-
-/// What kind of failure a backend reported, independent of the backend.
-///
-/// Modelled on `embedded-hal`: each backend has its own error type, and every
-/// such type maps onto one of these kinds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-#[non_exhaustive]
-pub enum ErrorKind {
-    /// A span reached past the end of the arena.
-    OutOfBounds,
-    /// The sizes inside an op, or of a host slice, do not agree.
-    Shape,
-    /// The backend does not implement this op or element type.
-    Unsupported,
-    /// The device failed (lost, out of memory, driver error).
-    Device,
-    /// Anything else.
-    Other,
-}
-
-/// A backend error: anything that can say which [`ErrorKind`] it is.
-pub trait Error: core::fmt::Debug {
-    /// The backend-independent kind of this error.
-    fn kind(&self) -> ErrorKind;
-}
-
-impl Error for OpError {
-    fn kind(&self) -> ErrorKind {
-        match self {
-            OpError::OutOfBounds { .. } => ErrorKind::OutOfBounds,
-            OpError::Shape { .. } | OpError::Overlap { .. } => ErrorKind::Shape,
-        }
-    }
-}
-
-impl Error for core::convert::Infallible {
-    fn kind(&self) -> ErrorKind {
-        match *self {}
-    }
-}
+pub use error::{Error, ErrorKind, OpError};
+pub use op::{Activation, LossKind, Op, Tier};
+pub use span::Span;
 
 /// An accelerator: one flat arena of [`Backend::Elem`] and an executor for
 /// [`Op`]s over spans of it.
@@ -74,12 +98,12 @@ impl Error for core::convert::Infallible {
 /// executing every op in order.
 ///
 /// Implementations must not panic on a malformed op: call [`Op::validate`]
-/// (or check equivalently) and return an error.
+/// (or check equivalently) in [`Backend::dispatch`] and return an error.
 pub trait Backend {
     /// The scalar type of the arena.
     type Elem: Element;
     /// The error this backend reports.
-    type Error: Error;
+    type Error: Error + From<OpError>;
 
     /// The number of elements in the arena.
     fn arena_len(&self) -> usize;
@@ -91,8 +115,31 @@ pub trait Backend {
     /// before this call has executed when it returns.
     fn download(&mut self, offset: usize, dst: &mut [Self::Elem]) -> Result<(), Self::Error>;
 
-    /// Execute (or record) one op.
-    fn execute(&mut self, op: &Op<Self::Elem>) -> Result<(), Self::Error>;
+    /// Execute (or record) one primitive op, or a composite op for which
+    /// [`Backend::overrides`] is `true`. Validate it first.
+    fn dispatch(&mut self, op: &Op<Self::Elem>) -> Result<(), Self::Error>;
+
+    /// `true` when [`Backend::dispatch`] runs the composite `op` with its own
+    /// kernel; `false` (the default) runs its reference decomposition.
+    fn overrides(&self, op: &Op<Self::Elem>) -> bool {
+        let _ = op;
+        false
+    }
+
+    /// Execute (or record) one op: a primitive, or a composite this backend
+    /// overrides, goes to [`Backend::dispatch`]; any other composite is
+    /// validated as a whole (so nothing runs when it is malformed) and then
+    /// runs as its reference decomposition into primitives.
+    ///
+    /// Callers use this method; backends implement `dispatch`.
+    fn execute(&mut self, op: &Op<Self::Elem>) -> Result<(), Self::Error> {
+        if op.is_primitive() || self.overrides(op) {
+            self.dispatch(op)
+        } else {
+            op.validate(self.arena_len())?;
+            op.decompose(&mut |p| self.dispatch(p))
+        }
+    }
 
     /// End a unit of work (one training step): a recording backend submits
     /// what it recorded. Executing backends do nothing.
@@ -113,6 +160,12 @@ impl<B: Backend + ?Sized> Backend for &mut B {
     }
     fn download(&mut self, offset: usize, dst: &mut [Self::Elem]) -> Result<(), Self::Error> {
         (**self).download(offset, dst)
+    }
+    fn dispatch(&mut self, op: &Op<Self::Elem>) -> Result<(), Self::Error> {
+        (**self).dispatch(op)
+    }
+    fn overrides(&self, op: &Op<Self::Elem>) -> bool {
+        (**self).overrides(op)
     }
     fn execute(&mut self, op: &Op<Self::Elem>) -> Result<(), Self::Error> {
         (**self).execute(op)

@@ -34,7 +34,7 @@ macro_rules! per_activation {
 }
 
 /// `x[r][c] += bias[c]`, `y[r][c] = f(x[r][c])`, in one pass.
-pub(crate) fn bias_activate<E: Float>(
+pub fn bias_activate<E: Float>(
     act: Activation<E>,
     rows: usize,
     cols: usize,
@@ -52,7 +52,7 @@ pub(crate) fn bias_activate<E: Float>(
 }
 
 /// [`bias_activate`] with `y == x`: `xy[r][c] = f(xy[r][c] + bias[c])`.
-pub(crate) fn bias_activate_in_place<E: Float>(
+pub fn bias_activate_in_place<E: Float>(
     act: Activation<E>,
     rows: usize,
     cols: usize,

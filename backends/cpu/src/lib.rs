@@ -18,24 +18,24 @@
 //!
 //! ```
 //! use microprop_cpu::{CpuBackend, CpuError};
-//! use microprop_hal::{Activation, Backend, Op, Span};
+//! use microprop_hal::{op, Activation, Backend, Op, Span};
 //!
 //! // On a microcontroller this would be a `static` buffer sized by the model.
 //! let mut arena = [0.0f32; 8];
 //! let mut cpu = CpuBackend::new(&mut arena);
 //!
 //! cpu.upload(0, &[-1.0, 2.0, -3.0, 4.0])?;
-//! cpu.execute(&Op::Activate {
+//! cpu.execute(&Op::Activate(op::Activate {
 //!     act: Activation::Relu,
 //!     x: Span::new(0, 4),
 //!     y: Span::new(4, 4),
-//! })?;
+//! }))?;
 //! let mut y = [0.0f32; 4];
 //! cpu.download(4, &mut y)?;
 //! assert_eq!(y, [0.0, 2.0, 0.0, 4.0]);
 //!
 //! // A span past the arena is an error, not a panic.
-//! let bad = Op::Fill { dst: Span::new(6, 4), value: 1.0 };
+//! let bad = Op::Fill(op::Fill { dst: Span::new(6, 4), value: 1.0 });
 //! assert!(cpu.execute(&bad).is_err());
 //! # Ok::<(), CpuError>(())
 //! ```
@@ -63,13 +63,14 @@ mod tests;
 
 use core::fmt;
 
-use microprop_hal::{Backend, ErrorKind, Op, OpError, Span};
+use microprop_hal::{op, Backend, ErrorKind, Op, OpError, Span};
 
 pub use math::Float;
 
 /// An error from [`CpuBackend`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum CpuError {
     /// The op was rejected (by [`Op::validate`] or a kernel's shape check).
     Op(OpError),
@@ -102,25 +103,7 @@ impl microprop_hal::Error for CpuError {
 impl fmt::Display for CpuError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CpuError::Op(OpError::OutOfBounds { span, arena_len }) => write!(
-                f,
-                "span {}..{} reaches past the arena of {} elements",
-                span.offset,
-                span.end(),
-                arena_len
-            ),
-            CpuError::Op(OpError::Shape {
-                op,
-                operand,
-                expected,
-                got,
-            }) => write!(
-                f,
-                "{op}: operand `{operand}` has {got} elements, the dimensions need {expected}"
-            ),
-            CpuError::Op(OpError::Overlap { op }) => {
-                write!(f, "{op}: an output partially overlaps an input")
-            }
+            CpuError::Op(e) => e.fmt(f),
             CpuError::OutOfBounds {
                 offset,
                 len,
@@ -133,27 +116,136 @@ impl fmt::Display for CpuError {
     }
 }
 
-/// Which kernels a [`CpuBackend`] runs.
+impl core::error::Error for CpuError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            CpuError::Op(e) => Some(e),
+            CpuError::OutOfBounds { .. } => None,
+        }
+    }
+}
+
+/// The kernels of the ops a user may override in a [`CpuBackend`]: gemm and
+/// the fused bias + activation. Every other op runs its kernel from
+/// [`reference`](mod@crate::reference).
+///
+/// Each method has the fast kernel as its default, so an implementation
+/// overrides only what it replaces, without forking the crate. For example a
+/// gemm from a DSP library:
+///
+/// ```
+/// use microprop_cpu::{CpuBackend, CpuKernels, Float};
+/// use microprop_hal::{op, OpError};
+///
+/// /// Counts gemm calls, then runs the crate's fast gemm.
+/// struct Counting(core::cell::Cell<usize>);
+///
+/// impl<E: Float> CpuKernels<E> for Counting {
+///     fn gemm(&self, g: &op::Gemm<E>, a: &[E], b: &[E], c: &mut [E]) -> Result<(), OpError> {
+///         self.0.set(self.0.get() + 1);
+///         microprop_cpu::gemm::gemm(g.m, g.n, g.k, a, g.trans_a, b, g.trans_b, c, g.alpha, g.beta)
+///     }
+/// }
+///
+/// let mut arena = [0.0f32; 64];
+/// let cpu = CpuBackend::with_kernels(&mut arena, Counting(core::cell::Cell::new(0)));
+/// # let _ = cpu;
+/// ```
+pub trait CpuKernels<E: Float> {
+    /// [`op::Gemm`]: `c = alpha · op(a) · op(b) + beta · c` over the op's
+    /// operand slices. Default: the blocked [`gemm::gemm`].
+    fn gemm(&self, g: &op::Gemm<E>, a: &[E], b: &[E], c: &mut [E]) -> Result<(), OpError> {
+        gemm::gemm(
+            g.m, g.n, g.k, a, g.trans_a, b, g.trans_b, c, g.alpha, g.beta,
+        )
+    }
+
+    /// [`op::BiasActivate`] with `x` and `y` distinct. Default: one pass
+    /// per element.
+    fn bias_activate(
+        &self,
+        o: &op::BiasActivate<E>,
+        bias: &[E],
+        x: &mut [E],
+        y: &mut [E],
+    ) -> Result<(), OpError> {
+        fused::bias_activate(o.act, o.rows, o.cols, bias, x, y)
+    }
+
+    /// [`op::BiasActivate`] with `y == x`. Default: one pass per element.
+    fn bias_activate_in_place(
+        &self,
+        o: &op::BiasActivate<E>,
+        bias: &[E],
+        xy: &mut [E],
+    ) -> Result<(), OpError> {
+        fused::bias_activate_in_place(o.act, o.rows, o.cols, bias, xy)
+    }
+}
+
+/// The kernels this crate ships, chosen at run time: a [`CpuKernels`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Kernels {
-    /// The blocked gemm of [`gemm`](mod@crate::gemm); the reference kernels
-    /// for every other op. The default.
+    /// The blocked gemm of [`gemm`](mod@crate::gemm) and the one-pass bias +
+    /// activation; the reference kernels for every other op. The default.
     Fast,
     /// The scalar kernels of [`reference`](mod@crate::reference) for every
     /// op: the ground truth, and the baseline the benches compare against.
     Reference,
 }
 
+impl<E: Float> CpuKernels<E> for Kernels {
+    fn gemm(&self, g: &op::Gemm<E>, a: &[E], b: &[E], c: &mut [E]) -> Result<(), OpError> {
+        match self {
+            Kernels::Fast => gemm::gemm(
+                g.m, g.n, g.k, a, g.trans_a, b, g.trans_b, c, g.alpha, g.beta,
+            ),
+            Kernels::Reference => reference::gemm(
+                g.m, g.n, g.k, a, g.trans_a, b, g.trans_b, c, g.alpha, g.beta,
+            ),
+        }
+    }
+
+    fn bias_activate(
+        &self,
+        o: &op::BiasActivate<E>,
+        bias: &[E],
+        x: &mut [E],
+        y: &mut [E],
+    ) -> Result<(), OpError> {
+        match self {
+            Kernels::Fast => fused::bias_activate(o.act, o.rows, o.cols, bias, x, y),
+            Kernels::Reference => reference::bias_activate(o.act, o.rows, o.cols, bias, x, y),
+        }
+    }
+
+    fn bias_activate_in_place(
+        &self,
+        o: &op::BiasActivate<E>,
+        bias: &[E],
+        xy: &mut [E],
+    ) -> Result<(), OpError> {
+        match self {
+            Kernels::Fast => fused::bias_activate_in_place(o.act, o.rows, o.cols, bias, xy),
+            Kernels::Reference => {
+                reference::bias_activate_in_place(o.act, o.rows, o.cols, bias, xy)
+            }
+        }
+    }
+}
+
 /// The CPU backend: executes each op when it is issued, over a caller-owned
-/// arena, with the fast gemm and the scalar kernels of
-/// [`reference`](mod@crate::reference) for the rest (see [`Kernels`]).
+/// arena, with the kernels `K` for gemm and bias + activation (by default
+/// [`Kernels`], fast unless asked otherwise) and the scalar kernels of
+/// [`reference`](mod@crate::reference) for the rest. It runs every composite
+/// op with its own kernel.
 ///
 /// Implements [`Backend`] for any [`Float`] element (`f32`, `f64`).
 #[derive(Debug)]
-pub struct CpuBackend<'a, E> {
+pub struct CpuBackend<'a, E, K = Kernels> {
     arena: &'a mut [E],
-    kernels: Kernels,
+    kernels: K,
 }
 
 impl<'a, E> CpuBackend<'a, E> {
@@ -168,15 +260,18 @@ impl<'a, E> CpuBackend<'a, E> {
     pub fn reference(arena: &'a mut [E]) -> Self {
         Self::with_kernels(arena, Kernels::Reference)
     }
+}
 
-    /// A backend over `arena` with the given kernels.
-    pub fn with_kernels(arena: &'a mut [E], kernels: Kernels) -> Self {
+impl<'a, E, K> CpuBackend<'a, E, K> {
+    /// A backend over `arena` with the given kernels ([`Kernels`] or a
+    /// user's [`CpuKernels`]).
+    pub fn with_kernels(arena: &'a mut [E], kernels: K) -> Self {
         CpuBackend { arena, kernels }
     }
 
     /// The kernels this backend runs.
-    pub fn kernels(&self) -> Kernels {
-        self.kernels
+    pub fn kernels(&self) -> &K {
+        &self.kernels
     }
 
     /// The whole arena.
@@ -231,7 +326,7 @@ fn host_range(
     }
 }
 
-impl<E: Float> Backend for CpuBackend<'_, E> {
+impl<E: Float, K: CpuKernels<E>> Backend for CpuBackend<'_, E, K> {
     type Elem = E;
     type Error = CpuError;
 
@@ -258,17 +353,22 @@ impl<E: Float> Backend for CpuBackend<'_, E> {
         Ok(())
     }
 
-    fn execute(&mut self, op: &Op<E>) -> Result<(), CpuError> {
+    /// Every composite op has a CPU kernel.
+    fn overrides(&self, _op: &Op<E>) -> bool {
+        true
+    }
+
+    fn dispatch(&mut self, op: &Op<E>) -> Result<(), CpuError> {
         op.validate(self.arena.len())?;
         let name = op.name();
-        let fast = self.kernels == Kernels::Fast;
+        let kernels = &self.kernels;
         let arena = &mut *self.arena;
         match *op {
-            Op::Fill { dst, value } => {
+            Op::Fill(op::Fill { dst, value }) => {
                 let [d] = parts(arena, [dst], name)?.outs;
                 reference::fill(d, value);
             }
-            Op::Copy { src, dst } => {
+            Op::Copy(op::Copy { src, dst }) => {
                 if src == dst {
                     return Ok(());
                 }
@@ -277,18 +377,18 @@ impl<E: Float> Backend for CpuBackend<'_, E> {
                 let [d] = p.outs;
                 reference::copy(s, d)?;
             }
-            Op::Axpy { x, y, alpha } => {
+            Op::Axpy(op::Axpy { x, y, alpha }) => {
                 let p = parts(arena, [y], name)?;
                 let xs = input(&p, x, name)?;
                 let [ys] = p.outs;
                 reference::axpy(alpha, xs, ys)?;
             }
-            Op::SumSquares {
+            Op::SumSquares(op::SumSquares {
                 x,
                 out,
                 scale,
                 accumulate,
-            } => {
+            }) => {
                 let p = parts(arena, [out], name)?;
                 let s = reference::sum_squares(input(&p, x, name)?, scale);
                 let [o] = p.outs;
@@ -296,50 +396,35 @@ impl<E: Float> Backend for CpuBackend<'_, E> {
                     *o = if accumulate { *o + s } else { s };
                 }
             }
-            Op::Gemm {
-                m,
-                n,
-                k,
-                a,
-                trans_a,
-                b,
-                trans_b,
-                c,
-                alpha,
-                beta,
-            } => {
-                let p = parts(arena, [c], name)?;
-                let (a, b) = (input(&p, a, name)?, input(&p, b, name)?);
+            Op::Gemm(ref g) => {
+                let p = parts(arena, [g.c], name)?;
+                let (a, b) = (input(&p, g.a, name)?, input(&p, g.b, name)?);
                 let [c] = p.outs;
-                if fast {
-                    gemm::gemm(m, n, k, a, trans_a, b, trans_b, c, alpha, beta)?;
-                } else {
-                    reference::gemm(m, n, k, a, trans_a, b, trans_b, c, alpha, beta)?;
-                }
+                kernels.gemm(g, a, b, c)?;
             }
-            Op::BiasAdd {
+            Op::BiasAdd(op::BiasAdd {
                 bias,
                 out,
                 rows,
                 cols,
-            } => {
+            }) => {
                 let p = parts(arena, [out], name)?;
                 let bias = input(&p, bias, name)?;
                 let [out] = p.outs;
                 reference::bias_add(rows, cols, bias, out)?;
             }
-            Op::BiasGrad {
+            Op::BiasGrad(op::BiasGrad {
                 dout,
                 dbias,
                 rows,
                 cols,
-            } => {
+            }) => {
                 let p = parts(arena, [dbias], name)?;
                 let dout = input(&p, dout, name)?;
                 let [dbias] = p.outs;
                 reference::bias_grad(rows, cols, dout, dbias)?;
             }
-            Op::Activate { act, x, y } => {
+            Op::Activate(op::Activate { act, x, y }) => {
                 let p = parts(arena, [y], name)?;
                 if x == y {
                     let [y] = p.outs;
@@ -350,35 +435,20 @@ impl<E: Float> Backend for CpuBackend<'_, E> {
                     reference::activate(act, x, y)?;
                 }
             }
-            Op::BiasActivate {
-                act,
-                bias,
-                x,
-                y,
-                rows,
-                cols,
-            } => {
-                if x == y {
-                    let p = parts(arena, [x], name)?;
-                    let bias = input(&p, bias, name)?;
+            Op::BiasActivate(ref o) => {
+                if o.x == o.y {
+                    let p = parts(arena, [o.x], name)?;
+                    let bias = input(&p, o.bias, name)?;
                     let [xy] = p.outs;
-                    if fast {
-                        fused::bias_activate_in_place(act, rows, cols, bias, xy)?;
-                    } else {
-                        reference::bias_activate_in_place(act, rows, cols, bias, xy)?;
-                    }
+                    kernels.bias_activate_in_place(o, bias, xy)?;
                 } else {
-                    let p = parts(arena, [x, y], name)?;
-                    let bias = input(&p, bias, name)?;
+                    let p = parts(arena, [o.x, o.y], name)?;
+                    let bias = input(&p, o.bias, name)?;
                     let [x, y] = p.outs;
-                    if fast {
-                        fused::bias_activate(act, rows, cols, bias, x, y)?;
-                    } else {
-                        reference::bias_activate(act, rows, cols, bias, x, y)?;
-                    }
+                    kernels.bias_activate(o, bias, x, y)?;
                 }
             }
-            Op::ActivateBackward { act, x, y, dy, dx } => {
+            Op::ActivateBackward(op::ActivateBackward { act, x, y, dy, dx }) => {
                 let p = parts(arena, [dx], name)?;
                 let (x, y) = (input(&p, x, name)?, input(&p, y, name)?);
                 if dy == dx {
@@ -390,7 +460,7 @@ impl<E: Float> Backend for CpuBackend<'_, E> {
                     reference::activate_backward(act, x, y, dy, dx)?;
                 }
             }
-            Op::Softmax { x, y, rows, cols } => {
+            Op::Softmax(op::Softmax { x, y, rows, cols }) => {
                 let p = parts(arena, [y], name)?;
                 if x == y {
                     let [y] = p.outs;
@@ -401,13 +471,24 @@ impl<E: Float> Backend for CpuBackend<'_, E> {
                     reference::softmax(rows, cols, x, y)?;
                 }
             }
-            Op::SoftmaxBackward {
+            Op::LogSoftmax(op::LogSoftmax { x, y, rows, cols }) => {
+                let p = parts(arena, [y], name)?;
+                if x == y {
+                    let [y] = p.outs;
+                    reference::log_softmax_in_place(rows, cols, y)?;
+                } else {
+                    let x = input(&p, x, name)?;
+                    let [y] = p.outs;
+                    reference::log_softmax(rows, cols, x, y)?;
+                }
+            }
+            Op::SoftmaxBackward(op::SoftmaxBackward {
                 y,
                 dy,
                 dx,
                 rows,
                 cols,
-            } => {
+            }) => {
                 let p = parts(arena, [dx], name)?;
                 let y = input(&p, y, name)?;
                 if dy == dx {
@@ -419,32 +500,44 @@ impl<E: Float> Backend for CpuBackend<'_, E> {
                     reference::softmax_backward(rows, cols, y, dy, dx)?;
                 }
             }
-            Op::Maxout {
+            Op::Maxout(op::Maxout {
                 x,
                 y,
                 rows,
                 units,
                 k,
-            } => {
+            }) => {
                 let p = parts(arena, [y], name)?;
                 let x = input(&p, x, name)?;
                 let [y] = p.outs;
                 reference::maxout(rows, units, k, x, y)?;
             }
-            Op::MaxoutBackward {
+            Op::MaxoutBackward(op::MaxoutBackward {
                 x,
                 dy,
                 dx,
                 rows,
                 units,
                 k,
-            } => {
+            }) => {
                 let p = parts(arena, [dx], name)?;
                 let (x, dy) = (input(&p, x, name)?, input(&p, dy, name)?);
                 let [dx] = p.outs;
                 reference::maxout_backward(rows, units, k, x, dy, dx)?;
             }
-            Op::Loss {
+            Op::OneHot(op::OneHot {
+                labels,
+                y,
+                rows,
+                cols,
+                value,
+            }) => {
+                let p = parts(arena, [y], name)?;
+                let labels = input(&p, labels, name)?;
+                let [y] = p.outs;
+                reference::one_hot(rows, cols, labels, y, value)?;
+            }
+            Op::Loss(op::Loss {
                 kind,
                 pred,
                 target,
@@ -452,7 +545,8 @@ impl<E: Float> Backend for CpuBackend<'_, E> {
                 cols,
                 out,
                 grad,
-            } => {
+                scratch: _,
+            }) => {
                 let g = grad.unwrap_or_default();
                 let p = parts(arena, [out, g], name)?;
                 let (pred, target) = (input(&p, pred, name)?, input(&p, target, name)?);
@@ -463,13 +557,13 @@ impl<E: Float> Backend for CpuBackend<'_, E> {
                     *o = l;
                 }
             }
-            Op::CountCorrect {
+            Op::CountCorrect(op::CountCorrect {
                 pred,
                 target,
                 rows,
                 cols,
                 out,
-            } => {
+            }) => {
                 let p = parts(arena, [out], name)?;
                 let (pred, target) = (input(&p, pred, name)?, input(&p, target, name)?);
                 let n = reference::count_correct(rows, cols, pred, target)?;
@@ -478,25 +572,25 @@ impl<E: Float> Backend for CpuBackend<'_, E> {
                     *o += E::from_usize(n);
                 }
             }
-            Op::SgdStep { param, grad, lr } => {
+            Op::SgdStep(op::SgdStep { param, grad, lr }) => {
                 let p = parts(arena, [param], name)?;
                 let grad = input(&p, grad, name)?;
                 let [param] = p.outs;
                 reference::sgd_step(lr, param, grad)?;
             }
-            Op::MomentumStep {
+            Op::MomentumStep(op::MomentumStep {
                 param,
                 grad,
                 velocity,
                 lr,
                 momentum,
-            } => {
+            }) => {
                 let p = parts(arena, [param, velocity], name)?;
                 let grad = input(&p, grad, name)?;
                 let [param, velocity] = p.outs;
                 reference::momentum_step(lr, momentum, param, grad, velocity)?;
             }
-            Op::AdamStep {
+            Op::AdamStep(op::AdamStep {
                 param,
                 grad,
                 m,
@@ -507,7 +601,7 @@ impl<E: Float> Backend for CpuBackend<'_, E> {
                 eps,
                 bias1,
                 bias2,
-            } => {
+            }) => {
                 let p = parts(arena, [param, m, v], name)?;
                 let grad = input(&p, grad, name)?;
                 let [param, m, v] = p.outs;
@@ -521,7 +615,7 @@ impl<E: Float> Backend for CpuBackend<'_, E> {
                 };
                 reference::adam_step(h, param, grad, m, v)?;
             }
-            Op::PerceptronEpoch {
+            Op::PerceptronEpoch(op::PerceptronEpoch {
                 weights,
                 samples,
                 labels,
@@ -529,7 +623,8 @@ impl<E: Float> Backend for CpuBackend<'_, E> {
                 cols,
                 average,
                 stats,
-            } => {
+                scratch: _,
+            }) => {
                 let avg = average.unwrap_or_default();
                 let p = parts(arena, [weights, avg, stats], name)?;
                 let (samples, labels) = (input(&p, samples, name)?, input(&p, labels, name)?);
@@ -540,14 +635,15 @@ impl<E: Float> Backend for CpuBackend<'_, E> {
                     *s += E::from_usize(n);
                 }
             }
-            Op::PerceptronErrors {
+            Op::PerceptronErrors(op::PerceptronErrors {
                 weights,
                 samples,
                 labels,
                 rows,
                 cols,
                 out,
-            } => {
+                scratch: _,
+            }) => {
                 let p = parts(arena, [out], name)?;
                 let w = input(&p, weights, name)?;
                 let (samples, labels) = (input(&p, samples, name)?, input(&p, labels, name)?);

@@ -372,6 +372,71 @@ pub fn softmax_in_place<E: Float>(rows: usize, cols: usize, xy: &mut [E]) -> Res
     Ok(())
 }
 
+/// Row-wise log-softmax: `y = x - m - ln Σ e^(x - m)` with `m` the row
+/// maximum, so no logit overflows.
+pub fn log_softmax<E: Float>(
+    rows: usize,
+    cols: usize,
+    x: &[E],
+    y: &mut [E],
+) -> Result<(), OpError> {
+    check("log_softmax", "x", x.len(), rows.checked_mul(cols))?;
+    check("log_softmax", "y", y.len(), rows.checked_mul(cols))?;
+    copy(x, y)?;
+    log_softmax_in_place(rows, cols, y)
+}
+
+/// Row-wise log-softmax in place.
+pub fn log_softmax_in_place<E: Float>(
+    rows: usize,
+    cols: usize,
+    xy: &mut [E],
+) -> Result<(), OpError> {
+    check("log_softmax", "x", xy.len(), rows.checked_mul(cols))?;
+    if cols == 0 {
+        return Ok(());
+    }
+    for row in xy.chunks_exact_mut(cols) {
+        let Some(&first) = row.first() else { continue };
+        let mut max = first;
+        for v in row.iter() {
+            max = max.max(*v);
+        }
+        let mut sum = E::ZERO;
+        for v in row.iter() {
+            sum += (*v - max).exp();
+        }
+        let lse = sum.ln();
+        for v in row.iter_mut() {
+            *v = *v - max - lse;
+        }
+    }
+    Ok(())
+}
+
+/// `y[r][c] = value` where `labels[r]` is the class `c` (see [`label`]),
+/// `0` elsewhere.
+pub fn one_hot<E: Float>(
+    rows: usize,
+    cols: usize,
+    labels: &[E],
+    y: &mut [E],
+    value: E,
+) -> Result<(), OpError> {
+    check("one_hot", "labels", labels.len(), Some(rows))?;
+    check("one_hot", "y", y.len(), rows.checked_mul(cols))?;
+    if cols == 0 {
+        return Ok(());
+    }
+    for (row, t) in y.chunks_exact_mut(cols).zip(labels) {
+        let t = label(*t, cols);
+        for (c, v) in row.iter_mut().enumerate() {
+            *v = if Some(c) == t { value } else { E::ZERO };
+        }
+    }
+    Ok(())
+}
+
 /// Softmax backward: `dx[r][j] = y[r][j] (dy[r][j] - Σ_i dy[r][i] y[r][i])`.
 pub fn softmax_backward<E: Float>(
     rows: usize,

@@ -1,7 +1,7 @@
 //! Unit tests: every op against numbers worked out by hand (in the comments),
 //! for `f32` and `f64`, through the [`Backend`] interface.
 
-use microprop_hal::{Activation, Backend, Error as _, ErrorKind, LossKind, Op, OpError, Span};
+use microprop_hal::{op, Activation, Backend, Error as _, ErrorKind, LossKind, Op, OpError, Span};
 
 use crate::{CpuBackend, CpuError, Float};
 
@@ -100,37 +100,37 @@ fn fill_copy_axpy<E: Float>() {
     let mut a = v::<E>(&[1.0, 2.0, 3.0, 0.0, 0.0, 0.0]);
     exec(
         &mut a,
-        Op::Fill {
+        Op::Fill(op::Fill {
             dst: s(3, 3),
             value: E::from_f64(0.5),
-        },
+        }),
     );
     close(&a, &[1.0, 2.0, 3.0, 0.5, 0.5, 0.5]);
     // y = [0.5, 0.5, 0.5] + 2 · [1, 2, 3] = [2.5, 4.5, 6.5]
     exec(
         &mut a,
-        Op::Axpy {
+        Op::Axpy(op::Axpy {
             x: s(0, 3),
             y: s(3, 3),
             alpha: E::from_f64(2.0),
-        },
+        }),
     );
     close(&a, &[1.0, 2.0, 3.0, 2.5, 4.5, 6.5]);
     exec(
         &mut a,
-        Op::Copy {
+        Op::Copy(op::Copy {
             src: s(3, 3),
             dst: s(0, 3),
-        },
+        }),
     );
     close(&a, &[2.5, 4.5, 6.5, 2.5, 4.5, 6.5]);
     // Copy onto itself is allowed and changes nothing.
     exec(
         &mut a,
-        Op::Copy {
+        Op::Copy(op::Copy {
             src: s(0, 3),
             dst: s(0, 3),
-        },
+        }),
     );
     close(&a, &[2.5, 4.5, 6.5, 2.5, 4.5, 6.5]);
 }
@@ -138,11 +138,13 @@ fn fill_copy_axpy<E: Float>() {
 fn sum_squares<E: Float>() {
     // 0.5 · (1 + 4 + 9) = 7; then accumulate: 7 + 7 = 14.
     let mut a = v::<E>(&[1.0, -2.0, 3.0, 100.0]);
-    let op = |accumulate| Op::SumSquares {
-        x: s(0, 3),
-        out: s(3, 1),
-        scale: E::from_f64(0.5),
-        accumulate,
+    let op = |accumulate| {
+        Op::SumSquares(op::SumSquares {
+            x: s(0, 3),
+            out: s(3, 1),
+            scale: E::from_f64(0.5),
+            accumulate,
+        })
     };
     exec(&mut a, op(false));
     close(&a[3..], &[7.0]);
@@ -163,7 +165,7 @@ const GEMM_BT: [f64; 12] = [1.0, 0.0, 1.0, 2.0, 0.0, 1.0, 1.0, 0.0, 2.0, -1.0, 0
 const GEMM_C: [f64; 6] = [12.0, 5.0, 4.0, 28.0, 13.0, 12.0];
 
 fn gemm_op<E: Float>(trans_a: bool, trans_b: bool, alpha: f64, beta: f64) -> Op<E> {
-    Op::Gemm {
+    Op::Gemm(op::Gemm {
         m: 2,
         n: 3,
         k: 4,
@@ -174,7 +176,7 @@ fn gemm_op<E: Float>(trans_a: bool, trans_b: bool, alpha: f64, beta: f64) -> Op<
         c: s(20, 6),
         alpha: E::from_f64(alpha),
         beta: E::from_f64(beta),
-    }
+    })
 }
 
 fn gemm_arena<E: Float>(trans_a: bool, trans_b: bool, c: f64) -> Vec<E> {
@@ -209,7 +211,7 @@ fn gemm_alpha_beta<E: Float>() {
     let mut a = v::<E>(&[6.0, 6.0]);
     exec(
         &mut a,
-        Op::Gemm {
+        Op::Gemm(op::Gemm {
             m: 1,
             n: 2,
             k: 0,
@@ -220,7 +222,7 @@ fn gemm_alpha_beta<E: Float>() {
             c: s(0, 2),
             alpha: E::ONE,
             beta: E::from_f64(0.5),
-        },
+        }),
     );
     close(&a, &[3.0, 3.0]);
 }
@@ -230,23 +232,23 @@ fn bias_add_and_grad<E: Float>() {
     let mut a = v::<E>(&[10.0, 20.0, 30.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
     exec(
         &mut a,
-        Op::BiasAdd {
+        Op::BiasAdd(op::BiasAdd {
             bias: s(0, 3),
             out: s(3, 6),
             rows: 2,
             cols: 3,
-        },
+        }),
     );
     close(&a[3..], &[11.0, 22.0, 33.0, 14.0, 25.0, 36.0]);
     // dbias = [10,20,30] + column sums [25, 47, 69] = [35, 67, 99]
     exec(
         &mut a,
-        Op::BiasGrad {
+        Op::BiasGrad(op::BiasGrad {
             dout: s(3, 6),
             dbias: s(0, 3),
             rows: 2,
             cols: 3,
-        },
+        }),
     );
     close(&a[..3], &[35.0, 67.0, 99.0]);
 }
@@ -305,11 +307,11 @@ fn activations_forward<E: Float>() {
         let mut a = v::<E>(&[XS[0], XS[1], XS[2], 9.0, 9.0, 9.0]);
         exec(
             &mut a,
-            Op::Activate {
+            Op::Activate(op::Activate {
                 act,
                 x: s(0, 3),
                 y: s(3, 3),
-            },
+            }),
         );
         close(&a[..3], &XS);
         close(&a[3..], &y);
@@ -329,25 +331,25 @@ fn activations_backward<E: Float>() {
         // Out of place: dx is separate (its NaN contents are overwritten).
         exec(
             &mut arena,
-            Op::ActivateBackward {
+            Op::ActivateBackward(op::ActivateBackward {
                 act,
                 x: s(0, 3),
                 y: s(3, 3),
                 dy: s(6, 3),
                 dx: s(9, 3),
-            },
+            }),
         );
         close(&arena[9..], &want);
         // In place: dx == dy.
         exec(
             &mut arena,
-            Op::ActivateBackward {
+            Op::ActivateBackward(op::ActivateBackward {
                 act,
                 x: s(0, 3),
                 y: s(3, 3),
                 dy: s(6, 3),
                 dx: s(6, 3),
-            },
+            }),
         );
         close(&arena[6..9], &want);
     }
@@ -358,11 +360,11 @@ fn activations_in_place<E: Float>() {
         let mut a = v::<E>(&XS);
         exec(
             &mut a,
-            Op::Activate {
+            Op::Activate(op::Activate {
                 act,
                 x: s(0, 3),
                 y: s(0, 3),
-            },
+            }),
         );
         close(&a, &y);
     }
@@ -387,11 +389,11 @@ fn activations_extreme_inputs<E: Float>() {
         let mut a = v::<E>(&xs);
         exec(
             &mut a,
-            Op::Activate {
+            Op::Activate(op::Activate {
                 act,
                 x: s(0, 2),
                 y: s(0, 2),
-            },
+            }),
         );
         close(&a, &want);
     }
@@ -419,22 +421,22 @@ fn softmax_rows<E: Float>() {
     a.extend(v::<E>(&[f64::NAN; 9]));
     exec(
         &mut a,
-        Op::Softmax {
+        Op::Softmax(op::Softmax {
             x: s(0, 9),
             y: s(9, 9),
             rows: 3,
             cols: 3,
-        },
+        }),
     );
     close(&a[9..], &want);
     exec(
         &mut a,
-        Op::Softmax {
+        Op::Softmax(op::Softmax {
             x: s(0, 9),
             y: s(0, 9),
             rows: 3,
             cols: 3,
-        },
+        }),
     );
     close(&a[..9], &want);
 }
@@ -452,13 +454,13 @@ fn softmax_backward<E: Float>() {
     a.extend(v::<E>(&[9.0; 3]));
     exec(
         &mut a,
-        Op::SoftmaxBackward {
+        Op::SoftmaxBackward(op::SoftmaxBackward {
             y: s(0, 3),
             dy: s(3, 3),
             dx: s(6, 3),
             rows: 1,
             cols: 3,
-        },
+        }),
     );
     close(&a[6..], &[0.16, -0.06, -0.1]);
     // In place: dx == dy.
@@ -466,13 +468,13 @@ fn softmax_backward<E: Float>() {
     b.extend(v::<E>(&dy[3..]));
     exec(
         &mut b,
-        Op::SoftmaxBackward {
+        Op::SoftmaxBackward(op::SoftmaxBackward {
             y: s(0, 2),
             dy: s(2, 2),
             dx: s(2, 2),
             rows: 1,
             cols: 2,
-        },
+        }),
     );
     close(&b[2..], &[0.0, 0.0]);
     // Two rows at once, in place: [[0.2,0.3,0.5] with dy [1,0,0]] twice.
@@ -480,13 +482,13 @@ fn softmax_backward<E: Float>() {
     c.extend(v::<E>(&[1.0, 0.0, 0.0, 1.0, 0.0, 0.0]));
     exec(
         &mut c,
-        Op::SoftmaxBackward {
+        Op::SoftmaxBackward(op::SoftmaxBackward {
             y: s(0, 6),
             dy: s(6, 6),
             dx: s(6, 6),
             rows: 2,
             cols: 3,
-        },
+        }),
     );
     close(&c[6..], &[0.16, -0.06, -0.1, 0.16, -0.06, -0.1]);
 }
@@ -503,13 +505,13 @@ fn maxout<E: Float>() {
     a.extend(v::<E>(&[0.0; 4]));
     exec(
         &mut a,
-        Op::Maxout {
+        Op::Maxout(op::Maxout {
             x: s(0, 12),
             y: s(12, 4),
             rows: 2,
             units: 2,
             k: 3,
-        },
+        }),
     );
     close(&a[12..], &[3.0, -0.5, 7.0, 5.0]);
     // Backward with dy = [10, 20, 30, 40]: the gradient goes to the first
@@ -519,14 +521,14 @@ fn maxout<E: Float>() {
     b.extend(v::<E>(&[f64::NAN; 12]));
     exec(
         &mut b,
-        Op::MaxoutBackward {
+        Op::MaxoutBackward(op::MaxoutBackward {
             x: s(0, 12),
             dy: s(12, 4),
             dx: s(16, 12),
             rows: 2,
             units: 2,
             k: 3,
-        },
+        }),
     );
     close(
         &b[16..],
@@ -544,7 +546,7 @@ fn loss_op<E: Float>(
     grad: bool,
 ) -> Op<E> {
     let n = rows * cols;
-    Op::Loss {
+    Op::Loss(op::Loss {
         kind,
         pred: s(0, n),
         target: s(n, tlen),
@@ -552,7 +554,20 @@ fn loss_op<E: Float>(
         cols,
         out: s(n + tlen, 1),
         grad: grad.then(|| s(n + tlen + 1, n)),
+        scratch: Span::default(),
+    })
+}
+
+/// Run a loss op with its scratch appended past the arena (and dropped
+/// again, so the arena's slices keep their meaning).
+fn exec_loss<E: Float>(a: &mut Vec<E>, mut op: Op<E>) {
+    let n = a.len();
+    if let Op::Loss(l) = &mut op {
+        l.scratch = s(n, op::Loss::scratch_len(&l.kind, l.cols));
+        a.resize(n + l.scratch.len, E::from_f64(f64::NAN));
     }
+    exec(a, op);
+    a.truncate(n);
 }
 
 /// Arena `pred ++ target ++ [out] ++ grad` (out and grad start as NaN).
@@ -567,7 +582,7 @@ fn loss_mse<E: Float>() {
     // pred [[1,2],[3,4]], target [[1,0],[3,0]]: diffs [0,2,0,4],
     // L = (0+4+0+16)/4 = 5, dL/dp = 2·diff/4 = [0, 1, 0, 2].
     let mut a = loss_arena::<E>(&[1.0, 2.0, 3.0, 4.0], &[1.0, 0.0, 3.0, 0.0]);
-    exec(&mut a, loss_op(LossKind::Mse, 2, 2, 4, true));
+    exec_loss(&mut a, loss_op(LossKind::Mse, 2, 2, 4, true));
     close(&a[8..9], &[5.0]);
     close(&a[9..], &[0.0, 1.0, 0.0, 2.0]);
 }
@@ -580,7 +595,7 @@ fn loss_cross_entropy<E: Float>() {
     //        grad1 = [1/3 - 1, 1/3, 1/3].
     // Mean: L = (0.407606 + 1.098612) / 2 = 0.753109; grads halved.
     let mut a = loss_arena::<E>(&[1.0, 2.0, 3.0, 0.0, 0.0, 0.0], &[2.0, 0.0]);
-    exec(
+    exec_loss(
         &mut a,
         loss_op(LossKind::SoftmaxCrossEntropy, 2, 3, 2, true),
     );
@@ -599,7 +614,7 @@ fn loss_cross_entropy<E: Float>() {
     );
     // Without a gradient span only the loss is written.
     let mut b = loss_arena::<E>(&[1.0, 2.0, 3.0, 0.0, 0.0, 0.0], &[2.0, 0.0]);
-    exec(
+    exec_loss(
         &mut b,
         loss_op(LossKind::SoftmaxCrossEntropy, 2, 3, 2, false),
     );
@@ -612,7 +627,7 @@ fn loss_cross_entropy_extreme_logits<E: Float>() {
     // = 1000, L = 1000 - (-1000) = 2000; grad = [1 - 0, 0 - 1] = [1, -1].
     // Row 2: [-1000, 1000], label 1: L = 0, grad [0, 0].
     let mut a = loss_arena::<E>(&[1000.0, -1000.0, -1000.0, 1000.0], &[1.0, 1.0]);
-    exec(
+    exec_loss(
         &mut a,
         loss_op(LossKind::SoftmaxCrossEntropy, 2, 2, 2, true),
     );
@@ -636,12 +651,12 @@ fn loss_hinge_cs231n<E: Float>() {
     let margin = E::ONE;
     // The single-row case first: exactly the lecture's 2.9.
     let mut a = loss_arena::<E>(&pred[..3], &[0.0]);
-    exec(&mut a, loss_op(LossKind::Hinge { margin }, 1, 3, 1, true));
+    exec_loss(&mut a, loss_op(LossKind::Hinge { margin }, 1, 3, 1, true));
     close(&a[4..5], &[2.9]);
     close(&a[5..], &[-1.0, 1.0, 0.0]);
 
     let mut b = loss_arena::<E>(&pred, &[0.0, 1.0, 2.0]);
-    exec(&mut b, loss_op(LossKind::Hinge { margin }, 3, 3, 3, true));
+    exec_loss(&mut b, loss_op(LossKind::Hinge { margin }, 3, 3, 3, true));
     close(&b[12..13], &[15.8 / 3.0]);
     let t = 1.0 / 3.0;
     close(&b[13..], &[-t, t, 0.0, 0.0, 0.0, 0.0, t, t, -2.0 * t]);
@@ -659,7 +674,7 @@ fn loss_invalid_labels_contribute_nothing<E: Float>() {
         LossKind::Hinge { margin: E::ONE },
     ] {
         let mut a = loss_arena::<E>(&pred, &labels);
-        exec(&mut a, loss_op(kind, 5, 3, 5, true));
+        exec_loss(&mut a, loss_op(kind, 5, 3, 5, true));
         assert!(a[21..33].iter().all(|g| *g == E::ZERO), "{kind:?}");
         let want = match kind {
             // Hinge row 4: max(0, 1-3+1) + max(0, 2-3+1) = 0.
@@ -673,13 +688,13 @@ fn loss_invalid_labels_contribute_nothing<E: Float>() {
     c.extend(v::<E>(&[0.5, 0.0]));
     exec(
         &mut c,
-        Op::CountCorrect {
+        Op::CountCorrect(op::CountCorrect {
             pred: s(0, 4),
             target: s(4, 1),
             rows: 1,
             cols: 4,
             out: s(5, 1),
-        },
+        }),
     );
     close(&c[5..], &[0.0]);
 }
@@ -691,13 +706,13 @@ fn count_correct<E: Float>() {
     a.extend(v::<E>(&[1.0, 0.0, 2.0, 10.0]));
     exec(
         &mut a,
-        Op::CountCorrect {
+        Op::CountCorrect(op::CountCorrect {
             pred: s(0, 9),
             target: s(9, 3),
             rows: 3,
             cols: 3,
             out: s(12, 1),
-        },
+        }),
     );
     close(&a[12..], &[12.0]);
 }
@@ -707,11 +722,11 @@ fn sgd_step<E: Float>() {
     let mut a = v::<E>(&[1.0, 2.0, 10.0, -20.0]);
     exec(
         &mut a,
-        Op::SgdStep {
+        Op::SgdStep(op::SgdStep {
             param: s(0, 2),
             grad: s(2, 2),
             lr: E::from_f64(0.1),
-        },
+        }),
     );
     close(&a[..2], &[0.0, 4.0]);
 }
@@ -721,13 +736,13 @@ fn momentum_two_steps<E: Float>() {
     // step 1: v = 0.9·0 + 2 = 2,     p = 1 - 0.1·2 = 0.8
     // step 2: v = 0.9·2 + 2 = 3.8,   p = 0.8 - 0.1·3.8 = 0.42
     let mut a = v::<E>(&[1.0, 2.0, 0.0]);
-    let op = Op::MomentumStep {
+    let op = Op::MomentumStep(op::MomentumStep {
         param: s(0, 1),
         grad: s(1, 1),
         velocity: s(2, 1),
         lr: E::from_f64(0.1),
         momentum: E::from_f64(0.9),
-    };
+    });
     exec(&mut a, op);
     close(&a, &[0.8, 2.0, 2.0]);
     exec(&mut a, op);
@@ -744,7 +759,7 @@ fn adam_first_step<E: Float>() {
     a.extend(v::<E>(&[0.0; 6]));
     exec(
         &mut a,
-        Op::AdamStep {
+        Op::AdamStep(op::AdamStep {
             param: s(0, 3),
             grad: s(3, 3),
             m: s(6, 3),
@@ -755,7 +770,7 @@ fn adam_first_step<E: Float>() {
             eps: E::from_f64(eps),
             bias1: E::from_f64(1.0 - b1),
             bias2: E::from_f64(1.0 - b2),
-        },
+        }),
     );
     // Each parameter moved by lr against the sign of its gradient (to 1e-5
     // relative: ε/|g| ≤ 1e-5).
@@ -777,25 +792,29 @@ fn perceptron_epoch<E: Float>() {
     a.extend(v::<E>(&[1.0, 2.0, 1.0, 2.0, -1.0, 1.0, -1.0, -1.0, 1.0]));
     a.extend(v::<E>(&[1.0, -1.0, -1.0]));
     a.extend(v::<E>(&[0.0, 0.0, 0.0, 1.0]));
-    let op = |average| Op::PerceptronEpoch {
-        weights: s(0, 3),
-        samples: s(3, 9),
-        labels: s(12, 3),
-        rows: 3,
-        cols: 3,
-        average,
-        stats: s(18, 1),
+    a.extend(v::<E>(&[f64::NAN; op::PERCEPTRON_SCRATCH]));
+    let op = |average| {
+        Op::PerceptronEpoch(op::PerceptronEpoch {
+            weights: s(0, 3),
+            samples: s(3, 9),
+            labels: s(12, 3),
+            rows: 3,
+            cols: 3,
+            average,
+            stats: s(18, 1),
+            scratch: s(19, op::PERCEPTRON_SCRATCH),
+        })
     };
     exec(&mut a, op(Some(s(15, 3))));
     close(&a[..3], &[-1.0, 3.0, 0.0]);
     close(&a[15..18], &[-1.0, 8.0, 1.0]);
-    close(&a[18..], &[3.0]);
+    close(&a[18..19], &[3.0]);
     // A second epoch from w = [-1, 3, 0] makes no mistake (all y·s > 0:
     // 5, 5, 2), without an average span.
     exec(&mut a, op(None));
     close(&a[..3], &[-1.0, 3.0, 0.0]);
     close(&a[15..18], &[-1.0, 8.0, 1.0]);
-    close(&a[18..], &[3.0]);
+    close(&a[18..19], &[3.0]);
 }
 
 fn perceptron_errors<E: Float>() {
@@ -810,18 +829,20 @@ fn perceptron_errors<E: Float>() {
         let mut a = v::<E>(&w);
         a.extend(v::<E>(&[1.0, 2.0, 1.0, 2.0, -1.0, 1.0, -1.0, -1.0, 1.0]));
         a.extend(v::<E>(&[1.0, -1.0, -1.0, 42.0]));
+        a.extend(v::<E>(&[f64::NAN; op::PERCEPTRON_SCRATCH]));
         exec(
             &mut a,
-            Op::PerceptronErrors {
+            Op::PerceptronErrors(op::PerceptronErrors {
                 weights: s(0, 3),
                 samples: s(3, 9),
                 labels: s(12, 3),
                 rows: 3,
                 cols: 3,
                 out: s(15, 1),
-            },
+                scratch: s(16, op::PERCEPTRON_SCRATCH),
+            }),
         );
-        close(&a[15..], &[want]);
+        close(&a[15..16], &[want]);
     }
 }
 
@@ -830,30 +851,30 @@ fn perceptron_errors<E: Float>() {
 fn all_ops<E: Float>() -> Vec<Op<E>> {
     let f = E::from_f64;
     vec![
-        Op::Fill {
+        Op::Fill(op::Fill {
             dst: s(30, 4),
             value: f(1.0),
-        },
-        Op::Copy {
+        }),
+        Op::Copy(op::Copy {
             src: s(0, 4),
             dst: s(30, 4),
-        },
-        Op::Copy {
+        }),
+        Op::Copy(op::Copy {
             src: s(30, 4),
             dst: s(30, 4),
-        },
-        Op::Axpy {
+        }),
+        Op::Axpy(op::Axpy {
             x: s(0, 4),
             y: s(30, 4),
             alpha: f(2.0),
-        },
-        Op::SumSquares {
+        }),
+        Op::SumSquares(op::SumSquares {
             x: s(0, 4),
             out: s(33, 1),
             scale: f(1.0),
             accumulate: true,
-        },
-        Op::Gemm {
+        }),
+        Op::Gemm(op::Gemm {
             m: 2,
             n: 3,
             k: 4,
@@ -864,85 +885,85 @@ fn all_ops<E: Float>() -> Vec<Op<E>> {
             c: s(28, 6),
             alpha: f(1.0),
             beta: f(0.5),
-        },
-        Op::BiasAdd {
+        }),
+        Op::BiasAdd(op::BiasAdd {
             bias: s(0, 3),
             out: s(28, 6),
             rows: 2,
             cols: 3,
-        },
-        Op::BiasGrad {
+        }),
+        Op::BiasGrad(op::BiasGrad {
             dout: s(0, 6),
             dbias: s(31, 3),
             rows: 2,
             cols: 3,
-        },
-        Op::Activate {
+        }),
+        Op::Activate(op::Activate {
             act: Activation::Tanh,
             x: s(0, 6),
             y: s(28, 6),
-        },
-        Op::Activate {
+        }),
+        Op::Activate(op::Activate {
             act: Activation::Softplus,
             x: s(28, 6),
             y: s(28, 6),
-        },
-        Op::ActivateBackward {
+        }),
+        Op::ActivateBackward(op::ActivateBackward {
             act: Activation::Sigmoid,
             x: s(0, 6),
             y: s(6, 6),
             dy: s(12, 6),
             dx: s(28, 6),
-        },
-        Op::ActivateBackward {
+        }),
+        Op::ActivateBackward(op::ActivateBackward {
             act: Activation::Elu { alpha: f(1.0) },
             x: s(0, 6),
             y: s(6, 6),
             dy: s(28, 6),
             dx: s(28, 6),
-        },
-        Op::Softmax {
+        }),
+        Op::Softmax(op::Softmax {
             x: s(0, 6),
             y: s(28, 6),
             rows: 2,
             cols: 3,
-        },
-        Op::Softmax {
+        }),
+        Op::Softmax(op::Softmax {
             x: s(28, 6),
             y: s(28, 6),
             rows: 2,
             cols: 3,
-        },
-        Op::SoftmaxBackward {
+        }),
+        Op::SoftmaxBackward(op::SoftmaxBackward {
             y: s(0, 6),
             dy: s(6, 6),
             dx: s(28, 6),
             rows: 2,
             cols: 3,
-        },
-        Op::SoftmaxBackward {
+        }),
+        Op::SoftmaxBackward(op::SoftmaxBackward {
             y: s(0, 6),
             dy: s(28, 6),
             dx: s(28, 6),
             rows: 2,
             cols: 3,
-        },
-        Op::Maxout {
+        }),
+        Op::Maxout(op::Maxout {
             x: s(0, 6),
             y: s(31, 3),
             rows: 1,
             units: 3,
             k: 2,
-        },
-        Op::MaxoutBackward {
+        }),
+        Op::MaxoutBackward(op::MaxoutBackward {
             x: s(0, 6),
             dy: s(6, 3),
             dx: s(28, 6),
             rows: 1,
             units: 3,
             k: 2,
-        },
-        Op::Loss {
+        }),
+        Op::Loss(op::Loss {
             kind: LossKind::Mse,
             pred: s(0, 6),
             target: s(6, 6),
@@ -950,8 +971,9 @@ fn all_ops<E: Float>() -> Vec<Op<E>> {
             cols: 3,
             out: s(33, 1),
             grad: Some(s(27, 6)),
-        },
-        Op::Loss {
+            scratch: s(12, 3),
+        }),
+        Op::Loss(op::Loss {
             kind: LossKind::SoftmaxCrossEntropy,
             pred: s(0, 6),
             target: s(20, 2),
@@ -959,8 +981,9 @@ fn all_ops<E: Float>() -> Vec<Op<E>> {
             cols: 3,
             out: s(33, 1),
             grad: Some(s(27, 6)),
-        },
-        Op::Loss {
+            scratch: s(6, 10),
+        }),
+        Op::Loss(op::Loss {
             kind: LossKind::Hinge { margin: f(1.0) },
             pred: s(0, 6),
             target: s(20, 2),
@@ -968,27 +991,28 @@ fn all_ops<E: Float>() -> Vec<Op<E>> {
             cols: 3,
             out: s(33, 1),
             grad: None,
-        },
-        Op::CountCorrect {
+            scratch: s(6, 14),
+        }),
+        Op::CountCorrect(op::CountCorrect {
             pred: s(0, 6),
             target: s(6, 2),
             rows: 2,
             cols: 3,
             out: s(33, 1),
-        },
-        Op::SgdStep {
+        }),
+        Op::SgdStep(op::SgdStep {
             param: s(30, 4),
             grad: s(0, 4),
             lr: f(0.1),
-        },
-        Op::MomentumStep {
+        }),
+        Op::MomentumStep(op::MomentumStep {
             param: s(26, 4),
             grad: s(0, 4),
             velocity: s(30, 4),
             lr: f(0.1),
             momentum: f(0.9),
-        },
-        Op::AdamStep {
+        }),
+        Op::AdamStep(op::AdamStep {
             param: s(22, 4),
             grad: s(0, 4),
             m: s(26, 4),
@@ -999,8 +1023,8 @@ fn all_ops<E: Float>() -> Vec<Op<E>> {
             eps: f(1e-8),
             bias1: f(0.1),
             bias2: f(0.001),
-        },
-        Op::PerceptronEpoch {
+        }),
+        Op::PerceptronEpoch(op::PerceptronEpoch {
             weights: s(24, 3),
             samples: s(0, 6),
             labels: s(6, 2),
@@ -1008,15 +1032,17 @@ fn all_ops<E: Float>() -> Vec<Op<E>> {
             cols: 3,
             average: Some(s(28, 3)),
             stats: s(33, 1),
-        },
-        Op::PerceptronErrors {
+            scratch: s(8, 6),
+        }),
+        Op::PerceptronErrors(op::PerceptronErrors {
             weights: s(0, 3),
             samples: s(3, 6),
             labels: s(9, 2),
             out: s(33, 1),
             rows: 2,
             cols: 3,
-        },
+            scratch: s(11, 6),
+        }),
     ]
 }
 
@@ -1050,12 +1076,12 @@ fn partial_overlap_is_rejected<E: Float>() {
     let mut arena = v::<E>(&[0.0; 16]);
     let mut cpu = CpuBackend::new(&mut arena);
     let bad = [
-        Op::Activate {
+        Op::Activate(op::Activate {
             act: Activation::Relu,
             x: s(0, 4),
             y: s(2, 4),
-        },
-        Op::Gemm {
+        }),
+        Op::Gemm(op::Gemm {
             m: 2,
             n: 2,
             k: 2,
@@ -1066,8 +1092,8 @@ fn partial_overlap_is_rejected<E: Float>() {
             c: s(4, 4),
             alpha: E::ONE,
             beta: E::ZERO,
-        },
-        Op::Loss {
+        }),
+        Op::Loss(op::Loss {
             kind: LossKind::Mse,
             pred: s(0, 4),
             target: s(4, 4),
@@ -1075,7 +1101,8 @@ fn partial_overlap_is_rejected<E: Float>() {
             cols: 2,
             out: s(8, 1),
             grad: Some(s(8, 4)),
-        },
+            scratch: s(12, 2),
+        }),
     ];
     for op in bad {
         let e = cpu.execute(&op).expect_err("overlap");
@@ -1083,12 +1110,12 @@ fn partial_overlap_is_rejected<E: Float>() {
     }
     // Shape mismatch.
     let e = cpu
-        .execute(&Op::BiasAdd {
+        .execute(&Op::BiasAdd(op::BiasAdd {
             bias: s(0, 2),
             out: s(4, 6),
             rows: 2,
             cols: 3,
-        })
+        }))
         .expect_err("shape");
     assert_eq!(e.kind(), ErrorKind::Shape);
     assert!(cpu.arena().iter().all(|x| *x == E::ZERO));

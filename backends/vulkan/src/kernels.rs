@@ -3,7 +3,7 @@
 //!
 //! The slot layouts are written at the top of each `shaders/*.comp` file.
 
-use microprop_hal::{Activation, LossKind, Op};
+use microprop_hal::{op, Activation, LossKind, Op};
 
 use crate::Error;
 
@@ -81,9 +81,11 @@ kernels! {
     BiasActivate => "bias_activate",
     ActivateBackward => "activate_backward",
     Softmax => "softmax",
+    LogSoftmax => "log_softmax",
     SoftmaxBackward => "softmax_backward",
     Maxout => "maxout",
     MaxoutBackward => "maxout_backward",
+    OneHot => "one_hot",
     Loss => "loss",
     CountCorrect => "count_correct",
     Sgd => "sgd",
@@ -152,7 +154,7 @@ pub(crate) fn lower(op: &Op<f32>, gemm: GemmKernel) -> Result<Option<Dispatch>, 
         }))
     };
     match op {
-        Op::Fill { dst, value } => {
+        Op::Fill(op::Fill { dst, value }) => {
             if dst.len == 0 {
                 return Ok(None);
             }
@@ -162,7 +164,7 @@ pub(crate) fn lower(op: &Op<f32>, gemm: GemmKernel) -> Result<Option<Dispatch>, 
                 &[u("offset", dst.offset)?, u("len", dst.len)?, f(*value)],
             )
         }
-        Op::Copy { src, dst } => {
+        Op::Copy(op::Copy { src, dst }) => {
             if dst.len == 0 || src == dst {
                 return Ok(None);
             }
@@ -176,7 +178,7 @@ pub(crate) fn lower(op: &Op<f32>, gemm: GemmKernel) -> Result<Option<Dispatch>, 
                 ],
             )
         }
-        Op::Axpy { x, y, alpha } => {
+        Op::Axpy(op::Axpy { x, y, alpha }) => {
             if y.len == 0 {
                 return Ok(None);
             }
@@ -191,12 +193,12 @@ pub(crate) fn lower(op: &Op<f32>, gemm: GemmKernel) -> Result<Option<Dispatch>, 
                 ],
             )
         }
-        Op::SumSquares {
+        Op::SumSquares(op::SumSquares {
             x,
             out,
             scale,
             accumulate,
-        } => d(
+        }) => d(
             Kernel::SumSquares,
             ONE,
             &[
@@ -207,7 +209,7 @@ pub(crate) fn lower(op: &Op<f32>, gemm: GemmKernel) -> Result<Option<Dispatch>, 
                 b(*accumulate),
             ],
         ),
-        Op::Gemm {
+        Op::Gemm(op::Gemm {
             m,
             n,
             k,
@@ -218,7 +220,7 @@ pub(crate) fn lower(op: &Op<f32>, gemm: GemmKernel) -> Result<Option<Dispatch>, 
             c,
             alpha,
             beta,
-        } => {
+        }) => {
             if *m == 0 || *n == 0 {
                 return Ok(None);
             }
@@ -254,12 +256,12 @@ pub(crate) fn lower(op: &Op<f32>, gemm: GemmKernel) -> Result<Option<Dispatch>, 
                 ],
             )
         }
-        Op::BiasAdd {
+        Op::BiasAdd(op::BiasAdd {
             bias,
             out,
             rows,
             cols,
-        } => {
+        }) => {
             if out.len == 0 {
                 return Ok(None);
             }
@@ -274,12 +276,12 @@ pub(crate) fn lower(op: &Op<f32>, gemm: GemmKernel) -> Result<Option<Dispatch>, 
                 ],
             )
         }
-        Op::BiasGrad {
+        Op::BiasGrad(op::BiasGrad {
             dout,
             dbias,
             rows,
             cols,
-        } => {
+        }) => {
             if *cols == 0 {
                 return Ok(None);
             }
@@ -294,7 +296,7 @@ pub(crate) fn lower(op: &Op<f32>, gemm: GemmKernel) -> Result<Option<Dispatch>, 
                 ],
             )
         }
-        Op::Activate { act, x, y } => {
+        Op::Activate(op::Activate { act, x, y }) => {
             if y.len == 0 {
                 return Ok(None);
             }
@@ -311,14 +313,14 @@ pub(crate) fn lower(op: &Op<f32>, gemm: GemmKernel) -> Result<Option<Dispatch>, 
                 ],
             )
         }
-        Op::BiasActivate {
+        Op::BiasActivate(op::BiasActivate {
             act,
             bias,
             x,
             y,
             rows,
             cols,
-        } => {
+        }) => {
             if y.len == 0 {
                 return Ok(None);
             }
@@ -337,7 +339,7 @@ pub(crate) fn lower(op: &Op<f32>, gemm: GemmKernel) -> Result<Option<Dispatch>, 
                 ],
             )
         }
-        Op::ActivateBackward { act, x, y, dy, dx } => {
+        Op::ActivateBackward(op::ActivateBackward { act, x, y, dy, dx }) => {
             if dx.len == 0 {
                 return Ok(None);
             }
@@ -356,7 +358,7 @@ pub(crate) fn lower(op: &Op<f32>, gemm: GemmKernel) -> Result<Option<Dispatch>, 
                 ],
             )
         }
-        Op::Softmax { x, y, rows, cols } => {
+        Op::Softmax(op::Softmax { x, y, rows, cols }) => {
             if y.len == 0 {
                 return Ok(None);
             }
@@ -371,13 +373,50 @@ pub(crate) fn lower(op: &Op<f32>, gemm: GemmKernel) -> Result<Option<Dispatch>, 
                 ],
             )
         }
-        Op::SoftmaxBackward {
+        Op::LogSoftmax(op::LogSoftmax { x, y, rows, cols }) => {
+            if y.len == 0 {
+                return Ok(None);
+            }
+            d(
+                Kernel::LogSoftmax,
+                g1(*rows),
+                &[
+                    u("offset", x.offset)?,
+                    u("offset", y.offset)?,
+                    u("rows", *rows)?,
+                    u("cols", *cols)?,
+                ],
+            )
+        }
+        Op::OneHot(op::OneHot {
+            labels,
+            y,
+            rows,
+            cols,
+            value,
+        }) => {
+            if y.len == 0 {
+                return Ok(None);
+            }
+            d(
+                Kernel::OneHot,
+                g1(y.len),
+                &[
+                    u("offset", labels.offset)?,
+                    u("offset", y.offset)?,
+                    u("rows", *rows)?,
+                    u("cols", *cols)?,
+                    f(*value),
+                ],
+            )
+        }
+        Op::SoftmaxBackward(op::SoftmaxBackward {
             y,
             dy,
             dx,
             rows,
             cols,
-        } => {
+        }) => {
             if dx.len == 0 {
                 return Ok(None);
             }
@@ -393,13 +432,13 @@ pub(crate) fn lower(op: &Op<f32>, gemm: GemmKernel) -> Result<Option<Dispatch>, 
                 ],
             )
         }
-        Op::Maxout {
+        Op::Maxout(op::Maxout {
             x,
             y,
             rows,
             units,
             k,
-        } => {
+        }) => {
             if y.len == 0 {
                 return Ok(None);
             }
@@ -415,14 +454,14 @@ pub(crate) fn lower(op: &Op<f32>, gemm: GemmKernel) -> Result<Option<Dispatch>, 
                 ],
             )
         }
-        Op::MaxoutBackward {
+        Op::MaxoutBackward(op::MaxoutBackward {
             x,
             dy,
             dx,
             rows,
             units,
             k,
-        } => {
+        }) => {
             if dx.len == 0 {
                 return Ok(None);
             }
@@ -439,7 +478,7 @@ pub(crate) fn lower(op: &Op<f32>, gemm: GemmKernel) -> Result<Option<Dispatch>, 
                 ],
             )
         }
-        Op::Loss {
+        Op::Loss(op::Loss {
             kind,
             pred,
             target,
@@ -447,7 +486,8 @@ pub(crate) fn lower(op: &Op<f32>, gemm: GemmKernel) -> Result<Option<Dispatch>, 
             cols,
             out,
             grad,
-        } => {
+            scratch: _,
+        }) => {
             let (code, margin) = match kind {
                 LossKind::Mse => (0, 0.0),
                 LossKind::SoftmaxCrossEntropy => (1, 0.0),
@@ -470,13 +510,13 @@ pub(crate) fn lower(op: &Op<f32>, gemm: GemmKernel) -> Result<Option<Dispatch>, 
                 ],
             )
         }
-        Op::CountCorrect {
+        Op::CountCorrect(op::CountCorrect {
             pred,
             target,
             rows,
             cols,
             out,
-        } => d(
+        }) => d(
             Kernel::CountCorrect,
             ONE,
             &[
@@ -487,7 +527,7 @@ pub(crate) fn lower(op: &Op<f32>, gemm: GemmKernel) -> Result<Option<Dispatch>, 
                 u("offset", out.offset)?,
             ],
         ),
-        Op::SgdStep { param, grad, lr } => {
+        Op::SgdStep(op::SgdStep { param, grad, lr }) => {
             if param.len == 0 {
                 return Ok(None);
             }
@@ -502,13 +542,13 @@ pub(crate) fn lower(op: &Op<f32>, gemm: GemmKernel) -> Result<Option<Dispatch>, 
                 ],
             )
         }
-        Op::MomentumStep {
+        Op::MomentumStep(op::MomentumStep {
             param,
             grad,
             velocity,
             lr,
             momentum,
-        } => {
+        }) => {
             if param.len == 0 {
                 return Ok(None);
             }
@@ -525,7 +565,7 @@ pub(crate) fn lower(op: &Op<f32>, gemm: GemmKernel) -> Result<Option<Dispatch>, 
                 ],
             )
         }
-        Op::AdamStep {
+        Op::AdamStep(op::AdamStep {
             param,
             grad,
             m,
@@ -536,7 +576,7 @@ pub(crate) fn lower(op: &Op<f32>, gemm: GemmKernel) -> Result<Option<Dispatch>, 
             eps,
             bias1,
             bias2,
-        } => {
+        }) => {
             if param.len == 0 {
                 return Ok(None);
             }
@@ -558,7 +598,7 @@ pub(crate) fn lower(op: &Op<f32>, gemm: GemmKernel) -> Result<Option<Dispatch>, 
                 ],
             )
         }
-        Op::PerceptronEpoch {
+        Op::PerceptronEpoch(op::PerceptronEpoch {
             weights,
             samples,
             labels,
@@ -566,7 +606,8 @@ pub(crate) fn lower(op: &Op<f32>, gemm: GemmKernel) -> Result<Option<Dispatch>, 
             cols,
             average,
             stats,
-        } => {
+            scratch: _,
+        }) => {
             if *rows == 0 {
                 return Ok(None);
             }
@@ -586,14 +627,15 @@ pub(crate) fn lower(op: &Op<f32>, gemm: GemmKernel) -> Result<Option<Dispatch>, 
                 ],
             )
         }
-        Op::PerceptronErrors {
+        Op::PerceptronErrors(op::PerceptronErrors {
             weights,
             samples,
             labels,
             rows,
             cols,
             out,
-        } => d(
+            scratch: _,
+        }) => d(
             Kernel::PerceptronErrors,
             ONE,
             &[

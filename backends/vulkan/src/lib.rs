@@ -49,7 +49,7 @@ mod kernels;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use microprop_hal::{Backend, Op, Span};
+use microprop_hal::{op, Backend, Op, Span};
 use vulkano::buffer::{Buffer, BufferCreateInfo, BufferUsage, Subbuffer};
 use vulkano::command_buffer::{
     AutoCommandBufferBuilder, CommandBufferUsage, CopyBufferInfoTyped, PrimaryAutoCommandBuffer,
@@ -290,10 +290,10 @@ impl VulkanBackend {
             w.fill(0.0);
             Ok(())
         } else {
-            self.execute(&Op::Fill {
+            self.execute(&Op::Fill(op::Fill {
                 dst: Span::new(0, self.arena_len),
                 value: 0.0,
-            })?;
+            }))?;
             self.submit()
         }
     }
@@ -590,7 +590,13 @@ impl Backend for VulkanBackend {
         Ok(())
     }
 
-    fn execute(&mut self, op: &Op<f32>) -> Result<(), Error> {
+    /// Every composite op has a shader of its own (one dispatch instead of
+    /// its decomposition's many).
+    fn overrides(&self, _op: &Op<f32>) -> bool {
+        true
+    }
+
+    fn dispatch(&mut self, op: &Op<f32>) -> Result<(), Error> {
         op.validate(self.arena_len)?;
         if let Some(d) = kernels::lower(op, self.gemm)? {
             self.cmds.push(Cmd::Dispatch {
