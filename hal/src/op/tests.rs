@@ -125,3 +125,150 @@ fn span_helpers_clamp() {
     assert!(s.overlaps(&Span::new(14, 1)));
     assert!(!s.overlaps(&Span::new(15, 1)));
 }
+
+/// One valid instance of each composite op over a 64-element arena.
+fn composites() -> Vec<Op<f32>> {
+    let s = Span::new;
+    let mut ops = vec![Op::BiasActivate(BiasActivate {
+        act: Activation::Tanh,
+        bias: s(0, 3),
+        x: s(3, 6),
+        y: s(9, 6),
+        rows: 2,
+        cols: 3,
+    })];
+    for kind in [
+        LossKind::Mse,
+        LossKind::SoftmaxCrossEntropy,
+        LossKind::Hinge { margin: 1.0 },
+    ] {
+        for grad in [None, Some(s(20, 6))] {
+            ops.push(Op::Loss(Loss {
+                kind,
+                pred: s(0, 6),
+                target: if kind.uses_labels() { s(6, 2) } else { s(6, 6) },
+                rows: 2,
+                cols: 3,
+                out: s(12, 1),
+                grad,
+                scratch: s(30, Loss::scratch_len(&kind, 3)),
+            }));
+        }
+    }
+    for average in [None, Some(s(50, 3))] {
+        ops.push(Op::PerceptronEpoch(PerceptronEpoch {
+            weights: s(0, 3),
+            samples: s(3, 6),
+            labels: s(9, 2),
+            rows: 2,
+            cols: 3,
+            average,
+            stats: s(11, 1),
+            scratch: s(40, PERCEPTRON_SCRATCH),
+        }));
+    }
+    ops.push(Op::PerceptronErrors(PerceptronErrors {
+        weights: s(0, 3),
+        samples: s(3, 6),
+        labels: s(9, 2),
+        rows: 2,
+        cols: 3,
+        out: s(11, 1),
+        scratch: s(40, PERCEPTRON_SCRATCH),
+    }));
+    ops
+}
+
+#[test]
+fn composites_decompose_into_valid_primitives_only() {
+    for op in composites() {
+        assert_eq!(op.tier(), Tier::Composite, "{}", op.name());
+        assert_eq!(op.validate(64), Ok(()), "{}", op.name());
+        let mut n = 0;
+        op.decompose(&mut |p: &Op<f32>| {
+            n += 1;
+            assert!(p.is_primitive(), "{} emitted {}", op.name(), p.name());
+            p.validate(64).map_err(|e| (p.name(), e))
+        })
+        .unwrap_or_else(|e| panic!("{}: {e:?}", op.name()));
+        assert!(n >= 2, "{} emitted {n} ops", op.name());
+    }
+}
+
+#[test]
+fn a_primitive_decomposes_into_itself() {
+    let op = gemm(Span::new(20, 6));
+    let mut seen = Vec::new();
+    op.decompose(&mut |p: &Op<f32>| {
+        seen.push(*p);
+        Ok::<(), ()>(())
+    })
+    .unwrap();
+    assert_eq!(seen, [op]);
+}
+
+#[test]
+fn scratch_too_small_or_overlapping_is_rejected() {
+    let loss = |scratch| {
+        Op::<f32>::Loss(Loss {
+            kind: LossKind::SoftmaxCrossEntropy,
+            pred: Span::new(0, 6),
+            target: Span::new(6, 2),
+            rows: 2,
+            cols: 3,
+            out: Span::new(8, 1),
+            grad: None,
+            scratch,
+        })
+    };
+    assert_eq!(loss(Span::new(9, 10)).validate(64), Ok(()));
+    assert_eq!(
+        loss(Span::new(9, 9)).validate(64),
+        Err(OpError::Shape {
+            op: "loss",
+            operand: "scratch",
+            expected: 10,
+            got: 9
+        })
+    );
+    assert_eq!(
+        loss(Span::new(5, 10)).validate(64),
+        Err(OpError::Overlap { op: "loss" })
+    );
+}
+
+#[test]
+fn map_converts_every_element_parameter() {
+    let op = Op::AdamStep(AdamStep {
+        param: Span::new(0, 1),
+        grad: Span::new(1, 1),
+        m: Span::new(2, 1),
+        v: Span::new(3, 1),
+        lr: 0.001f64,
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+        bias1: 0.1,
+        bias2: 0.001,
+    });
+    let Op::AdamStep(a) = op.map(|v| v as f32) else {
+        panic!("variant changed");
+    };
+    assert_eq!(
+        [a.lr, a.beta1, a.beta2, a.eps, a.bias1, a.bias2],
+        [0.001f32, 0.9, 0.999, 1e-8, 0.1, 0.001]
+    );
+    let act = Op::Activate(Activate {
+        act: Activation::LeakyRelu { slope: 0.01f64 },
+        x: Span::new(0, 1),
+        y: Span::new(0, 1),
+    });
+    assert_eq!(
+        act.map(|v| v * 2.0),
+        Op::Activate(Activate {
+            act: Activation::LeakyRelu { slope: 0.02 },
+            x: Span::new(0, 1),
+            y: Span::new(0, 1),
+        })
+    );
+}
