@@ -62,6 +62,7 @@ pub const fn blob_len(param_count: usize) -> usize {
 /// Why a blob was rejected (or could not be written).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum BlobError {
     /// Fewer bytes than the header, or than the header's count announces.
     Truncated {

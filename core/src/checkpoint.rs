@@ -201,6 +201,7 @@ pub enum Geometry {
 /// error, `BE` the backend's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum CheckpointError<FE, BE> {
     /// Neither slot holds a complete checkpoint of this network; why, per
     /// slot. The model is unchanged.
@@ -237,7 +238,7 @@ pub enum CheckpointError<FE, BE> {
     Network(Error<BE>),
 }
 
-impl<FE: fmt::Debug, BE: fmt::Debug> fmt::Display for CheckpointError<FE, BE> {
+impl<FE: fmt::Debug, BE: fmt::Display> fmt::Display for CheckpointError<FE, BE> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CheckpointError::NoValidCheckpoint { a, b } => {
@@ -259,7 +260,19 @@ impl<FE: fmt::Debug, BE: fmt::Debug> fmt::Display for CheckpointError<FE, BE> {
     }
 }
 
-impl<FE: fmt::Debug, BE: fmt::Debug> core::error::Error for CheckpointError<FE, BE> {}
+/// `source()` is the wrapped blob or network error (a flash error need only
+/// be `Debug`, so it is not a source).
+impl<FE: fmt::Debug, BE: core::error::Error + 'static> core::error::Error
+    for CheckpointError<FE, BE>
+{
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            CheckpointError::Blob(e) => Some(e),
+            CheckpointError::Network(e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
 /// Result of a checkpoint operation on flash `F` and backend `B`.
 pub type Result<T, F, B> = core::result::Result<

@@ -4,6 +4,11 @@ use crate::{Loss, OptimizerKind, Spec};
 
 /// An optimizer and its hyperparameters. The learning rate can be changed
 /// between steps with [`crate::Network::set_lr`], so schedules work.
+///
+/// Hyperparameters are `f64` here and are converted to the network's element
+/// type ([`crate::Element::from_f64`]) when the ops are issued: an f64
+/// network steps with `lr = 0.01` exactly, and an f32 network with
+/// `0.01f32`, the value its f32 literal would have.
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Optimizer {
@@ -11,25 +16,25 @@ pub enum Optimizer {
     /// this is batch gradient descent; with small batches, minibatch SGD.
     Sgd {
         /// Learning rate.
-        lr: f32,
+        lr: f64,
     },
     /// SGD with momentum (PyTorch's form): `v = μ v + g`, `w -= lr · v`.
     Momentum {
         /// Learning rate.
-        lr: f32,
+        lr: f64,
         /// Momentum μ in `[0, 1)`.
-        momentum: f32,
+        momentum: f64,
     },
     /// Adam with bias correction.
     Adam {
         /// Learning rate.
-        lr: f32,
+        lr: f64,
         /// β1 in `[0, 1)`.
-        beta1: f32,
+        beta1: f64,
         /// β2 in `[0, 1)`.
-        beta2: f32,
+        beta2: f64,
         /// ε > 0.
-        eps: f32,
+        eps: f64,
     },
     /// Gradient descent fused into backward: each layer's update
     /// `W ← (1 − 2·lr·λ)·W − lr·dZᵀX`, `b ← b − lr·Σ dZ` is applied as soon
@@ -42,21 +47,21 @@ pub enum Optimizer {
     /// where the gradient buffer would be as large as the model.
     FusedSgd {
         /// Learning rate.
-        lr: f32,
+        lr: f64,
     },
 }
 
 impl Optimizer {
     /// Plain (minibatch) gradient descent.
-    pub const fn sgd(lr: f32) -> Self {
+    pub const fn sgd(lr: f64) -> Self {
         Optimizer::Sgd { lr }
     }
     /// SGD with momentum.
-    pub const fn momentum(lr: f32, momentum: f32) -> Self {
+    pub const fn momentum(lr: f64, momentum: f64) -> Self {
         Optimizer::Momentum { lr, momentum }
     }
     /// Adam with the usual defaults β1 = 0.9, β2 = 0.999, ε = 1e-8.
-    pub const fn adam(lr: f32) -> Self {
+    pub const fn adam(lr: f64) -> Self {
         Optimizer::Adam {
             lr,
             beta1: 0.9,
@@ -66,7 +71,7 @@ impl Optimizer {
     }
     /// Gradient descent fused into backward (no gradient buffer); see
     /// [`Optimizer::FusedSgd`].
-    pub const fn fused_sgd(lr: f32) -> Self {
+    pub const fn fused_sgd(lr: f64) -> Self {
         Optimizer::FusedSgd { lr }
     }
     /// Which state the arena must hold.
@@ -79,7 +84,7 @@ impl Optimizer {
         }
     }
     /// The configured learning rate.
-    pub const fn lr(&self) -> f32 {
+    pub const fn lr(&self) -> f64 {
         match *self {
             Optimizer::Sgd { lr }
             | Optimizer::FusedSgd { lr }
@@ -119,8 +124,9 @@ pub struct Config {
     /// The optimizer.
     pub optimizer: Optimizer,
     /// L2 regularisation strength λ: adds `λ · ΣW²` over weights (not biases)
-    /// to the loss and `2λW` to their gradient.
-    pub l2: f32,
+    /// to the loss and `2λW` to their gradient. Converted to the element type
+    /// when the ops are issued, like the optimizer's hyperparameters.
+    pub l2: f64,
     /// Seed for weight initialisation.
     pub seed: u64,
     /// Initialisation scheme.
@@ -140,7 +146,7 @@ impl Config {
         }
     }
     /// Set the L2 strength.
-    pub const fn with_l2(mut self, l2: f32) -> Self {
+    pub const fn with_l2(mut self, l2: f64) -> Self {
         self.l2 = l2;
         self
     }
@@ -157,5 +163,64 @@ impl Config {
     /// Arena elements `spec` needs under this configuration.
     pub const fn arena_len(&self, spec: &Spec) -> usize {
         spec.arena_len(self.batch, self.optimizer.kind())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use microprop_hal::Element;
+
+    /// Hyperparameters are f64 literals now, converted with
+    /// `Element::from_f64`; for an f32 network that must give the value the
+    /// f32 literal gave when they were stored as f32 (rounding the decimal
+    /// to f64 first, then to f32, could in principle differ from rounding
+    /// it to f32 directly). Checked for every default and every literal the
+    /// repository's specs, configs, examples and tests use.
+    #[test]
+    fn f64_literals_round_to_the_f32_literals() {
+        macro_rules! same {
+            ($($v:literal),* $(,)?) => {$(
+                let wide: f64 = $v;
+                let narrow: f32 = $v;
+                assert_eq!(
+                    <f32 as Element>::from_f64(wide).to_bits(),
+                    narrow.to_bits(),
+                    "{}",
+                    stringify!($v)
+                );
+            )*};
+        }
+        same!(
+            0.0, 1e-8, 1e-7, 1e-5, 1e-4, 1e-3, 2e-3, 0.005, 0.01, 0.0125, 0.013, 0.02, 0.025, 0.05,
+            0.1, 0.2, 0.25, 0.3, 0.5, 0.7, 0.9, 0.99, 0.999, 1.0, 1.5, 2.0, 3.0, 20.0, 1e4, 1e5,
+            1e6
+        );
+        // The defaults, through the constructors.
+        let Optimizer::Adam {
+            beta1, beta2, eps, ..
+        } = Optimizer::adam(1e-3)
+        else {
+            unreachable!()
+        };
+        assert_eq!(<f32 as Element>::from_f64(beta1), 0.9f32);
+        assert_eq!(<f32 as Element>::from_f64(beta2), 0.999f32);
+        assert_eq!(<f32 as Element>::from_f64(eps), 1e-8f32);
+        assert_eq!(Config::new(1, Loss::Mse, Optimizer::sgd(0.1)).l2, 0.0);
+    }
+
+    /// An f64 network gets the decimal value itself.
+    #[test]
+    fn f64_hyperparameters_are_the_decimal_values() {
+        let c = Config::new(
+            1,
+            Loss::Hinge { margin: 0.1 },
+            Optimizer::momentum(0.01, 0.9),
+        )
+        .with_l2(0.01);
+        assert_eq!(<f64 as Element>::from_f64(c.l2), 0.01);
+        assert_eq!(c.optimizer.lr(), 0.01);
+        assert_ne!(c.l2, f64::from(0.01f32));
+        assert_eq!(c.loss, Loss::Hinge { margin: 0.1 });
     }
 }

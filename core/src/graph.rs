@@ -162,6 +162,7 @@ impl Gate {
 /// Why a graph operation failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum GraphError {
     /// All `capacity` nodes are in use.
     Full {

@@ -101,7 +101,7 @@ pub struct GuardConfig {
     pub warmup: u32,
     /// The learning rate is multiplied by this at each recovery (default
     /// 0.5). In `(0, 1)`.
-    pub lr_decay: f32,
+    pub lr_decay: f64,
     /// Recoveries without progress before giving up with
     /// [`Error::Diverged`] (default 10, a 1024× lower learning rate at 0.5).
     /// Progress: a snapshot of parameters that trained at least one step past
@@ -153,7 +153,7 @@ impl GuardConfig {
         self
     }
     /// Set [`GuardConfig::lr_decay`].
-    pub const fn with_lr_decay(mut self, decay: f32) -> Self {
+    pub const fn with_lr_decay(mut self, decay: f64) -> Self {
         self.lr_decay = decay;
         self
     }
@@ -222,8 +222,8 @@ pub enum StepOutcome<E> {
         loss: E,
         /// Why it was rejected.
         reason: Divergence,
-        /// The learning rate from now on.
-        new_lr: f32,
+        /// The learning rate from now on ([`Network::lr`]).
+        new_lr: f64,
         /// [`Network::steps`] of the restored snapshot.
         restored_steps: u64,
         /// Recoveries since the last progress (1 for the first).

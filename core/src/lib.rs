@@ -88,7 +88,7 @@ mod rng;
 mod spec;
 
 pub use config::{Config, Init, Optimizer};
-pub use error::{Error, Operand};
+pub use error::{Error, ErrorKind, Operand};
 pub use gradcheck::{GradCheckConfig, GradCheckReport, Location};
 pub use graph::{Gate, Graph, GraphError, NodeId};
 pub use guard::{Divergence, Guard, GuardConfig, StepOutcome};
@@ -102,7 +102,8 @@ pub use spec::{Layer, Layout, OptimizerKind, Spec, SpecError};
 pub use microprop_hal as hal;
 pub use microprop_hal::{Activation, Backend, Element, Span};
 
-/// The losses: [`LossKind`](microprop_hal::LossKind) with `f32`
+/// The losses: [`LossKind`](microprop_hal::LossKind) with `f64`
 /// hyperparameters (`Loss::Mse`, `Loss::SoftmaxCrossEntropy`,
-/// `Loss::Hinge { margin: 1.0 }`).
-pub type Loss = microprop_hal::LossKind<f32>;
+/// `Loss::Hinge { margin: 1.0 }`), converted to the network's element type
+/// when the loss is lowered (so an f64 network uses the margin exactly).
+pub type Loss = microprop_hal::LossKind<f64>;

@@ -92,54 +92,74 @@ pub struct Network<'s, B: Backend> {
 /// `Result` with this crate's error for backend `B`.
 pub type Result<T, B> = core::result::Result<T, Error<<B as Backend>::Error>>;
 
-fn finite_nonneg(v: f32) -> bool {
+/// A hyperparameter as element type `E` holds it, widened back to `f64`
+/// (exact for f32 and f64). Quantities derived from several
+/// hyperparameters are computed from these values, so that an f32 network
+/// gets the same numbers as from f32 hyperparameters, and an f64 network
+/// the exact ones.
+pub(crate) fn at<E: Element>(v: f64) -> f64 {
+    E::from_f64(v).to_f64()
+}
+
+/// `v` is finite and non-negative at element precision.
+fn finite_nonneg<E: Element>(v: f64) -> bool {
+    let v = at::<E>(v);
     v.is_finite() && v >= 0.0
 }
 
-fn unit_interval(v: f32) -> bool {
+/// `v` is in `[0, 1)` at element precision.
+fn unit_interval<E: Element>(v: f64) -> bool {
+    let v = at::<E>(v);
     v.is_finite() && (0.0..1.0).contains(&v)
 }
 
-/// Check hyperparameters that would otherwise poison the arena silently.
-fn check_config<BE>(spec: &Spec, config: &Config) -> core::result::Result<(), Error<BE>> {
+/// Check hyperparameters that would otherwise poison the arena silently, at
+/// the precision of element type `E` (a momentum of `1 - 1e-9` is 1 in f32).
+fn check_config<E: Element, BE>(
+    spec: &Spec,
+    config: &Config,
+) -> core::result::Result<(), Error<BE>> {
     let bad = |name| Err(Error::Hyperparameter { name });
-    if !finite_nonneg(config.optimizer.lr()) {
+    if !finite_nonneg::<E>(config.optimizer.lr()) {
         return bad("lr");
     }
     match config.optimizer {
         Optimizer::Sgd { .. } | Optimizer::FusedSgd { .. } => {}
         Optimizer::Momentum { momentum, .. } => {
-            if !unit_interval(momentum) {
+            if !unit_interval::<E>(momentum) {
                 return bad("momentum");
             }
         }
         Optimizer::Adam {
             beta1, beta2, eps, ..
         } => {
-            if !unit_interval(beta1) {
+            if !unit_interval::<E>(beta1) {
                 return bad("beta1");
             }
-            if !unit_interval(beta2) {
+            if !unit_interval::<E>(beta2) {
                 return bad("beta2");
             }
+            let eps = at::<E>(eps);
             if !(eps.is_finite() && eps > 0.0) {
                 return bad("eps");
             }
         }
     }
-    if !finite_nonneg(config.l2) {
+    if !finite_nonneg::<E>(config.l2) {
         return bad("l2");
     }
     if let LossKind::Hinge { margin } = config.loss {
-        if !finite_nonneg(margin) {
+        if !finite_nonneg::<E>(margin) {
             return bad("margin");
         }
     }
     for layer in spec.layers() {
         if let Layer::Activation(a) = layer {
             match *a {
-                Activation::LeakyRelu { slope } if !slope.is_finite() => return bad("slope"),
-                Activation::Elu { alpha } if !alpha.is_finite() => return bad("alpha"),
+                Activation::LeakyRelu { slope } if !at::<E>(slope).is_finite() => {
+                    return bad("slope")
+                }
+                Activation::Elu { alpha } if !at::<E>(alpha).is_finite() => return bad("alpha"),
                 _ => {}
             }
         }
@@ -166,7 +186,7 @@ impl<'s, B: Backend> Network<'s, B> {
         // Re-validate: a `Spec` built at run time with `try_new` is valid, but
         // this keeps `new` honest for any spec value.
         let spec = Spec::try_new(spec.layers())?;
-        check_config(&spec, &config)?;
+        check_config::<B::Elem, _>(&spec, &config)?;
         let layout = spec.layout(config.batch, config.optimizer.kind());
         if backend.arena_len() < layout.len {
             return Err(Error::ArenaTooSmall {
@@ -179,7 +199,7 @@ impl<'s, B: Backend> Network<'s, B> {
             spec,
             layout,
             config,
-            lr: config.optimizer.lr() as f64,
+            lr: config.optimizer.lr(),
             adam_t: 0,
             beta1_t: 1.0,
             beta2_t: 1.0,
@@ -302,17 +322,20 @@ impl<'s, B: Backend> Network<'s, B> {
         self.beta2_t = b2;
     }
 
-    /// The current learning rate.
-    pub fn lr(&self) -> f32 {
-        self.lr as f32
+    /// The current learning rate, as configured or last set (the steps use
+    /// it rounded to the element type).
+    pub fn lr(&self) -> f64 {
+        self.lr
     }
 
     /// Change the learning rate for the following steps (for schedules).
-    pub fn set_lr(&mut self, lr: f32) -> Result<(), B> {
-        if !finite_nonneg(lr) {
+    /// Rejected with [`Error::Hyperparameter`] unless finite and
+    /// non-negative in the element type.
+    pub fn set_lr(&mut self, lr: f64) -> Result<(), B> {
+        if !finite_nonneg::<B::Elem>(lr) {
             return Err(Error::Hyperparameter { name: "lr" });
         }
-        self.lr = lr as f64;
+        self.lr = lr;
         Ok(())
     }
 
@@ -512,7 +535,7 @@ impl<'s, B: Backend> Network<'s, B> {
                         let y = self.spans(i, rows).output;
                         i += 1;
                         self.exec(&Op::BiasActivate {
-                            act: a.map(B::Elem::from_f32),
+                            act: a.map(B::Elem::from_f64),
                             bias: s.bias,
                             x: s.output,
                             y,
@@ -561,7 +584,7 @@ impl<'s, B: Backend> Network<'s, B> {
                     })?;
                 }
                 Layer::Activation(a) => self.exec(&Op::Activate {
-                    act: a.map(B::Elem::from_f32),
+                    act: a.map(B::Elem::from_f64),
                     x: s.input,
                     y: s.output,
                 })?,
@@ -586,7 +609,7 @@ impl<'s, B: Backend> Network<'s, B> {
             self.layout.target.prefix(rows * cols)
         };
         self.exec(&Op::Loss {
-            kind: self.config.loss.map(B::Elem::from_f32),
+            kind: self.config.loss.map(B::Elem::from_f64),
             pred: self.output_span(rows),
             target,
             rows,
@@ -599,7 +622,7 @@ impl<'s, B: Backend> Network<'s, B> {
             },
         })?;
         if l2 && self.config.l2 > 0.0 {
-            let lambda = B::Elem::from_f32(self.config.l2);
+            let lambda = B::Elem::from_f64(self.config.l2);
             for i in 0..self.spec.layers().len() {
                 let s = self.spans(i, rows);
                 if s.weights.len > 0 {
@@ -632,7 +655,7 @@ impl<'s, B: Backend> Network<'s, B> {
         input_grad: bool,
         fused: bool,
     ) -> Result<usize, B> {
-        let two_l2 = B::Elem::from_f64(2.0 * self.config.l2 as f64);
+        let two_l2 = B::Elem::from_f64(2.0 * self.config.l2);
         let mut slot = 0;
         let n = self.spec.layers().len();
         for i in (0..n).rev() {
@@ -671,7 +694,7 @@ impl<'s, B: Backend> Network<'s, B> {
                     }
                 }
                 Layer::Activation(a) => self.exec(&Op::ActivateBackward {
-                    act: a.map(B::Elem::from_f32),
+                    act: a.map(B::Elem::from_f64),
                     x: s.input,
                     y: s.output,
                     dy,
@@ -729,7 +752,8 @@ impl<'s, B: Backend> Network<'s, B> {
         }
         let neg_lr = B::Elem::from_f64(-self.lr);
         let (c, alpha, beta) = if fused {
-            let decay = 1.0 - self.lr * 2.0 * self.config.l2 as f64;
+            let e = at::<B::Elem>;
+            let decay = 1.0 - e(self.lr) * 2.0 * e(self.config.l2);
             (s.weights, neg_lr, B::Elem::from_f64(decay))
         } else {
             (s.dweights, one, one)
@@ -781,14 +805,14 @@ impl<'s, B: Backend> Network<'s, B> {
                 grad: l.grads,
                 velocity: l.state,
                 lr,
-                momentum: B::Elem::from_f32(momentum),
+                momentum: B::Elem::from_f64(momentum),
             }),
             Optimizer::Adam {
                 beta1, beta2, eps, ..
             } => {
                 self.adam_t += 1;
-                self.beta1_t *= beta1 as f64;
-                self.beta2_t *= beta2 as f64;
+                self.beta1_t *= at::<B::Elem>(beta1);
+                self.beta2_t *= at::<B::Elem>(beta2);
                 let p = l.params.len;
                 self.exec(&Op::AdamStep {
                     param: l.params,
@@ -796,9 +820,9 @@ impl<'s, B: Backend> Network<'s, B> {
                     m: l.state.slice(0, p),
                     v: l.state.slice(p, p),
                     lr,
-                    beta1: B::Elem::from_f32(beta1),
-                    beta2: B::Elem::from_f32(beta2),
-                    eps: B::Elem::from_f32(eps),
+                    beta1: B::Elem::from_f64(beta1),
+                    beta2: B::Elem::from_f64(beta2),
+                    eps: B::Elem::from_f64(eps),
                     bias1: B::Elem::from_f64(1.0 - self.beta1_t),
                     bias2: B::Elem::from_f64(1.0 - self.beta2_t),
                 })
@@ -857,7 +881,7 @@ impl<'s, B: Backend> Network<'s, B> {
         let span = self.output_span(self.rows);
         if out.len() != span.len {
             return Err(Error::Length {
-                what: Operand::Target,
+                what: Operand::Output,
                 expected: span.len,
                 got: out.len(),
             });
@@ -873,7 +897,7 @@ impl<'s, B: Backend> Network<'s, B> {
         let expected = rows * self.spec.outputs();
         if out.len() != expected {
             return Err(Error::Length {
-                what: Operand::Target,
+                what: Operand::Output,
                 expected,
                 got: out.len(),
             });
@@ -888,7 +912,7 @@ impl<'s, B: Backend> Network<'s, B> {
         let rows = self.check_input(x)?;
         if classes.len() != rows {
             return Err(Error::Length {
-                what: Operand::Target,
+                what: Operand::Output,
                 expected: rows,
                 got: classes.len(),
             });
@@ -965,7 +989,7 @@ impl<'s, B: Backend> Network<'s, B> {
         let expected = self.rows * self.spec.inputs();
         if dx.len() != expected {
             return Err(Error::Length {
-                what: Operand::Input,
+                what: Operand::InputGradient,
                 expected,
                 got: dx.len(),
             });
@@ -1119,14 +1143,14 @@ impl<'s, B: Backend> Network<'s, B> {
     /// then biases) into `out`, of length [`Spec::param_count`]. Saving a
     /// model is this copy.
     pub fn parameters(&mut self, out: &mut [B::Elem]) -> Result<(), B> {
-        self.read_span(self.layout.params, out)
+        self.read_span(self.layout.params, out, Operand::Parameters)
     }
 
     /// Copy the accumulated gradients into `out` (same layout as
     /// [`Network::parameters`]).
     pub fn gradients(&mut self, out: &mut [B::Elem]) -> Result<(), B> {
         self.check_unfused("gradients")?;
-        self.read_span(self.layout.grads, out)
+        self.read_span(self.layout.grads, out, Operand::Gradients)
     }
 
     /// Replace every parameter with `params` (same layout as
@@ -1152,10 +1176,11 @@ impl<'s, B: Backend> Network<'s, B> {
             .map_err(Error::Backend)
     }
 
-    fn read_span(&mut self, span: Span, out: &mut [B::Elem]) -> Result<(), B> {
+    /// Download `span` into `out`, whose wrong length is reported as `what`.
+    fn read_span(&mut self, span: Span, out: &mut [B::Elem], what: Operand) -> Result<(), B> {
         if out.len() != span.len {
             return Err(Error::Length {
-                what: Operand::Parameters,
+                what,
                 expected: span.len,
                 got: out.len(),
             });

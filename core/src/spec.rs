@@ -31,8 +31,10 @@ pub enum Layer {
         /// Affine pieces per unit (k).
         pieces: usize,
     },
-    /// An elementwise activation; keeps the width.
-    Activation(Activation<f32>),
+    /// An elementwise activation; keeps the width. Its parameter (leaky
+    /// slope, ELU α) is `f64`, converted to the network's element type when
+    /// the layer is lowered.
+    Activation(Activation<f64>),
     /// Row-wise softmax; keeps the width. (For training a classifier, prefer
     /// the fused [`crate::Loss::SoftmaxCrossEntropy`] on raw logits.)
     Softmax,
@@ -64,11 +66,11 @@ impl Layer {
         Layer::Activation(Activation::Relu)
     }
     /// Leaky ReLU with the given negative slope.
-    pub const fn leaky_relu(slope: f32) -> Self {
+    pub const fn leaky_relu(slope: f64) -> Self {
         Layer::Activation(Activation::LeakyRelu { slope })
     }
     /// ELU with the given alpha.
-    pub const fn elu(alpha: f32) -> Self {
+    pub const fn elu(alpha: f64) -> Self {
         Layer::Activation(Activation::Elu { alpha })
     }
     /// Softplus `ln(1 + eˣ)`.
@@ -148,6 +150,7 @@ impl Layer {
 /// Why a spec is not a valid network.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum SpecError {
     /// The spec has no layers.
     Empty,
@@ -356,7 +359,10 @@ impl<'a> Spec<'a> {
     /// A 32-bit fingerprint of the layer list (FNV-1a over each layer's
     /// kind, widths and activation parameters). A device blob stores it so
     /// that parameters are never loaded into a network of another shape or
-    /// with other activations. Stable across builds and targets.
+    /// with other activations. Stable across builds and targets. An
+    /// activation parameter is hashed as the bits of its `f32` rounding (the
+    /// blob format's element type), so the hash of a spec is the same whether
+    /// its parameters were written as `f32` or `f64` literals.
     pub const fn hash(&self) -> u32 {
         const fn mix(mut h: u32, word: u32) -> u32 {
             let bytes = word.to_le_bytes();
@@ -385,7 +391,7 @@ impl<'a> Spec<'a> {
                 ),
                 Layer::Activation(a) => {
                     let (tag, param) = match a {
-                        Activation::Identity => (0, 0.0f32),
+                        Activation::Identity => (0, 0.0f64),
                         Activation::Sigmoid => (1, 0.0),
                         Activation::Tanh => (2, 0.0),
                         Activation::Relu => (3, 0.0),
@@ -393,7 +399,7 @@ impl<'a> Spec<'a> {
                         Activation::Elu { alpha } => (5, alpha),
                         Activation::Softplus => (6, 0.0),
                     };
-                    mix(mix(mix(h, 3), tag), param.to_bits())
+                    mix(mix(mix(h, 3), tag), (param as f32).to_bits())
                 }
                 Layer::Softmax => mix(h, 4),
             };
