@@ -16,7 +16,8 @@
 //!
 //! ```
 //! use microprop_cli::{export, from_blob, import, spec_text, to_blob};
-//! let spec = spec_text::parse_spec("dense(2,2) tanh dense(2,1)").unwrap();
+//! let parsed = spec_text::parse_spec("dense(2,2) tanh dense(2,1)").unwrap();
+//! let spec = parsed.spec();
 //! let params: Vec<f32> = (0..spec.param_count()).map(|i| i as f32 * 0.25).collect();
 //! let file = export(&spec, &params).unwrap();
 //! assert_eq!(import(&spec, &file).unwrap(), params);
@@ -163,7 +164,7 @@ pub fn digits() -> (Vec<f32>, Vec<usize>) {
 /// Loss (mean softmax cross-entropy) and accuracy of `params` on `x`, `y`,
 /// on the CPU backend.
 pub fn evaluate(
-    spec: &Spec<'static>,
+    spec: &Spec<'_>,
     params: &[f32],
     x: &[f32],
     y: &[usize],

@@ -8,17 +8,23 @@
 //! | `dense(IN,OUT)` | [`Layer::Dense`] |
 //! | `maxout(IN,OUT,PIECES)` | [`Layer::Maxout`] |
 //! | `identity` `sigmoid` `tanh` `relu` `softplus` | [`Layer::Activation`] |
-//! | `leaky_relu(SLOPE)` `elu(ALPHA)` | [`Layer::Activation`] with its f32 parameter |
+//! | `leaky_relu(SLOPE)` `elu(ALPHA)` | [`Layer::Activation`] with its f64 parameter |
 //! | `softmax` | [`Layer::Softmax`] |
 //!
+//! [`parse_spec`] gives a [`ParsedSpec`], which owns its layers and lends a
+//! [`Spec`] borrowing them (nothing is leaked, so a long-running host can
+//! parse as many specs as it likes):
+//!
 //! ```
-//! let spec = microprop_cli::spec_text::parse_spec("dense(64,32) relu dense(32,10)").unwrap();
+//! let parsed = microprop_cli::spec_text::parse_spec("dense(64,32) relu dense(32,10)").unwrap();
+//! let spec = parsed.spec();
 //! assert_eq!(spec.param_count(), 64 * 32 + 32 + 32 * 10 + 10);
 //! assert_eq!(microprop_cli::spec_text::format(spec.layers()), "dense(64,32) relu dense(32,10)");
+//! assert_eq!(parsed.to_string(), "dense(64,32) relu dense(32,10)");
 //! ```
 //!
-//! [`format`] writes the canonical form (no spaces inside parentheses, f32
-//! parameters in Rust's shortest round-trip notation), so
+//! [`format`] writes the canonical form (no spaces inside parentheses,
+//! parameters in Rust's shortest round-trip notation for f64), so
 //! `parse(format(layers)) == layers` exactly.
 
 use microprop::{Activation, Layer, Spec, SpecError};
@@ -26,6 +32,7 @@ use std::fmt;
 
 /// Why a spec text was rejected.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum SpecTextError {
     /// No layers at all.
     Empty,
@@ -52,7 +59,7 @@ pub enum SpecTextError {
         got: usize,
     },
     /// An argument is not a number of the right kind (a width must be a
-    /// positive integer that fits in u32, a parameter a finite f32).
+    /// positive integer that fits in u32, a parameter a finite number).
     BadNumber {
         /// The layer name.
         layer: String,
@@ -83,12 +90,20 @@ impl fmt::Display for SpecTextError {
             SpecTextError::BadNumber { layer, text } => {
                 write!(f, "`{layer}`: `{text}` is not a valid argument")
             }
-            SpecTextError::Spec(e) => write!(f, "not a valid network: {e:?}"),
+            SpecTextError::Spec(e) => write!(f, "not a valid network: {e}"),
         }
     }
 }
 
-impl std::error::Error for SpecTextError {}
+/// `source()` is the [`SpecError`] of [`SpecTextError::Spec`].
+impl std::error::Error for SpecTextError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SpecTextError::Spec(e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
 /// Parse spec text into layers (not yet checked to chain; see [`parse_spec`]).
 pub fn parse(text: &str) -> Result<Vec<Layer>, SpecTextError> {
@@ -173,13 +188,13 @@ fn layer(name: &str, args: &[&str]) -> Result<Layer, SpecTextError> {
             _ => Err(bad(t)),
         }
     };
-    let real = |t: &str| -> Result<f32, SpecTextError> {
-        match t.parse::<f32>() {
+    let real = |t: &str| -> Result<f64, SpecTextError> {
+        match t.parse::<f64>() {
             Ok(v) if v.is_finite() => Ok(v),
             _ => Err(bad(t)),
         }
     };
-    let act = |a: Activation<f32>| Ok(Layer::Activation(a));
+    let act = |a: Activation<f64>| Ok(Layer::Activation(a));
     match name {
         "dense" => {
             arity(2)?;
@@ -248,12 +263,106 @@ pub fn format(layers: &[Layer]) -> String {
         .join(" ")
 }
 
-/// Parse spec text and check that it is a valid network; the layer list is
-/// leaked (`Box::leak`) to give a `Spec<'static>`. Meant for host tools that
-/// build a handful of specs per run, not for loops.
-pub fn parse_spec(text: &str) -> Result<Spec<'static>, SpecTextError> {
-    let layers = parse(text)?;
-    Spec::try_new(&layers).map_err(SpecTextError::Spec)?;
-    let layers: &'static [Layer] = Box::leak(layers.into_boxed_slice());
-    Spec::try_new(layers).map_err(SpecTextError::Spec)
+/// A spec parsed at run time: it owns its layers, checked to form a
+/// network, and lends a [`Spec`] that borrows them ([`ParsedSpec::spec`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParsedSpec {
+    /// Checked by [`Spec::try_new`] when built, and never changed after.
+    layers: Vec<Layer>,
+}
+
+impl ParsedSpec {
+    /// Take `layers` if they form a network, or say why not.
+    pub fn new(layers: Vec<Layer>) -> Result<Self, SpecError> {
+        Spec::try_new(&layers)?;
+        Ok(ParsedSpec { layers })
+    }
+
+    /// The spec, borrowing these layers.
+    pub fn spec(&self) -> Spec<'_> {
+        // `layers` passed `Spec::try_new` in `new` and cannot change since,
+        // so `Spec::new` does not reach its panic.
+        Spec::new(&self.layers)
+    }
+
+    /// The layers.
+    pub fn layers(&self) -> &[Layer] {
+        &self.layers
+    }
+
+    /// Give the layers back.
+    pub fn into_layers(self) -> Vec<Layer> {
+        self.layers
+    }
+}
+
+/// The canonical text ([`format`]).
+impl fmt::Display for ParsedSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&format(&self.layers))
+    }
+}
+
+/// [`parse_spec`].
+impl std::str::FromStr for ParsedSpec {
+    type Err = SpecTextError;
+    fn from_str(text: &str) -> Result<Self, SpecTextError> {
+        parse_spec(text)
+    }
+}
+
+/// Parse spec text and check that it is a valid network.
+pub fn parse_spec(text: &str) -> Result<ParsedSpec, SpecTextError> {
+    ParsedSpec::new(parse(text)?).map_err(SpecTextError::Spec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A parsed spec owns its layers: parse, use and drop as often as
+    /// wanted, nothing outlives it.
+    #[test]
+    fn parsed_spec_owns_its_layers() {
+        for h in 1..200 {
+            let text = format!("dense(3,{h}) leaky_relu(0.01) dense({h},2)");
+            let parsed: ParsedSpec = text.parse().unwrap();
+            let spec = parsed.spec();
+            assert_eq!(spec.param_count(), 3 * h + h + 2 * h + 2);
+            assert_eq!(parsed.to_string(), text);
+            assert_eq!(parsed.layers(), spec.layers());
+            assert_eq!(spec.layers()[1], Layer::leaky_relu(0.01));
+        }
+        assert_eq!(
+            ParsedSpec::new(vec![Layer::dense(2, 3), Layer::dense(4, 1)]),
+            Err(SpecError::Chain {
+                layer: 1,
+                expected: 4,
+                got: 3
+            })
+        );
+        let layers = vec![Layer::dense(2, 3), Layer::elu(0.7)];
+        assert_eq!(
+            ParsedSpec::new(layers.clone()).unwrap().into_layers(),
+            layers
+        );
+    }
+
+    /// The text's numbers are f64, so an f64 network gets them exactly; a
+    /// spec hashes as before (the blob's hash of an f32 rounding).
+    #[test]
+    fn parameters_are_f64_and_hash_as_before() {
+        let parsed = parse_spec("dense(2,2) leaky_relu(0.01) dense(2,1) elu(0.7)").unwrap();
+        assert_eq!(
+            parsed.layers()[1],
+            Layer::Activation(Activation::LeakyRelu { slope: 0.01 })
+        );
+        let same = [
+            Layer::dense(2, 2),
+            Layer::leaky_relu(0.01f32 as f64),
+            Layer::dense(2, 1),
+            Layer::elu(0.7f32 as f64),
+        ];
+        assert_eq!(parsed.spec().hash(), Spec::new(&same).hash());
+    }
 }

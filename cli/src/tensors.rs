@@ -87,6 +87,7 @@ pub fn tensor_slots(spec: &Spec<'_>) -> Vec<TensorSlot> {
 
 /// Why [`export`] refused.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum ExportError {
     /// `params.len()` is not the spec's parameter count.
     Length {
@@ -120,11 +121,20 @@ impl fmt::Display for ExportError {
     }
 }
 
-impl std::error::Error for ExportError {}
+/// `source()` is the safetensors crate's error, where there is one.
+impl std::error::Error for ExportError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ExportError::Safetensors(e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
 /// Why [`import`] refused a file. Nothing is returned on error, so a caller
 /// that loads the result into a network only does so for a good file.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum ImportError {
     /// Not a safetensors file (bad header, offsets, truncated...): the
     /// safetensors crate's error.
@@ -225,7 +235,17 @@ impl fmt::Display for ImportError {
     }
 }
 
-impl std::error::Error for ImportError {}
+/// `source()` is the safetensors crate's error or the spec text's, where
+/// there is one.
+impl std::error::Error for ImportError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ImportError::Malformed(e) => Some(e),
+            ImportError::BadSpecMetadata { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+}
 
 /// Serialise `params` ([`microprop::Network::parameters`] order) as a
 /// safetensors file with PyTorch names and the spec in the metadata.
@@ -308,9 +328,9 @@ pub fn spec_text_of(bytes: &[u8]) -> Result<Option<String>, ImportError> {
         .cloned())
 }
 
-/// The spec a file describes: its [`SPEC_KEY`] metadata, parsed and leaked
-/// to `'static` ([`spec_text::parse_spec`]).
-pub fn spec_of(bytes: &[u8]) -> Result<Spec<'static>, ImportError> {
+/// The spec a file describes: its [`SPEC_KEY`] metadata, parsed
+/// ([`spec_text::parse_spec`]).
+pub fn spec_of(bytes: &[u8]) -> Result<spec_text::ParsedSpec, ImportError> {
     let text = spec_text_of(bytes)?.ok_or(ImportError::NoSpec)?;
     spec_text::parse_spec(&text).map_err(|error| ImportError::BadSpecMetadata { text, error })
 }

@@ -3,7 +3,7 @@
 //! typed error; no panic on damaged files.
 
 use microprop::blob::{self, BlobError};
-use microprop::{Layer, Spec};
+use microprop::Layer;
 use microprop_cli::{export, from_blob, import, spec_text, tensors, to_blob, ImportError};
 use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;
@@ -12,7 +12,7 @@ use std::collections::HashMap;
 const MLP: &str = "dense(64,32) relu dense(32,10)";
 const JAX_MLP: &[u8] = include_bytes!("../../host-tests/fixtures/jax_mlp.safetensors");
 
-fn spec(text: &str) -> Spec<'static> {
+fn spec(text: &str) -> spec_text::ParsedSpec {
     spec_text::parse_spec(text).unwrap()
 }
 
@@ -50,7 +50,8 @@ fn f32_bytes(v: &[f32]) -> Vec<u8> {
 fn names_shapes_and_order_follow_pytorch_sequential() {
     // dense(2,3) tanh dense(3,2): params 0..17 in Network::parameters order
     // are W0 [3,2] = 0..6, b0 = 6..9, W2 [2,3] = 9..15, b2 = 15..17.
-    let s = spec("dense(2,3) tanh dense(3,2)");
+    let s_parsed = spec("dense(2,3) tanh dense(3,2)");
+    let s = s_parsed.spec();
     let params: Vec<f32> = (0..17).map(|i| i as f32).collect();
     let file = export(&s, &params).unwrap();
     let st = SafeTensors::deserialize(&file).unwrap();
@@ -77,7 +78,8 @@ fn names_shapes_and_order_follow_pytorch_sequential() {
 
 #[test]
 fn maxout_is_one_linear_of_out_times_pieces_rows() {
-    let s = spec("maxout(3,2,4) relu dense(2,1)");
+    let s_parsed = spec("maxout(3,2,4) relu dense(2,1)");
+    let s = s_parsed.spec();
     let slots = tensors::tensor_slots(&s);
     let got: Vec<(&str, &[usize], usize, usize)> = slots
         .iter()
@@ -106,7 +108,8 @@ fn safetensors_blob_params_round_trip_bit_exact() {
         "dense(5,7) leaky_relu(0.01) dense(7,7) elu(1) maxout(7,3,2) softplus dense(3,4) softmax",
         "dense(1,1)",
     ] {
-        let s = spec(text);
+        let s_parsed = spec(text);
+        let s = s_parsed.spec();
         let params = values(s.param_count(), 11);
         let file = export(&s, &params).unwrap();
         let p1 = import(&s, &file).unwrap();
@@ -124,7 +127,8 @@ fn safetensors_blob_params_round_trip_bit_exact() {
 
 #[test]
 fn jax_fixture_converts_to_blob_and_back_to_the_same_file() {
-    let s = tensors::spec_of(JAX_MLP).unwrap();
+    let parsed = tensors::spec_of(JAX_MLP).unwrap();
+    let s = parsed.spec();
     assert_eq!(spec_text::format(s.layers()), MLP);
     let params = import(&s, JAX_MLP).unwrap();
     assert_eq!(params.len(), 64 * 32 + 32 + 32 * 10 + 10);
@@ -161,12 +165,12 @@ fn spec_text_round_trips_every_layer_kind() {
          dense(3,3) elu(0.7) dense(3,3) softplus identity dense(3,2) softmax"
     );
     assert_eq!(spec_text::parse(&text).unwrap(), layers);
-    // Whitespace is free, f32 parameters keep every bit.
+    // Whitespace is free, f64 parameters keep every bit.
     assert_eq!(
         spec_text::parse("  dense( 4 , 6 )\n\tleaky_relu( 1e-7 )").unwrap(),
         [Layer::dense(4, 6), Layer::leaky_relu(1e-7)]
     );
-    let odd = Layer::elu(f32::from_bits(0x3f80_0001));
+    let odd = Layer::elu(f64::from_bits(0x3ff0_0000_0000_0001));
     assert_eq!(spec_text::parse(&spec_text::format(&[odd])).unwrap(), [odd]);
 }
 
@@ -241,7 +245,8 @@ fn spec_text_errors_are_typed() {
 
 #[test]
 fn import_errors_are_typed() {
-    let s = spec("dense(2,3) tanh dense(3,2)");
+    let s_parsed = spec("dense(2,3) tanh dense(3,2)");
+    let s = s_parsed.spec();
     let w0 = f32_bytes(&values(6, 1));
     let b0 = f32_bytes(&values(3, 2));
     let w2 = f32_bytes(&values(6, 3));
@@ -331,7 +336,7 @@ fn import_errors_are_typed() {
     }
 
     // Metadata naming another network (same shapes, other activation).
-    let file = export(&spec("dense(2,3) relu dense(3,2)"), &values(17, 9)).unwrap();
+    let file = export(&spec("dense(2,3) relu dense(3,2)").spec(), &values(17, 9)).unwrap();
     let e = import(&s, &file).unwrap_err();
     assert!(
         matches!(&e, ImportError::SpecMismatch { file, given }
@@ -384,7 +389,8 @@ fn header_file(header: &str, data_len: usize) -> Vec<u8> {
 
 #[test]
 fn huge_shapes_and_offsets_are_errors_not_panics() {
-    let s = spec("dense(2,3) tanh dense(3,2)");
+    let s_parsed = spec("dense(2,3) tanh dense(3,2)");
+    let s = s_parsed.spec();
     let huge = [
         // Element count overflows usize.
         r#"{"0.weight":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,24]}}"#,
@@ -415,7 +421,8 @@ fn huge_shapes_and_offsets_are_errors_not_panics() {
 
 #[test]
 fn damaged_files_never_panic_and_never_import_wrong_values() {
-    let s = spec("dense(2,3) tanh dense(3,2)");
+    let s_parsed = spec("dense(2,3) tanh dense(3,2)");
+    let s = s_parsed.spec();
     let params = values(17, 3);
     let file = export(&s, &params).unwrap();
     // Every truncation.
@@ -442,10 +449,12 @@ fn damaged_files_never_panic_and_never_import_wrong_values() {
 
 #[test]
 fn blob_errors_surface_through_the_helpers() {
-    let s = spec(MLP);
+    let s_parsed = spec(MLP);
+    let s = s_parsed.spec();
     let params = values(s.param_count(), 8);
     let mut b = to_blob(&s, &params).unwrap();
-    let other = spec("dense(64,32) tanh dense(32,10)");
+    let other_parsed = spec("dense(64,32) tanh dense(32,10)");
+    let other = other_parsed.spec();
     assert!(matches!(from_blob(&other, &b), Err(BlobError::Spec { .. })));
     b[100] ^= 0x10;
     assert!(matches!(from_blob(&s, &b), Err(BlobError::Crc { .. })));
@@ -462,7 +471,8 @@ fn blob_errors_surface_through_the_helpers() {
 #[test]
 fn export_errors_are_typed() {
     use microprop_cli::ExportError;
-    let s = spec("dense(2,3) tanh dense(3,2)");
+    let s_parsed = spec("dense(2,3) tanh dense(3,2)");
+    let s = s_parsed.spec();
     assert!(matches!(
         export(&s, &values(16, 1)),
         Err(ExportError::Length {

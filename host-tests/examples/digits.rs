@@ -77,7 +77,7 @@ fn split(all: &Dataset<f32>, firmware: bool) -> (Dataset<f32>, Dataset<f32>) {
 
 fn train<B: Backend<Elem = f32>>(
     backend: B,
-    spec: Spec<'static>,
+    spec: Spec<'_>,
     args: &Args,
 ) -> Result<(Vec<Epoch>, Vec<f32>), String>
 where
@@ -292,8 +292,9 @@ fn run(args: Args) -> Result<(), String> {
         return Err("--hidden must be at least 1".into());
     }
     let h = args.hidden;
-    let spec = microprop_cli::spec_text::parse_spec(&format!("dense(64,{h}) relu dense({h},10)"))
+    let parsed = microprop_cli::spec_text::parse_spec(&format!("dense(64,{h}) relu dense({h},10)"))
         .map_err(|e| e.to_string())?;
+    let spec = parsed.spec();
     let len = DIGITS_CONFIG.arena_len(&spec);
     let (log, params) = if args.backend == "vulkan" {
         let mut vk = microprop_vulkan::VulkanBackend::new(len).map_err(|e| e.to_string())?;

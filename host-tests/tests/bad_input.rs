@@ -43,7 +43,7 @@ struct Model {
     params: Vec<u32>,
     state: Vec<u32>,
     steps: u64,
-    lr: u32,
+    lr: u64,
 }
 
 fn model(net: &mut Net) -> Model {
@@ -252,6 +252,85 @@ fn wrong_parameter_length() {
     );
 }
 
+/// A wrong-length buffer the network writes into is named as what it
+/// receives (output, classes, input gradient, gradients), never as the
+/// target.
+#[test]
+fn wrong_output_buffer_lengths_name_the_output() {
+    let output = |expected, got| Error::Length {
+        what: Operand::Output,
+        expected,
+        got,
+    };
+    rejected(CFG, output(4, 3), |n| n.output(&mut [0.0; 3]));
+    rejected(CFG, output(4, 5), |n| n.predict(&X, &mut [0.0; 5]));
+    rejected(CFG, output(2, 1), |n| n.classify(&X, &mut [0; 1]));
+    rejected(
+        CFG,
+        Error::Length {
+            what: Operand::InputGradient,
+            expected: 4,
+            got: 3,
+        },
+        |n| {
+            n.forward(&X)?;
+            n.loss(Targets::Labels(&LABELS))?;
+            n.backward_with_input_grad(&mut [0.0; 3])
+        },
+    );
+    rejected(
+        CFG,
+        Error::Length {
+            what: Operand::Gradients,
+            expected: NET.param_count(),
+            got: 3,
+        },
+        |n| n.gradients(&mut [0.0; 3]),
+    );
+    assert_eq!(output(4, 3).to_string(), "output has length 3, expected 4");
+}
+
+/// `Error::kind` sorts the errors a firmware reacts to differently.
+#[test]
+fn error_kinds() {
+    use microprop::hal::ErrorKind as BackendKind;
+    use microprop::ErrorKind;
+    let kind = |e: Error<CpuError>| e.kind();
+    assert_eq!(kind(Error::EmptyBatch), ErrorKind::Input);
+    assert_eq!(
+        kind(Error::NonFinite {
+            what: Operand::Target,
+            index: 0
+        }),
+        ErrorKind::Input
+    );
+    assert_eq!(kind(Error::Spec(SpecError::Empty)), ErrorKind::Model);
+    assert_eq!(
+        kind(Error::Hyperparameter { name: "lr" }),
+        ErrorKind::Hyperparameter
+    );
+    assert_eq!(
+        kind(Error::Fused { called: "step" }),
+        ErrorKind::Unsupported
+    );
+    assert_eq!(kind(Error::Blob(BlobError::Magic)), ErrorKind::Blob);
+    assert_eq!(kind(Error::Diverged { recoveries: 3 }), ErrorKind::Diverged);
+    let oob = CpuError::OutOfBounds {
+        offset: 0,
+        len: 9,
+        arena_len: 4,
+    };
+    assert_eq!(
+        kind(Error::Backend(oob)),
+        ErrorKind::Backend(BackendKind::OutOfBounds)
+    );
+    // A real one: an arena too small for a transfer.
+    let mut n = net(CFG);
+    let far = n.backend().arena_len();
+    let e = n.backend_mut().upload(far, &[0.0]).map_err(Error::Backend);
+    assert!(matches!(e.unwrap_err().kind(), ErrorKind::Backend(_)));
+}
+
 #[test]
 fn nan_in_parameters() {
     rejected(
@@ -321,9 +400,22 @@ fn hyperparameter_out_of_range() {
         Network::new(NET, CpuBackend::new(arena), cfg).err()
     };
     let cases = [
-        (Optimizer::sgd(f32::NAN), "lr"),
+        (Optimizer::sgd(f64::NAN), "lr"),
         (Optimizer::sgd(-0.1), "lr"),
         (Optimizer::momentum(0.1, 1.0), "momentum"),
+        // Checked at the network's precision (f32 here): 1 − 1e-9 rounds to
+        // 1, 1e39 to ∞, 1e-50 to 0.
+        (Optimizer::momentum(0.1, 1.0 - 1e-9), "momentum"),
+        (Optimizer::sgd(1e39), "lr"),
+        (
+            Optimizer::Adam {
+                lr: 0.1,
+                beta1: 0.9,
+                beta2: 0.999,
+                eps: 1e-50,
+            },
+            "eps",
+        ),
         (
             Optimizer::Adam {
                 lr: 0.1,
@@ -339,12 +431,12 @@ fn hyperparameter_out_of_range() {
         assert_eq!(new(cfg), Some(Error::Hyperparameter { name }), "{opt:?}");
     }
     assert_eq!(
-        new(CFG.with_l2(f32::INFINITY)),
+        new(CFG.with_l2(f64::INFINITY)),
         Some(Error::Hyperparameter { name: "l2" })
     );
     // On a live model: rejected, model unchanged.
     rejected(CFG, Error::Hyperparameter { name: "lr" }, |n| {
-        n.set_lr(f32::NAN)
+        n.set_lr(f64::NAN)
     });
 }
 

@@ -2,7 +2,7 @@
 //! describe them. Run `microprop --help` or `microprop <command> --help`.
 
 use clap::{Parser, Subcommand};
-use microprop::Spec;
+use microprop_cli::spec_text::ParsedSpec;
 use microprop_cli::{spec_text, tensors, FileKind};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -82,13 +82,13 @@ fn write(path: &Path, bytes: &[u8]) -> Result<(), String> {
     std::fs::write(path, bytes).map_err(|e| format!("writing {}: {e}", path.display()))
 }
 
-fn parse_spec(text: &str) -> Result<Spec<'static>, String> {
+fn parse_spec(text: &str) -> Result<ParsedSpec, String> {
     spec_text::parse_spec(text).map_err(|e| format!("--spec: {e}"))
 }
 
 /// The spec of a safetensors file: `--spec` if given (checked against the
 /// metadata by `import`), else the metadata.
-fn safetensors_spec(bytes: &[u8], spec: Option<&str>) -> Result<Spec<'static>, String> {
+fn safetensors_spec(bytes: &[u8], spec: Option<&str>) -> Result<ParsedSpec, String> {
     match spec {
         Some(text) => parse_spec(text),
         None => tensors::spec_of(bytes).map_err(|e| e.to_string()),
@@ -106,7 +106,7 @@ fn run(cli: Cli) -> Result<(), String> {
             let bytes = read(&file)?;
             let kind = microprop_cli::optimizer_kind(&optimizer)
                 .ok_or_else(|| format!("unknown optimizer {optimizer}"))?;
-            let spec = match FileKind::of(&bytes) {
+            let parsed = match FileKind::of(&bytes) {
                 FileKind::Blob => {
                     let header =
                         microprop::blob::parse_header(&bytes).map_err(|e| e.to_string())?;
@@ -125,24 +125,25 @@ fn run(cli: Cli) -> Result<(), String> {
                         );
                         return Ok(());
                     };
-                    let spec = parse_spec(&text)?;
-                    microprop::blob::validate(&spec, &bytes).map_err(|e| e.to_string())?;
+                    let parsed = parse_spec(&text)?;
+                    microprop::blob::validate(&parsed.spec(), &bytes).map_err(|e| e.to_string())?;
                     println!("blob verified against the spec (hash, count, CRC, finite values)");
-                    spec
+                    parsed
                 }
                 FileKind::Safetensors => {
-                    let spec = safetensors_spec(&bytes, spec.as_deref())?;
-                    let params = tensors::import(&spec, &bytes).map_err(|e| e.to_string())?;
+                    let parsed = safetensors_spec(&bytes, spec.as_deref())?;
+                    let params =
+                        tensors::import(&parsed.spec(), &bytes).map_err(|e| e.to_string())?;
                     println!(
                         "{}: safetensors, {} bytes, {} f32 parameters verified",
                         file.display(),
                         bytes.len(),
                         params.len()
                     );
-                    spec
+                    parsed
                 }
             };
-            print!("{}", microprop_cli::summary(&spec, batch, kind));
+            print!("{}", microprop_cli::summary(&parsed.spec(), batch, kind));
             Ok(())
         }
         Command::ToBlob {
@@ -154,7 +155,8 @@ fn run(cli: Cli) -> Result<(), String> {
             if FileKind::of(&bytes) == FileKind::Blob {
                 return Err(format!("{} is already a device blob", input.display()));
             }
-            let spec = safetensors_spec(&bytes, spec.as_deref())?;
+            let parsed = safetensors_spec(&bytes, spec.as_deref())?;
+            let spec = parsed.spec();
             let params = tensors::import(&spec, &bytes).map_err(|e| e.to_string())?;
             let blob = microprop_cli::to_blob(&spec, &params).map_err(|e| e.to_string())?;
             write(&output, &blob)?;
@@ -170,19 +172,21 @@ fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Eval { file, spec } => {
             let bytes = read(&file)?;
-            let (spec, params) = match FileKind::of(&bytes) {
+            let (parsed, params) = match FileKind::of(&bytes) {
                 FileKind::Blob => {
                     let text = spec.ok_or("a blob stores only the spec's hash: pass --spec")?;
-                    let spec = parse_spec(&text)?;
-                    let p = microprop_cli::from_blob(&spec, &bytes).map_err(|e| e.to_string())?;
-                    (spec, p)
+                    let parsed = parse_spec(&text)?;
+                    let p = microprop_cli::from_blob(&parsed.spec(), &bytes)
+                        .map_err(|e| e.to_string())?;
+                    (parsed, p)
                 }
                 FileKind::Safetensors => {
-                    let spec = safetensors_spec(&bytes, spec.as_deref())?;
-                    let p = tensors::import(&spec, &bytes).map_err(|e| e.to_string())?;
-                    (spec, p)
+                    let parsed = safetensors_spec(&bytes, spec.as_deref())?;
+                    let p = tensors::import(&parsed.spec(), &bytes).map_err(|e| e.to_string())?;
+                    (parsed, p)
                 }
             };
+            let spec = parsed.spec();
             let (x, y) = microprop_cli::digits();
             let held: Vec<usize> = (0..y.len()).filter(|i| i % 5 == 4).collect();
             let hx: Vec<f32> = held
@@ -209,7 +213,8 @@ fn run(cli: Cli) -> Result<(), String> {
             spec,
         } => {
             let bytes = read(&input)?;
-            let spec = parse_spec(&spec)?;
+            let parsed = parse_spec(&spec)?;
+            let spec = parsed.spec();
             let params = microprop_cli::from_blob(&spec, &bytes).map_err(|e| e.to_string())?;
             let file = tensors::export(&spec, &params).map_err(|e| e.to_string())?;
             write(&output, &file)?;

@@ -34,7 +34,7 @@ fn check_one<H: Harness>(
     first: Layer,
     middle: Layer,
     loss: Loss,
-    l2: f32,
+    l2: f64,
     seed: u64,
 ) -> Option<microprop::GradCheckReport> {
     let layers = [first, middle, Layer::dense(5, 3)];
@@ -163,7 +163,7 @@ pub fn matches_jax_reference<H: Harness>() {
             .map(|l| {
                 let kind = l[0].as_str().unwrap();
                 let n = |i: usize| l[i].as_u64().unwrap() as usize;
-                let f = |i: usize| l[i].as_f64().unwrap() as f32;
+                let f = |i: usize| l[i].as_f64().unwrap();
                 match kind {
                     "dense" => Layer::dense(n(1), n(2)),
                     "maxout" => Layer::maxout(n(1), n(2), n(3)),
@@ -195,7 +195,7 @@ pub fn matches_jax_reference<H: Harness>() {
         let to_e = |v: &[f64]| v.iter().map(|&x| H::E::from_f64(x)).collect::<Vec<_>>();
         let x = nums("x");
         let rows = case["rows"].as_u64().unwrap() as usize;
-        let l2 = case["l2"].as_f64().unwrap() as f32;
+        let l2 = case["l2"].as_f64().unwrap();
         let spec = Spec::try_new(&layers).unwrap();
         let cfg = Config::new(rows, loss, Optimizer::sgd(0.1)).with_l2(l2);
         let Some(backend) = H::backend(cfg.arena_len(&spec)) else {

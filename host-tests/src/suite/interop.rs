@@ -63,12 +63,13 @@ pub fn jax_safetensors_same_logits_and_gradients<H: Harness>() {
         let spec_text = m["spec"].as_str().expect("spec");
         // A file with microprop's metadata describes itself; one without
         // (as PyTorch writes them) needs the spec from the caller.
-        let spec = if m["metadata"].as_bool() == Some(true) {
+        let parsed = if m["metadata"].as_bool() == Some(true) {
             tensors::spec_of(bytes).expect("spec from metadata")
         } else {
             assert!(matches!(tensors::spec_of(bytes), Err(ImportError::NoSpec)));
             spec_text::parse_spec(spec_text).expect("spec text")
         };
+        let spec = parsed.spec();
         assert_eq!(spec_text::format(spec.layers()), spec_text);
         let params = microprop_cli::import(&spec, bytes).expect("import");
 

@@ -130,7 +130,7 @@ pub fn bad_inputs_are_typed_errors<H: Harness>() {
         Network::new(NET, small, cfg),
         Err(Error::ArenaTooSmall { needed, available }) if needed == len && available == len - 1
     ));
-    let bad_lr = Config::new(2, Loss::SoftmaxCrossEntropy, Optimizer::sgd(f32::NAN));
+    let bad_lr = Config::new(2, Loss::SoftmaxCrossEntropy, Optimizer::sgd(f64::NAN));
     assert!(matches!(
         Network::new(NET, H::backend(len).unwrap(), bad_lr),
         Err(Error::Hyperparameter { name: "lr" })
@@ -333,7 +333,7 @@ pub fn fused_sgd_matches_unfused_sgd<H: Harness>() {
     let values = [0.2, -0.3, 0.7, 0.1, -0.5, 0.4];
     let labels = [1usize, 0, 1];
     // (spec, loss, l2, capacity, rows used)
-    let cases: [(Spec, Loss, f32, usize, usize); 4] = [
+    let cases: [(Spec, Loss, f64, usize, usize); 4] = [
         (TANH, Loss::Mse, 0.0, 1, 1),
         (TANH, Loss::SoftmaxCrossEntropy, 0.05, 1, 1),
         (MAXOUT, Loss::SoftmaxCrossEntropy, 0.01, 3, 3),

@@ -10,16 +10,16 @@ fn main() {
         let spec = Spec::try_new(&layers).expect("valid spec");
         let (x, y) = batch(rows, i, o);
         for (name, kernels, opt) in [
-            ("microprop", Kernels::Fast, Optimizer::sgd(LR)),
+            ("microprop", Kernels::Fast, Optimizer::sgd(f64::from(LR))),
             (
                 "microprop fused SGD",
                 Kernels::Fast,
-                Optimizer::fused_sgd(LR),
+                Optimizer::fused_sgd(f64::from(LR)),
             ),
             (
                 "microprop (reference kernels)",
                 Kernels::Reference,
-                Optimizer::sgd(LR),
+                Optimizer::sgd(f64::from(LR)),
             ),
         ] {
             let cfg = Config::new(rows, Loss::SoftmaxCrossEntropy, opt);
