@@ -23,7 +23,7 @@
 //! assert_eq!(parsed.to_string(), "dense(64,32) relu dense(32,10)");
 //! ```
 //!
-//! [`format`] writes the canonical form (no spaces inside parentheses,
+//! [`format()`] writes the canonical form (no spaces inside parentheses,
 //! parameters in Rust's shortest round-trip notation for f64), so
 //! `parse(format(layers)) == layers` exactly.
 
@@ -296,7 +296,7 @@ impl ParsedSpec {
     }
 }
 
-/// The canonical text ([`format`]).
+/// The canonical text ([`format()`]).
 impl fmt::Display for ParsedSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&format(&self.layers))
