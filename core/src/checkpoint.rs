@@ -1,5 +1,5 @@
 //! Power-safe checkpoints: a model's parameters, as a device
-//! [blob](crate::blob), in NOR flash through the `embedded-storage`
+//! [blob], in NOR flash through the `embedded-storage`
 //! [`NorFlash`] traits, in two slots (A/B), so that a power cut at any
 //! moment of a save leaves either the previous or the new model restorable,
 //! never a broken one.

@@ -2,7 +2,7 @@
 //! transpose cases a network uses, in safe Rust that LLVM vectorises.
 //!
 //! `c = alpha · op(a) · op(b) + beta · c` with the semantics of
-//! [`reference::gemm`](crate::reference::gemm) (which stays the ground
+//! [`reference::gemm`] (which stays the ground
 //! truth: `beta == 0` ignores `c`, even a NaN in it). Results differ from the
 //! reference only by rounding: sums are taken in another order (`nt`) or
 //! with fused multiply-adds (`mul_acc`). The crate's tests hold every case to
