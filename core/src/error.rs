@@ -208,7 +208,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::OutOfOrder => f.write_str("call out of order"),
             ErrorKind::Blob => f.write_str("stored model rejected"),
             ErrorKind::Diverged => f.write_str("training diverged"),
-            ErrorKind::Backend(k) => write!(f, "backend failure ({k:?})"),
+            ErrorKind::Backend(k) => write!(f, "backend: {k}"),
         }
     }
 }

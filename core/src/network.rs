@@ -79,6 +79,8 @@ pub struct Network<'s, B: Backend> {
     layout: Layout,
     config: Config,
     lr: f64,
+    /// The hyperparameters in the element type, converted once.
+    hyper: Hyper<B::Elem>,
     adam_t: u64,
     beta1_t: f64,
     beta2_t: f64,
@@ -99,6 +101,54 @@ pub type Result<T, B> = core::result::Result<T, Error<<B as Backend>::Error>>;
 /// the exact ones.
 pub(crate) fn at<E: Element>(v: f64) -> f64 {
     E::from_f64(v).to_f64()
+}
+
+/// The hyperparameters as the ops take them: converted to the element type
+/// once, by [`Network::new`] and [`Network::set_lr`], so that a training
+/// step converts nothing (on a Cortex-M4F every `f64` conversion is a
+/// software routine).
+#[derive(Debug, Clone, Copy)]
+struct Hyper<E> {
+    lr: E,
+    neg_lr: E,
+    /// L2 strength λ.
+    l2: E,
+    /// `2λ`, the L2 gradient's factor.
+    two_l2: E,
+    /// Fused SGD's weight decay `1 − 2·lr·λ`.
+    decay: E,
+    momentum: E,
+    beta1: E,
+    beta2: E,
+    eps: E,
+    /// β1 and β2 at element precision, widened, for Adam's clock.
+    beta1_wide: f64,
+    beta2_wide: f64,
+}
+
+impl<E: Element> Hyper<E> {
+    fn new(config: &Config, lr: f64) -> Self {
+        let (momentum, beta1, beta2, eps) = match config.optimizer {
+            Optimizer::Momentum { momentum, .. } => (momentum, 0.0, 0.0, 0.0),
+            Optimizer::Adam {
+                beta1, beta2, eps, ..
+            } => (0.0, beta1, beta2, eps),
+            Optimizer::Sgd { .. } | Optimizer::FusedSgd { .. } => (0.0, 0.0, 0.0, 0.0),
+        };
+        Hyper {
+            lr: E::from_f64(lr),
+            neg_lr: E::from_f64(-lr),
+            l2: E::from_f64(config.l2),
+            two_l2: E::from_f64(2.0 * config.l2),
+            decay: E::from_f64(1.0 - at::<E>(lr) * 2.0 * at::<E>(config.l2)),
+            momentum: E::from_f64(momentum),
+            beta1: E::from_f64(beta1),
+            beta2: E::from_f64(beta2),
+            eps: E::from_f64(eps),
+            beta1_wide: at::<E>(beta1),
+            beta2_wide: at::<E>(beta2),
+        }
+    }
 }
 
 /// `v` is finite and non-negative at element precision.
@@ -200,6 +250,7 @@ impl<'s, B: Backend> Network<'s, B> {
             layout,
             config,
             lr: config.optimizer.lr(),
+            hyper: Hyper::new(&config, config.optimizer.lr()),
             adam_t: 0,
             beta1_t: 1.0,
             beta2_t: 1.0,
@@ -336,6 +387,7 @@ impl<'s, B: Backend> Network<'s, B> {
             return Err(Error::Hyperparameter { name: "lr" });
         }
         self.lr = lr;
+        self.hyper = Hyper::new(&self.config, lr);
         Ok(())
     }
 
@@ -622,7 +674,7 @@ impl<'s, B: Backend> Network<'s, B> {
             },
         })?;
         if l2 && self.config.l2 > 0.0 {
-            let lambda = B::Elem::from_f64(self.config.l2);
+            let lambda = self.hyper.l2;
             for i in 0..self.spec.layers().len() {
                 let s = self.spans(i, rows);
                 if s.weights.len > 0 {
@@ -655,7 +707,7 @@ impl<'s, B: Backend> Network<'s, B> {
         input_grad: bool,
         fused: bool,
     ) -> Result<usize, B> {
-        let two_l2 = B::Elem::from_f64(2.0 * self.config.l2);
+        let two_l2 = self.hyper.two_l2;
         let mut slot = 0;
         let n = self.spec.layers().len();
         for i in (0..n).rev() {
@@ -750,11 +802,9 @@ impl<'s, B: Backend> Network<'s, B> {
                 beta: B::Elem::ZERO,
             })?;
         }
-        let neg_lr = B::Elem::from_f64(-self.lr);
+        let neg_lr = self.hyper.neg_lr;
         let (c, alpha, beta) = if fused {
-            let e = at::<B::Elem>;
-            let decay = 1.0 - e(self.lr) * 2.0 * e(self.config.l2);
-            (s.weights, neg_lr, B::Elem::from_f64(decay))
+            (s.weights, neg_lr, self.hyper.decay)
         } else {
             (s.dweights, one, one)
         };
@@ -791,7 +841,8 @@ impl<'s, B: Backend> Network<'s, B> {
     /// Issue the optimizer update over every parameter at once.
     fn emit_step(&mut self) -> Result<(), B> {
         let l = self.layout;
-        let lr = B::Elem::from_f64(self.lr);
+        let h = self.hyper;
+        let lr = h.lr;
         match self.config.optimizer {
             // Applied during backward.
             Optimizer::FusedSgd { .. } => Ok(()),
@@ -800,19 +851,17 @@ impl<'s, B: Backend> Network<'s, B> {
                 grad: l.grads,
                 lr,
             }),
-            Optimizer::Momentum { momentum, .. } => self.exec(&Op::MomentumStep {
+            Optimizer::Momentum { .. } => self.exec(&Op::MomentumStep {
                 param: l.params,
                 grad: l.grads,
                 velocity: l.state,
                 lr,
-                momentum: B::Elem::from_f64(momentum),
+                momentum: h.momentum,
             }),
-            Optimizer::Adam {
-                beta1, beta2, eps, ..
-            } => {
+            Optimizer::Adam { .. } => {
                 self.adam_t += 1;
-                self.beta1_t *= at::<B::Elem>(beta1);
-                self.beta2_t *= at::<B::Elem>(beta2);
+                self.beta1_t *= h.beta1_wide;
+                self.beta2_t *= h.beta2_wide;
                 let p = l.params.len;
                 self.exec(&Op::AdamStep {
                     param: l.params,
@@ -820,9 +869,9 @@ impl<'s, B: Backend> Network<'s, B> {
                     m: l.state.slice(0, p),
                     v: l.state.slice(p, p),
                     lr,
-                    beta1: B::Elem::from_f64(beta1),
-                    beta2: B::Elem::from_f64(beta2),
-                    eps: B::Elem::from_f64(eps),
+                    beta1: h.beta1,
+                    beta2: h.beta2,
+                    eps: h.eps,
                     bias1: B::Elem::from_f64(1.0 - self.beta1_t),
                     bias2: B::Elem::from_f64(1.0 - self.beta2_t),
                 })

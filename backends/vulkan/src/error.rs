@@ -91,7 +91,7 @@ impl fmt::Display for Error {
                     write!(f, " (found: {})", found.join(", "))
                 }
             }
-            Error::Op(e) => write!(f, "invalid op: {e:?}"),
+            Error::Op(e) => write!(f, "invalid op: {e}"),
             Error::OutOfBounds {
                 offset,
                 len,
@@ -114,4 +114,12 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {}
+/// `source()` is the [`OpError`] of [`Error::Op`].
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Op(e) => Some(e),
+            _ => None,
+        }
+    }
+}
