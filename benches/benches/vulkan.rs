@@ -4,7 +4,7 @@
 //! register-blocked).
 //!
 //! ```text
-//! cargo bench -p benches --bench vulkan
+//! cargo bench -p benches --features vulkan --bench vulkan
 //! ```
 //!
 //! Criterion reports gemm throughput in elements/s where one element is one

@@ -11,7 +11,9 @@
 //! ```
 //!
 //! `--backend vulkan` trains the same model on `microprop-vulkan` (the device
-//! `MICROPROP_VULKAN_DEVICE` names, else the preferred one). The PNG's text
+//! `MICROPROP_VULKAN_DEVICE` names, else the preferred one); it needs the
+//! `vulkan` feature: `cargo run --release --example digits --features vulkan
+//! -- --backend vulkan`. The PNG's text
 //! uses a TrueType font found at run time (`--font`, else DejaVu Sans or
 //! Liberation Sans in the usual system places); without one the curves are
 //! drawn without text and a line says so.
@@ -287,6 +289,39 @@ fn plot(path: &Path, log: &[Epoch], title: &str, font: Option<&Path>) -> Result<
     Ok(text)
 }
 
+/// Train on `microprop-vulkan`, printing the device and its submission counts.
+#[cfg(feature = "vulkan")]
+fn train_vulkan(len: usize, spec: Spec<'_>, args: &Args) -> Result<(Vec<Epoch>, Vec<f32>), String> {
+    let mut vk = microprop_vulkan::VulkanBackend::new(len).map_err(|e| e.to_string())?;
+    println!(
+        "vulkan device: {} ({:?})",
+        vk.device().name,
+        vk.device().kind
+    );
+    let r = train(&mut vk, spec, args);
+    println!(
+        "vulkan: {} queue submissions, {} command buffers recorded (the rest replayed)",
+        vk.submissions(),
+        vk.recordings()
+    );
+    r
+}
+
+/// Built without the `vulkan` feature: say how to get the Vulkan backend.
+#[cfg(not(feature = "vulkan"))]
+fn train_vulkan(
+    _len: usize,
+    _spec: Spec<'_>,
+    _args: &Args,
+) -> Result<(Vec<Epoch>, Vec<f32>), String> {
+    Err(
+        "--backend vulkan: this build has no Vulkan backend (it is the `vulkan` feature, \
+         off by default so the CPU path needs no vulkano); rebuild with it:\n    \
+         cargo run --release --example digits --features vulkan -- --backend vulkan"
+            .into(),
+    )
+}
+
 fn run(args: Args) -> Result<(), String> {
     if args.hidden == 0 {
         return Err("--hidden must be at least 1".into());
@@ -297,19 +332,7 @@ fn run(args: Args) -> Result<(), String> {
     let spec = parsed.spec();
     let len = DIGITS_CONFIG.arena_len(&spec);
     let (log, params) = if args.backend == "vulkan" {
-        let mut vk = microprop_vulkan::VulkanBackend::new(len).map_err(|e| e.to_string())?;
-        println!(
-            "vulkan device: {} ({:?})",
-            vk.device().name,
-            vk.device().kind
-        );
-        let r = train(&mut vk, spec, &args);
-        println!(
-            "vulkan: {} queue submissions, {} command buffers recorded (the rest replayed)",
-            vk.submissions(),
-            vk.recordings()
-        );
-        r?
+        train_vulkan(len, spec, &args)?
     } else {
         let mut arena = vec![0.0f32; len];
         train(CpuBackend::new(&mut arena), spec, &args)?

@@ -1,14 +1,23 @@
 //! # host-tests: one conformance suite for every backend
 //!
 //! The suite is written once as generic functions over a [`Harness`] (in
-//! [`suite`]) and stamped into `#[test]`s per backend by
-//! [`conformance_suite!`], in the style of burn's `testgen`:
+//! [`suite`]): every `pub fn NAME<H: Harness>()` there is one test, found by
+//! `build.rs` (no list of names is kept by hand). A test binary stamps the
+//! whole suite for each of its harnesses with [`Suite`], a `libtest-mimic`
+//! runner (`harness = false` in `Cargo.toml`), so names, filters, `--list` and
+//! the closing `test result:` line are the usual ones:
 //!
 //! ```ignore
 //! struct CpuF32;
-//! impl host_tests::Harness for CpuF32 { /* backend constructor, tolerances */ }
-//! host_tests::conformance_suite!(CpuF32);
+//! impl host_tests::Harness for CpuF32 { /* name, backend constructor, tolerances */ }
+//! fn main() {
+//!     host_tests::Suite::new().stamp::<CpuF32>().run()
+//! }
 //! ```
+//!
+//! A harness whose backend cannot run here (no Vulkan device, outside CI)
+//! says why in [`Harness::unavailable`]; its tests are reported as ignored,
+//! with the reason printed once, never as passed.
 //!
 //! Expected values come from hand derivations (written out in comments), from
 //! finite differences, from an independent JAX computation committed under
@@ -17,6 +26,7 @@
 pub mod data;
 pub mod suite;
 
+use libtest_mimic::{Arguments, Completion, Trial};
 use microprop::{Backend, Element, GradCheckConfig};
 
 /// Tolerances a backend is held to, stated once per harness.
@@ -38,10 +48,21 @@ pub trait Harness {
     type E: Element;
     /// The backend; it owns (or leaks) its arena.
     type B: Backend<Elem = Self::E>;
-    /// A name for messages.
+    /// A name for messages, and the first part of its tests' names
+    /// (`cpu_fast_f32::ops::gemm_all_transposes`).
     const NAME: &'static str;
-    /// A backend with an arena of `len` zeroed elements, or `None` to skip
-    /// (a device backend outside CI with no device: print why).
+    /// Why this backend cannot run here, or `None` when it can. [`Suite`]
+    /// asks once per test binary; when it gets a reason, every test of the
+    /// harness is reported as ignored and the reason printed once. A device
+    /// backend returns a reason when there is no device and `CI` is not set
+    /// ([`in_ci`]); in CI it returns `None`, so its tests run and fail.
+    fn unavailable() -> Option<String> {
+        None
+    }
+    /// A backend with an arena of `len` zeroed elements. The harnesses here
+    /// always return `Some` and panic, naming the error, when the backend
+    /// cannot be created; skipping is [`Harness::unavailable`]'s job (a test
+    /// that returned early on `None` would be reported as passed).
     fn backend(len: usize) -> Option<Self::B>;
     /// Tolerances for this backend.
     fn tolerances() -> Tolerances;
@@ -82,80 +103,133 @@ pub fn assert_close(what: &str, got: &[f64], want: &[f64], tol: f64) {
     }
 }
 
-/// Stamp the whole conformance suite as `#[test]`s for a [`Harness`].
-#[macro_export]
-macro_rules! conformance_suite {
-    ($h:ty) => {
-        $crate::__stamp!($h; ops;
-            fill_copy_axpy_sum_squares, gemm_all_transposes, gemm_beta_zero_ignores_nan,
-            bias_add_and_grad, bias_activate_matches_bias_add_then_activate,
-            activations_forward, activations_backward_match_finite_differences,
-            softmax_and_backward, maxout_and_backward_tie_goes_first, mse_loss_by_hand,
-            cross_entropy_by_hand, cross_entropy_is_stable_at_1000, hinge_cs231n_example,
-            count_correct, sgd_and_momentum_by_hand, adam_first_steps_by_hand,
-            perceptron_epoch_by_hand, ops_match_cpu_reference_on_random_data,
-            malformed_ops_are_errors
-        );
-        $crate::__stamp!($h; grads;
-            gradcheck_every_layer_activation_loss, gradcheck_with_l2,
-            lecture_two_layer_example, matches_jax_reference
-        );
-        $crate::__stamp!($h; interop; jax_safetensors_same_logits_and_gradients);
-        $crate::__stamp!($h; train;
-            xor_reaches_low_loss, digits_reaches_96_percent, rejected_calls_leave_parameters_untouched,
-            bad_inputs_are_typed_errors, batch_sizes_up_to_capacity, optimizers_decrease_loss,
-            lr_schedule_changes_steps, fused_sgd_matches_unfused_sgd,
-            fused_sgd_gradient_calls_are_typed_errors
-        );
-        $crate::__stamp!($h; guard;
-            guard_poison_sample_is_undone, guard_absurd_lr_is_lowered_until_stable,
-            guard_catches_a_corrupted_weight, guard_gives_up_after_max_recoveries,
-            guard_is_transparent_without_divergence, guard_bad_settings_are_typed_errors
-        );
-        $crate::__stamp!($h; perceptron;
-            perceptron_and_by_hand, perceptron_mistakes_within_bound,
-            perceptron_xor_stops_at_epoch_limit, perceptron_pocket_and_averaged_on_breast_cancer,
-            perceptron_bad_inputs_are_typed_errors
-        );
-    };
+include!(concat!(env!("OUT_DIR"), "/suite_list.rs"));
+
+/// Whether `CI` is set to something other than empty, `0` or `false`: then a
+/// backend that cannot run is a failure, not a skip.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
 }
 
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __stamp {
-    ($h:ty; $module:ident; $($name:ident),* $(,)?) => {
-        $(
-            #[test]
-            fn $name() {
-                $crate::suite::$module::$name::<$h>();
+/// The conformance suite as one test binary's tests (`harness = false`),
+/// run by `libtest-mimic`: the whole suite for each stamped [`Harness`],
+/// every harness getting the same list.
+#[derive(Default)]
+pub struct Suite {
+    harnesses: Vec<Stamped>,
+}
+
+/// One harness's tests, before the run decides whether it can run.
+struct Stamped {
+    name: &'static str,
+    unavailable: fn() -> Option<String>,
+    tests: Vec<(&'static str, fn())>,
+}
+
+impl Suite {
+    /// An empty suite.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Stamp every suite test for `H`, named `H::NAME::module::test`.
+    pub fn stamp<H: Harness>(mut self) -> Self {
+        self.harnesses.push(Stamped {
+            name: H::NAME,
+            unavailable: H::unavailable,
+            tests: suite_tests::<H>(),
+        });
+        self
+    }
+
+    /// Parse the test binary's arguments (filters, `--list`, `--exact`,
+    /// `--test-threads`, ...), run the selected tests and exit with the
+    /// outcome. A harness with a selected test is asked once whether it can
+    /// run; if not, the reason is printed once and its tests are reported as
+    /// ignored.
+    pub fn run(self) -> ! {
+        let args = Arguments::from_args();
+        let mut trials = Vec::new();
+        for h in self.harnesses {
+            let named: Vec<(String, fn())> = h
+                .tests
+                .iter()
+                .map(|&(t, f)| (format!("{}::{t}", h.name), f))
+                .collect();
+            let selected = named
+                .iter()
+                .filter(|(n, _)| !args.is_filtered_out(&Trial::test(n.clone(), || Ok(()))))
+                .count();
+            let reason = if selected > 0 && !args.list {
+                (h.unavailable)()
+            } else {
+                None
+            };
+            if let Some(why) = &reason {
+                eprintln!(
+                    "note: {}: {selected} tests reported as ignored: {why}",
+                    h.name
+                );
             }
-        )*
-    };
+            for (name, f) in named {
+                let skip = reason
+                    .as_ref()
+                    .map(|_| format!("{} unavailable, see the note above", h.name));
+                trials.push(Trial::ignorable_test(name, move || match skip {
+                    Some(why) => Ok(Completion::ignored_with(why)),
+                    None => {
+                        f();
+                        Ok(Completion::Completed)
+                    }
+                }));
+            }
+        }
+        libtest_mimic::run(&args, trials).exit()
+    }
 }
 
-/// A harness for the CPU reference backend over a leaked, zeroed arena.
+/// A harness for the CPU backend's fast kernels ([`CpuBackend::new`]) over
+/// a leaked, zeroed arena: `cpu_fast_f32`, `cpu_fast_f64`.
+///
+/// [`CpuBackend::new`]: microprop_cpu::CpuBackend::new
 pub struct Cpu<E>(core::marker::PhantomData<E>);
 
-impl Harness for Cpu<f32> {
-    type E = f32;
-    type B = microprop_cpu::CpuBackend<'static, f32>;
-    const NAME: &'static str = "cpu-f32";
-    fn backend(len: usize) -> Option<Self::B> {
-        Some(microprop_cpu::CpuBackend::new(Vec::leak(vec![0.0; len])))
-    }
-    fn tolerances() -> Tolerances {
-        F32_TOLERANCES
-    }
+/// A harness for the CPU backend's scalar reference kernels, the ground
+/// truth ([`CpuBackend::reference`]), over a leaked, zeroed arena:
+/// `cpu_reference_f32`, `cpu_reference_f64`.
+///
+/// [`CpuBackend::reference`]: microprop_cpu::CpuBackend::reference
+pub struct CpuReference<E>(core::marker::PhantomData<E>);
+
+macro_rules! cpu_harness {
+    ($harness:ident, $e:ty, $name:literal, $make:ident, $tol:expr) => {
+        impl Harness for $harness<$e> {
+            type E = $e;
+            type B = microprop_cpu::CpuBackend<'static, $e>;
+            const NAME: &'static str = $name;
+            fn backend(len: usize) -> Option<Self::B> {
+                Some(microprop_cpu::CpuBackend::$make(Vec::leak(vec![0.0; len])))
+            }
+            fn tolerances() -> Tolerances {
+                $tol
+            }
+        }
+    };
 }
 
-impl Harness for Cpu<f64> {
-    type E = f64;
-    type B = microprop_cpu::CpuBackend<'static, f64>;
-    const NAME: &'static str = "cpu-f64";
-    fn backend(len: usize) -> Option<Self::B> {
-        Some(microprop_cpu::CpuBackend::new(Vec::leak(vec![0.0; len])))
-    }
-    fn tolerances() -> Tolerances {
-        F64_TOLERANCES
-    }
-}
+cpu_harness!(Cpu, f32, "cpu_fast_f32", new, F32_TOLERANCES);
+cpu_harness!(Cpu, f64, "cpu_fast_f64", new, F64_TOLERANCES);
+cpu_harness!(
+    CpuReference,
+    f32,
+    "cpu_reference_f32",
+    reference,
+    F32_TOLERANCES
+);
+cpu_harness!(
+    CpuReference,
+    f64,
+    "cpu_reference_f64",
+    reference,
+    F64_TOLERANCES
+);

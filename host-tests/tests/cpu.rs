@@ -1,9 +1,14 @@
-//! The shared suite on the CPU reference backend, in f32 and f64.
+//! The shared suite on the CPU backend: its fast kernels and its scalar
+//! reference kernels, each in f32 and f64 (`cpu_fast_f32::…`,
+//! `cpu_reference_f64::…`).
 
-mod cpu_f32 {
-    host_tests::conformance_suite!(host_tests::Cpu<f32>);
-}
+use host_tests::{Cpu, CpuReference, Suite};
 
-mod cpu_f64 {
-    host_tests::conformance_suite!(host_tests::Cpu<f64>);
+fn main() {
+    Suite::new()
+        .stamp::<Cpu<f32>>()
+        .stamp::<Cpu<f64>>()
+        .stamp::<CpuReference<f32>>()
+        .stamp::<CpuReference<f64>>()
+        .run()
 }

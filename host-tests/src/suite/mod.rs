@@ -1,5 +1,6 @@
-//! The generic tests. Each `pub fn name<H: Harness>()` is one test, stamped
-//! per backend by [`crate::conformance_suite!`].
+//! The generic tests. Each `pub fn name<H: Harness>()` (no parameters, no
+//! return type) in this folder is one test, found by `build.rs` and stamped
+//! per backend by [`crate::Suite`].
 
 #![allow(missing_docs)] // each function is one test; its name and comments say what it checks
 
