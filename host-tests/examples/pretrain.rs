@@ -41,9 +41,22 @@ use std::path::{Path, PathBuf};
 /// The model the firmware embeds (`firmware-examples/src/bin/finetune.rs`
 /// declares the same spec; the blob's spec hash ties the two together).
 const NET: Spec = Spec::new(&[Layer::dense(64, 16), Layer::relu(), Layer::dense(16, 10)]);
-/// Host pretraining: batch 16 Adam (the optimizer state is not in the blob).
-const PRETRAIN: Config =
-    Config::new(16, Loss::SoftmaxCrossEntropy, Optimizer::adam(0.005)).with_seed(7);
+/// Host pretraining: batch 16 Adam (the optimizer state is not in the blob),
+/// in f64. Adam's settings are the f32 roundings of lr 0.005, β1 0.9, β2 0.999
+/// and ε 1e-8: microprop held hyperparameters as f32 when the committed blob
+/// was made, and an f64 network now takes them exactly, so these values are
+/// what reproduces the blob bit for bit.
+const PRETRAIN: Config = Config::new(
+    16,
+    Loss::SoftmaxCrossEntropy,
+    Optimizer::Adam {
+        lr: 0.005f32 as f64,
+        beta1: 0.9f32 as f64,
+        beta2: 0.999f32 as f64,
+        eps: 1e-8f32 as f64,
+    },
+)
+.with_seed(7);
 const PRETRAIN_EPOCHS: usize = 30;
 const ORDER_SEED: u64 = 11;
 
