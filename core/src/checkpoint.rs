@@ -186,6 +186,7 @@ pub type Saved = Restored;
 /// A region that cannot hold two slots on this flash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum Geometry {
     /// `region_offset` or `slot_len` is not a multiple of `ERASE_SIZE`, or
     /// `slot_len` is 0.
