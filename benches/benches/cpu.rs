@@ -17,7 +17,7 @@ use benches::{batch, gemm_shapes, sgd_config, MNIST, SMALL};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use microprop::{Config, Network, Optimizer, Spec, Targets};
 use microprop_cpu::{gemm as fast, reference, CpuBackend, Kernels};
-use microprop_hal::{Activation, Backend, Op, Span};
+use microprop_hal::{op, Activation, Backend, Op, Span};
 
 fn gemm(c: &mut Criterion) {
     let mut g = c.benchmark_group("gemm_f32");
@@ -56,27 +56,28 @@ fn bias_activate(c: &mut Criterion) {
         let id = format!("{rows}x{cols}");
         g.bench_function(BenchmarkId::new("fused", &id), |b| {
             b.iter(|| {
-                cpu.execute(&Op::BiasActivate {
+                cpu.execute(&Op::BiasActivate(op::BiasActivate {
                     act,
                     bias,
                     x,
                     y,
                     rows,
                     cols,
-                })
+                }))
                 .unwrap()
             })
         });
         g.bench_function(BenchmarkId::new("bias_add+activate", &id), |b| {
             b.iter(|| {
-                cpu.execute(&Op::BiasAdd {
+                cpu.execute(&Op::BiasAdd(op::BiasAdd {
                     bias,
                     out: x,
                     rows,
                     cols,
-                })
+                }))
                 .unwrap();
-                cpu.execute(&Op::Activate { act, x, y }).unwrap()
+                cpu.execute(&Op::Activate(op::Activate { act, x, y }))
+                    .unwrap()
             })
         });
     }

@@ -19,7 +19,7 @@ use benches::{batch, sgd_config, MNIST, SMALL};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use microprop::{Network, Spec, Targets};
 use microprop_cpu::{reference, CpuBackend};
-use microprop_hal::{Backend, Op, Span};
+use microprop_hal::{op, Backend, Op, Span};
 use microprop_vulkan::{GemmKernel, Options, VulkanBackend};
 
 fn vulkan(len: usize, gemm: GemmKernel) -> Option<VulkanBackend> {
@@ -64,7 +64,7 @@ fn gemm(c: &mut Criterion) {
             let sc = Span::new(sb.end(), m * n);
             vk.upload(0, &a).unwrap();
             vk.upload(sb.offset, &b).unwrap();
-            let op = Op::Gemm {
+            let op = Op::Gemm(op::Gemm {
                 m,
                 n,
                 k,
@@ -75,7 +75,7 @@ fn gemm(c: &mut Criterion) {
                 c: sc,
                 alpha: 1.0,
                 beta: 0.0,
-            };
+            });
             g.throughput(Throughput::Elements(flops * GEMMS_PER_SUBMIT as u64));
             let name = format!("vulkan_{kernel:?}_x{GEMMS_PER_SUBMIT}_per_submit").to_lowercase();
             g.bench_function(BenchmarkId::new(name, &id), |bench| {

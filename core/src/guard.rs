@@ -63,7 +63,7 @@
 
 use crate::network::{Network, Result};
 use crate::{Config, Error, Spec, Targets};
-use microprop_hal::{Backend, Element, Op, Span};
+use microprop_hal::{op, Backend, Element, Op, Span};
 
 /// Extra arena elements the guard needs after a network's own spans: two
 /// snapshot slots of parameters + optimizer state, and one scalar.
@@ -365,7 +365,7 @@ impl<'n, 's, B: Backend> Guard<'n, 's, B> {
         if src.len == 0 {
             return Ok(());
         }
-        self.net.exec(&Op::Copy { src, dst })
+        self.net.exec(&Op::Copy(op::Copy { src, dst }))
     }
 
     /// Put the verified snapshot back.
@@ -394,12 +394,12 @@ impl<'n, 's, B: Backend> Guard<'n, 's, B> {
         // Checked against the parameters the loss is computed at; issued
         // before the step so that a recording backend runs it in the same
         // submission.
-        self.net.exec(&Op::SumSquares {
+        self.net.exec(&Op::SumSquares(op::SumSquares {
             x: l.params,
             out: self.check,
             scale: B::Elem::ONE,
             accumulate: false,
-        })?;
+        }))?;
         let snapshot = self.since_snapshot + 1 >= self.config.snapshot_every;
         let pending = 1 - self.verified;
         let pending_clock = self.net.clock();

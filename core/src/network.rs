@@ -2,7 +2,7 @@
 
 use crate::spec::Layout;
 use crate::{Activation, Config, Error, Init, Layer, Operand, Optimizer, Rng, Spec};
-use microprop_hal::{Backend, Element, LossKind, Op, Span};
+use microprop_hal::{op, Backend, Element, LossKind, Op, Span};
 
 /// Targets for one batch.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -306,20 +306,20 @@ impl<'s, B: Backend> Network<'s, B> {
                     .map_err(Error::Backend)?;
                 done += n;
             }
-            self.exec(&Op::Fill {
+            self.exec(&Op::Fill(op::Fill {
                 dst: s.bias,
                 value: B::Elem::ZERO,
-            })?;
+            }))?;
         }
         let zero = B::Elem::ZERO;
-        self.exec(&Op::Fill {
+        self.exec(&Op::Fill(op::Fill {
             dst: self.layout.grads,
             value: zero,
-        })?;
-        self.exec(&Op::Fill {
+        }))?;
+        self.exec(&Op::Fill(op::Fill {
             dst: self.layout.state,
             value: zero,
-        })?;
+        }))?;
         self.adam_t = 0;
         self.beta1_t = 1.0;
         self.beta2_t = 1.0;
@@ -567,7 +567,7 @@ impl<'s, B: Backend> Network<'s, B> {
             i += 1;
             match layer {
                 Layer::Dense { inputs, outputs } => {
-                    self.exec(&Op::Gemm {
+                    self.exec(&Op::Gemm(op::Gemm {
                         m: rows,
                         n: outputs,
                         k: inputs,
@@ -578,7 +578,7 @@ impl<'s, B: Backend> Network<'s, B> {
                         c: s.output,
                         alpha: one,
                         beta: zero,
-                    })?;
+                    }))?;
                     if let Some(&Layer::Activation(a)) = layers.get(i) {
                         // Dense then activation: one fused pass writes the
                         // pre-activation `z = xWᵀ + b` (kept in the dense
@@ -586,21 +586,21 @@ impl<'s, B: Backend> Network<'s, B> {
                         // `f(z)` into the activation layer's output.
                         let y = self.spans(i, rows).output;
                         i += 1;
-                        self.exec(&Op::BiasActivate {
+                        self.exec(&Op::BiasActivate(op::BiasActivate {
                             act: a.map(B::Elem::from_f64),
                             bias: s.bias,
                             x: s.output,
                             y,
                             rows,
                             cols: outputs,
-                        })?;
+                        }))?;
                     } else {
-                        self.exec(&Op::BiasAdd {
+                        self.exec(&Op::BiasAdd(op::BiasAdd {
                             bias: s.bias,
                             out: s.output,
                             rows,
                             cols: outputs,
-                        })?;
+                        }))?;
                     }
                 }
                 Layer::Maxout {
@@ -609,7 +609,7 @@ impl<'s, B: Backend> Network<'s, B> {
                     pieces,
                 } => {
                     let np = outputs * pieces;
-                    self.exec(&Op::Gemm {
+                    self.exec(&Op::Gemm(op::Gemm {
                         m: rows,
                         n: np,
                         k: inputs,
@@ -620,32 +620,32 @@ impl<'s, B: Backend> Network<'s, B> {
                         c: s.pieces,
                         alpha: one,
                         beta: zero,
-                    })?;
-                    self.exec(&Op::BiasAdd {
+                    }))?;
+                    self.exec(&Op::BiasAdd(op::BiasAdd {
                         bias: s.bias,
                         out: s.pieces,
                         rows,
                         cols: np,
-                    })?;
-                    self.exec(&Op::Maxout {
+                    }))?;
+                    self.exec(&Op::Maxout(op::Maxout {
                         x: s.pieces,
                         y: s.output,
                         rows,
                         units: outputs,
                         k: pieces,
-                    })?;
+                    }))?;
                 }
-                Layer::Activation(a) => self.exec(&Op::Activate {
+                Layer::Activation(a) => self.exec(&Op::Activate(op::Activate {
                     act: a.map(B::Elem::from_f64),
                     x: s.input,
                     y: s.output,
-                })?,
-                Layer::Softmax => self.exec(&Op::Softmax {
+                }))?,
+                Layer::Softmax => self.exec(&Op::Softmax(op::Softmax {
                     x: s.input,
                     y: s.output,
                     rows,
                     cols: s.out_width,
-                })?,
+                }))?,
             }
         }
         Ok(())
@@ -660,7 +660,7 @@ impl<'s, B: Backend> Network<'s, B> {
         } else {
             self.layout.target.prefix(rows * cols)
         };
-        self.exec(&Op::Loss {
+        self.exec(&Op::Loss(op::Loss {
             kind: self.config.loss.map(B::Elem::from_f64),
             pred: self.output_span(rows),
             target,
@@ -672,18 +672,19 @@ impl<'s, B: Backend> Network<'s, B> {
             } else {
                 None
             },
-        })?;
+            scratch: self.layout.loss_scratch,
+        }))?;
         if l2 && self.config.l2 > 0.0 {
             let lambda = self.hyper.l2;
             for i in 0..self.spec.layers().len() {
                 let s = self.spans(i, rows);
                 if s.weights.len > 0 {
-                    self.exec(&Op::SumSquares {
+                    self.exec(&Op::SumSquares(op::SumSquares {
                         x: s.weights,
                         out: self.loss_scalar(),
                         scale: lambda,
                         accumulate: true,
-                    })?;
+                    }))?;
                 }
             }
         }
@@ -730,14 +731,14 @@ impl<'s, B: Backend> Network<'s, B> {
                 } => {
                     let np = outputs * pieces;
                     let dz = self.layout.scratch[1 - slot].prefix(rows * np);
-                    self.exec(&Op::MaxoutBackward {
+                    self.exec(&Op::MaxoutBackward(op::MaxoutBackward {
                         x: s.pieces,
                         dy,
                         dx: dz,
                         rows,
                         units: outputs,
                         k: pieces,
-                    })?;
+                    }))?;
                     slot = 1 - slot;
                     let shape = (rows, inputs, np);
                     self.emit_affine_backward(&s, dz, shape, slot, want_dx, fused)?;
@@ -745,27 +746,27 @@ impl<'s, B: Backend> Network<'s, B> {
                         slot = 1 - slot;
                     }
                 }
-                Layer::Activation(a) => self.exec(&Op::ActivateBackward {
+                Layer::Activation(a) => self.exec(&Op::ActivateBackward(op::ActivateBackward {
                     act: a.map(B::Elem::from_f64),
                     x: s.input,
                     y: s.output,
                     dy,
                     dx: dy,
-                })?,
-                Layer::Softmax => self.exec(&Op::SoftmaxBackward {
+                }))?,
+                Layer::Softmax => self.exec(&Op::SoftmaxBackward(op::SoftmaxBackward {
                     y: s.output,
                     dy,
                     dx: dy,
                     rows,
                     cols: s.out_width,
-                })?,
+                }))?,
             }
             if !fused && self.config.l2 > 0.0 && s.weights.len > 0 {
-                self.exec(&Op::Axpy {
+                self.exec(&Op::Axpy(op::Axpy {
                     x: s.weights,
                     y: s.dweights,
                     alpha: two_l2,
-                })?;
+                }))?;
             }
         }
         Ok(slot)
@@ -789,7 +790,7 @@ impl<'s, B: Backend> Network<'s, B> {
         let one = B::Elem::ONE;
         // dx first: the fused update below overwrites W.
         if want_dx {
-            self.exec(&Op::Gemm {
+            self.exec(&Op::Gemm(op::Gemm {
                 m: rows,
                 n: inputs,
                 k: outputs,
@@ -800,7 +801,7 @@ impl<'s, B: Backend> Network<'s, B> {
                 c: self.layout.scratch[1 - slot].prefix(rows * inputs),
                 alpha: one,
                 beta: B::Elem::ZERO,
-            })?;
+            }))?;
         }
         let neg_lr = self.hyper.neg_lr;
         let (c, alpha, beta) = if fused {
@@ -808,7 +809,7 @@ impl<'s, B: Backend> Network<'s, B> {
         } else {
             (s.dweights, one, one)
         };
-        self.exec(&Op::Gemm {
+        self.exec(&Op::Gemm(op::Gemm {
             m: outputs,
             n: inputs,
             k: rows,
@@ -819,23 +820,23 @@ impl<'s, B: Backend> Network<'s, B> {
             c,
             alpha,
             beta,
-        })?;
+        }))?;
         if fused {
             for r in 0..rows {
-                self.exec(&Op::Axpy {
+                self.exec(&Op::Axpy(op::Axpy {
                     x: dz.slice(r * outputs, outputs),
                     y: s.bias,
                     alpha: neg_lr,
-                })?;
+                }))?;
             }
             return Ok(());
         }
-        self.exec(&Op::BiasGrad {
+        self.exec(&Op::BiasGrad(op::BiasGrad {
             dout: dz,
             dbias: s.dbias,
             rows,
             cols: outputs,
-        })
+        }))
     }
 
     /// Issue the optimizer update over every parameter at once.
@@ -846,24 +847,24 @@ impl<'s, B: Backend> Network<'s, B> {
         match self.config.optimizer {
             // Applied during backward.
             Optimizer::FusedSgd { .. } => Ok(()),
-            Optimizer::Sgd { .. } => self.exec(&Op::SgdStep {
+            Optimizer::Sgd { .. } => self.exec(&Op::SgdStep(op::SgdStep {
                 param: l.params,
                 grad: l.grads,
                 lr,
-            }),
-            Optimizer::Momentum { .. } => self.exec(&Op::MomentumStep {
+            })),
+            Optimizer::Momentum { .. } => self.exec(&Op::MomentumStep(op::MomentumStep {
                 param: l.params,
                 grad: l.grads,
                 velocity: l.state,
                 lr,
                 momentum: h.momentum,
-            }),
+            })),
             Optimizer::Adam { .. } => {
                 self.adam_t += 1;
                 self.beta1_t *= h.beta1_wide;
                 self.beta2_t *= h.beta2_wide;
                 let p = l.params.len;
-                self.exec(&Op::AdamStep {
+                self.exec(&Op::AdamStep(op::AdamStep {
                     param: l.params,
                     grad: l.grads,
                     m: l.state.slice(0, p),
@@ -874,7 +875,7 @@ impl<'s, B: Backend> Network<'s, B> {
                     eps: h.eps,
                     bias1: B::Elem::from_f64(1.0 - self.beta1_t),
                     bias2: B::Elem::from_f64(1.0 - self.beta2_t),
-                })
+                }))
             }
         }
     }
@@ -889,10 +890,10 @@ impl<'s, B: Backend> Network<'s, B> {
     }
 
     fn emit_zero_grad(&mut self) -> Result<(), B> {
-        self.exec(&Op::Fill {
+        self.exec(&Op::Fill(op::Fill {
             dst: self.layout.grads,
             value: B::Elem::ZERO,
-        })
+        }))
     }
 
     fn read_scalar(&mut self, span: Span) -> Result<B::Elem, B> {
@@ -1147,10 +1148,10 @@ impl<'s, B: Backend> Network<'s, B> {
             });
         }
         let labels = self.config.loss.uses_labels();
-        self.exec(&Op::Fill {
+        self.exec(&Op::Fill(op::Fill {
             dst: self.count_scalar(),
             value: B::Elem::ZERO,
-        })?;
+        }))?;
         let mut loss_sum = 0.0f64;
         let mut start = 0;
         while start < n {
@@ -1163,13 +1164,13 @@ impl<'s, B: Backend> Network<'s, B> {
             self.emit_forward(rows)?;
             self.emit_loss(rows, false, false)?;
             if labels {
-                self.exec(&Op::CountCorrect {
+                self.exec(&Op::CountCorrect(op::CountCorrect {
                     pred: self.output_span(rows),
                     target: self.layout.target.prefix(rows),
                     rows,
                     cols,
                     out: self.count_scalar(),
-                })?;
+                }))?;
             }
             loss_sum += self.read_scalar(self.loss_scalar())?.to_f64() * rows as f64;
             start += rows;

@@ -36,7 +36,7 @@
 
 use crate::network::Result;
 use crate::{Error, Operand};
-use microprop_hal::{Backend, Element, Op, Span};
+use microprop_hal::{op, Backend, Element, Op, Span};
 
 /// Elements of host-side staging buffers (on the stack).
 const CHUNK: usize = 64;
@@ -51,7 +51,8 @@ pub const fn perceptron_arena_len(rows: usize, features: usize) -> usize {
 /// Where a perceptron's data live in the arena, with `cols = features + 1`:
 /// weights, pocket weights, the running sum for averaging (each `cols`), the
 /// mistake counter, the error counter (one element each), the samples
-/// (`rows × cols`) and the labels (`rows`).
+/// (`rows × cols`), the labels (`rows`) and the working space of the
+/// perceptron ops' reference decompositions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct PerceptronLayout {
@@ -73,6 +74,9 @@ pub struct PerceptronLayout {
     pub samples: Span,
     /// Labels, ±1 (`rows`).
     pub labels: Span,
+    /// Working space of the perceptron ops' decompositions
+    /// ([`PERCEPTRON_SCRATCH`](microprop_hal::op::PERCEPTRON_SCRATCH)).
+    pub scratch: Span,
     /// Total elements.
     pub len: usize,
 }
@@ -88,6 +92,7 @@ impl PerceptronLayout {
         let errors = Span::new(stats.end(), 1);
         let samples = Span::new(errors.end(), rows.saturating_mul(cols));
         let labels = Span::new(samples.end(), rows);
+        let scratch = Span::new(labels.end(), op::PERCEPTRON_SCRATCH);
         PerceptronLayout {
             rows,
             cols,
@@ -98,7 +103,8 @@ impl PerceptronLayout {
             errors,
             samples,
             labels,
-            len: labels.end(),
+            scratch,
+            len: scratch.end(),
         }
     }
 }
@@ -328,7 +334,7 @@ impl<B: Backend> Perceptron<B> {
             let mistakes = if variant == Variant::Pocket {
                 self.pocket_epoch(&mut best)?
             } else {
-                self.exec(&Op::PerceptronEpoch {
+                self.exec(&Op::PerceptronEpoch(op::PerceptronEpoch {
                     weights: l.weights,
                     samples,
                     labels,
@@ -336,7 +342,8 @@ impl<B: Backend> Perceptron<B> {
                     cols,
                     average,
                     stats: l.stats,
-                })?;
+                    scratch: l.scratch,
+                }))?;
                 self.read_count(l.stats)?
             };
             report.epochs += 1;
@@ -350,19 +357,19 @@ impl<B: Backend> Perceptron<B> {
 
         match variant {
             Variant::Classic => {}
-            Variant::Pocket => self.exec(&Op::Copy {
+            Variant::Pocket => self.exec(&Op::Copy(op::Copy {
                 src: l.pocket,
                 dst: l.weights,
-            })?,
+            }))?,
             Variant::Averaged => {
                 // weights = average / (rows · epochs): one mean per row visited.
                 let steps = (rows as f64) * (report.epochs as f64);
                 self.fill(l.weights, B::Elem::ZERO)?;
-                self.exec(&Op::Axpy {
+                self.exec(&Op::Axpy(op::Axpy {
                     x: l.average,
                     y: l.weights,
                     alpha: B::Elem::from_f64(1.0 / steps),
-                })?;
+                }))?;
             }
         }
         report.training_errors = self.count_errors(l.weights)?;
@@ -468,7 +475,7 @@ impl<B: Backend> Perceptron<B> {
         let cols = l.cols;
         let mut mistakes = 0;
         for r in 0..self.rows {
-            self.exec(&Op::PerceptronEpoch {
+            self.exec(&Op::PerceptronEpoch(op::PerceptronEpoch {
                 weights: l.weights,
                 samples: l.samples.slice(r * cols, cols),
                 labels: l.labels.slice(r, 1),
@@ -476,7 +483,8 @@ impl<B: Backend> Perceptron<B> {
                 cols,
                 average: None,
                 stats: l.stats,
-            })?;
+                scratch: l.scratch,
+            }))?;
             let total = self.read_count(l.stats)?;
             if total == mistakes {
                 continue; // no update: the weights are unchanged
@@ -485,10 +493,10 @@ impl<B: Backend> Perceptron<B> {
             let errors = self.count_errors(l.weights)?;
             if errors < *best {
                 *best = errors;
-                self.exec(&Op::Copy {
+                self.exec(&Op::Copy(op::Copy {
                     src: l.weights,
                     dst: l.pocket,
-                })?;
+                }))?;
             }
         }
         Ok(mistakes)
@@ -499,7 +507,7 @@ impl<B: Backend> Perceptron<B> {
     }
 
     fn fill(&mut self, dst: Span, value: B::Elem) -> Result<(), B> {
-        self.exec(&Op::Fill { dst, value })
+        self.exec(&Op::Fill(op::Fill { dst, value }))
     }
 
     fn read_count(&mut self, span: Span) -> Result<usize, B> {
@@ -518,14 +526,15 @@ impl<B: Backend> Perceptron<B> {
 
     fn count_errors(&mut self, weights: Span) -> Result<usize, B> {
         let l = self.layout;
-        self.exec(&Op::PerceptronErrors {
+        self.exec(&Op::PerceptronErrors(op::PerceptronErrors {
             weights,
             samples: l.samples.prefix(self.rows * l.cols),
             labels: l.labels.prefix(self.rows),
             rows: self.rows,
             cols: l.cols,
             out: l.errors,
-        })?;
+            scratch: l.scratch,
+        }))?;
         self.read_count(l.errors)
     }
 }

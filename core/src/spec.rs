@@ -443,7 +443,8 @@ impl<'a> Spec<'a> {
         let activations = Span::new(input.end(), batch * acts);
         let scratch_a = Span::new(activations.end(), batch * scratch_w);
         let scratch_b = Span::new(scratch_a.end(), batch * scratch_w);
-        let target = Span::new(scratch_b.end(), batch * self.outputs);
+        let loss_scratch = Span::new(scratch_b.end(), loss_scratch_len(self.outputs));
+        let target = Span::new(loss_scratch.end(), batch * self.outputs);
         let scalars = Span::new(target.end(), SCALARS);
         Layout {
             batch,
@@ -454,6 +455,7 @@ impl<'a> Spec<'a> {
             input,
             activations,
             scratch: [scratch_a, scratch_b],
+            loss_scratch,
             target,
             scalars,
             len: scalars.end(),
@@ -477,6 +479,12 @@ impl<'a> Spec<'a> {
     }
 }
 
+/// Elements of [`Layout::loss_scratch`] for `outputs` columns: enough for
+/// every loss kind's decomposition (hinge needs the most, `4 · outputs + 2`).
+pub(crate) const fn loss_scratch_len(outputs: usize) -> usize {
+    outputs.saturating_mul(4).saturating_add(2)
+}
+
 /// Scalars at the end of the arena: loss, correct count, and two spare.
 pub(crate) const SCALARS: usize = 4;
 
@@ -498,8 +506,13 @@ pub struct Layout {
     pub input: Span,
     /// Every layer's outputs (and maxout pieces), `batch × width` each.
     pub activations: Span,
-    /// Two ping-pong buffers for backprop.
+    /// Two ping-pong buffers for backprop, `batch × width` each for the
+    /// widest layer.
     pub scratch: [Span; 2],
+    /// Working space of the loss op's reference decomposition (see
+    /// [`Loss::scratch_len`](microprop_hal::op::Loss::scratch_len)): a
+    /// backend with a fused loss kernel leaves it untouched.
+    pub loss_scratch: Span,
     /// Targets: `batch × outputs` values, or `batch` labels.
     pub target: Span,
     /// Loss, correct count, spare.
@@ -526,14 +539,15 @@ mod tests {
     #[test]
     fn arena_len_by_hand() {
         // batch 4, Adam: params 17, grads 17, state 34, input 8,
-        // activations 4·(4+4+1) = 36, scratch 2·4·4 = 32, target 4, scalars 4.
+        // activations 4·(4+4+1) = 36, scratch 2·4·4 = 32, loss scratch
+        // 4·1 + 2 = 6, target 4, scalars 4.
         assert_eq!(
             NET.arena_len(4, OptimizerKind::Adam),
-            17 + 17 + 34 + 8 + 36 + 32 + 4 + 4
+            17 + 17 + 34 + 8 + 36 + 32 + 6 + 4 + 4
         );
         assert_eq!(
             NET.arena_len(4, OptimizerKind::Sgd),
-            17 + 17 + 8 + 36 + 32 + 4 + 4
+            17 + 17 + 8 + 36 + 32 + 6 + 4 + 4
         );
     }
 

@@ -142,9 +142,10 @@ fn and_converges_and_predicts() -> TestResult {
     Ok(())
 }
 
-/// The arena length formula: 3 weight vectors, 2 counters, samples, labels.
+/// The arena length formula: 3 weight vectors, 2 counters, samples, labels,
+/// 6 scratch elements for the ops' decompositions.
 fn static_assertions_len() {
-    assert_eq!(perceptron_arena_len(4, 2), 3 * 3 + 2 + 4 * 3 + 4);
+    assert_eq!(perceptron_arena_len(4, 2), 3 * 3 + 2 + 4 * 3 + 4 + 6);
     assert_eq!(perceptron_arena_len(usize::MAX, 2), usize::MAX);
 }
 

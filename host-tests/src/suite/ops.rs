@@ -3,7 +3,7 @@
 
 use super::{at, run_ops, ArenaBuilder};
 use crate::{assert_close, Harness};
-use microprop::hal::{Activation, LossKind, Op, Span};
+use microprop::hal::{op, Activation, LossKind, Op, Span};
 use microprop::{Backend, Rng};
 
 fn tol<H: Harness>() -> (f64, f64) {
@@ -20,29 +20,29 @@ pub fn fill_copy_axpy_sum_squares<H: Harness>() {
     let ss = a.zeros(1);
     let ss_acc = a.put(&[1.0]);
     let ops = [
-        Op::Fill {
+        Op::Fill(op::Fill {
             dst: filled,
             value: 7.0,
-        },
-        Op::Copy {
+        }),
+        Op::Copy(op::Copy {
             src: x,
             dst: copied,
-        },
-        Op::Axpy { x, y, alpha: 2.0 },
+        }),
+        Op::Axpy(op::Axpy { x, y, alpha: 2.0 }),
         // 0.5 · (1 + 4 + 9) = 7
-        Op::SumSquares {
+        Op::SumSquares(op::SumSquares {
             x,
             out: ss,
             scale: 0.5,
             accumulate: false,
-        },
+        }),
         // 1 + 7 = 8
-        Op::SumSquares {
+        Op::SumSquares(op::SumSquares {
             x,
             out: ss_acc,
             scale: 0.5,
             accumulate: true,
-        },
+        }),
     ];
     let Some(r) = run_ops::<H>(&a.vals, &ops) else {
         return;
@@ -71,7 +71,7 @@ pub fn gemm_all_transposes<H: Harness>() {
         let a = ar.put(if ta { &a_t } else { &a_n });
         let b = ar.put(if tb { &b_t } else { &b_n });
         let c = ar.put(&[1.0, 2.0, 3.0, 4.0]);
-        let op = Op::Gemm {
+        let op = Op::Gemm(op::Gemm {
             m: 2,
             n: 2,
             k: 3,
@@ -82,7 +82,7 @@ pub fn gemm_all_transposes<H: Harness>() {
             c,
             alpha: 2.0,
             beta: 0.5,
-        };
+        });
         let Some(r) = run_ops::<H>(&ar.vals, &[op]) else {
             return;
         };
@@ -100,7 +100,7 @@ pub fn gemm_beta_zero_ignores_nan<H: Harness>() {
     let a = ar.put(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
     let b = ar.put(&[7.0, 8.0, 9.0, 10.0, 11.0, 12.0]);
     let c = ar.put(&[f64::NAN; 4]);
-    let op = Op::Gemm {
+    let op = Op::Gemm(op::Gemm {
         m: 2,
         n: 2,
         k: 3,
@@ -111,7 +111,7 @@ pub fn gemm_beta_zero_ignores_nan<H: Harness>() {
         c,
         alpha: 1.0,
         beta: 0.0,
-    };
+    });
     let Some(r) = run_ops::<H>(&ar.vals, &[op]) else {
         return;
     };
@@ -130,19 +130,19 @@ pub fn bias_add_and_grad<H: Harness>() {
     let dout = ar.put(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
     let dbias = ar.put(&[1.0, 1.0, 1.0]);
     let ops = [
-        Op::BiasAdd {
+        Op::BiasAdd(op::BiasAdd {
             bias,
             out,
             rows: 2,
             cols: 3,
-        },
+        }),
         // column sums 5, 7, 9, added to 1
-        Op::BiasGrad {
+        Op::BiasGrad(op::BiasGrad {
             dout,
             dbias,
             rows: 2,
             cols: 3,
-        },
+        }),
     ];
     let Some(r) = run_ops::<H>(&ar.vals, &ops) else {
         return;
@@ -187,7 +187,7 @@ pub fn activations_forward<H: Harness>() {
         let mut ar = ArenaBuilder::default();
         let x = ar.put(&xs);
         let y = ar.zeros(xs.len());
-        let Some(r) = run_ops::<H>(&ar.vals, &[Op::Activate { act, x, y }]) else {
+        let Some(r) = run_ops::<H>(&ar.vals, &[Op::Activate(op::Activate { act, x, y })]) else {
             return;
         };
         let want: Vec<f64> = xs.iter().map(|&v| f(v)).collect();
@@ -199,16 +199,16 @@ pub fn activations_forward<H: Harness>() {
     let s = ar.zeros(2);
     let sp = ar.zeros(2);
     let ops = [
-        Op::Activate {
+        Op::Activate(op::Activate {
             act: Activation::Sigmoid,
             x,
             y: s,
-        },
-        Op::Activate {
+        }),
+        Op::Activate(op::Activate {
             act: Activation::Softplus,
             x,
             y: sp,
-        },
+        }),
     ];
     let Some(r) = run_ops::<H>(&ar.vals, &ops) else {
         return;
@@ -239,29 +239,29 @@ pub fn bias_activate_matches_bias_add_then_activate<H: Harness>() {
         let ux = ar.put(&x0);
         let uy = ar.zeros(rows * cols);
         let ops = [
-            Op::BiasActivate {
+            Op::BiasActivate(op::BiasActivate {
                 act,
                 bias,
                 x,
                 y,
                 rows,
                 cols,
-            },
-            Op::BiasActivate {
+            }),
+            Op::BiasActivate(op::BiasActivate {
                 act,
                 bias,
                 x: xy,
                 y: xy,
                 rows,
                 cols,
-            },
-            Op::BiasAdd {
+            }),
+            Op::BiasAdd(op::BiasAdd {
                 bias,
                 out: ux,
                 rows,
                 cols,
-            },
-            Op::Activate { act, x: ux, y: uy },
+            }),
+            Op::Activate(op::Activate { act, x: ux, y: uy }),
         ];
         let Some(r) = run_ops::<H>(&ar.vals, &ops) else {
             return;
@@ -295,7 +295,7 @@ pub fn activations_backward_match_finite_differences<H: Harness>() {
         let y = ar.put(&ys);
         let dy = ar.put(&dys);
         let dx = ar.zeros(xs.len());
-        let op = Op::ActivateBackward { act, x, y, dy, dx };
+        let op = Op::ActivateBackward(op::ActivateBackward { act, x, y, dy, dx });
         let Some(r) = run_ops::<H>(&ar.vals, &[op]) else {
             return;
         };
@@ -309,13 +309,13 @@ pub fn activations_backward_match_finite_differences<H: Harness>() {
         let t = tol::<H>().0.max(1e-8);
         assert_close(&format!("{act:?} backward"), at(&r, dx), &want, t);
         // In place: dx may be dy.
-        let op = Op::ActivateBackward {
+        let op = Op::ActivateBackward(op::ActivateBackward {
             act,
             x,
             y,
             dy,
             dx: dy,
-        };
+        });
         let Some(r) = run_ops::<H>(&ar.vals, &[op]) else {
             return;
         };
@@ -338,19 +338,19 @@ pub fn softmax_and_backward<H: Harness>() {
     let dy = ar.put(&dys);
     let dx = ar.zeros(6);
     let ops = [
-        Op::Softmax {
+        Op::Softmax(op::Softmax {
             x,
             y,
             rows: 2,
             cols: 3,
-        },
-        Op::SoftmaxBackward {
+        }),
+        Op::SoftmaxBackward(op::SoftmaxBackward {
             y,
             dy,
             dx,
             rows: 2,
             cols: 3,
-        },
+        }),
     ];
     let Some(r) = run_ops::<H>(&ar.vals, &ops) else {
         return;
@@ -390,21 +390,21 @@ pub fn maxout_and_backward_tie_goes_first<H: Harness>() {
     let dy = ar.put(&[10.0, 20.0]);
     let dx = ar.put(&[9.0; 8]);
     let ops = [
-        Op::Maxout {
+        Op::Maxout(op::Maxout {
             x,
             y,
             rows: 1,
             units: 2,
             k: 4,
-        },
-        Op::MaxoutBackward {
+        }),
+        Op::MaxoutBackward(op::MaxoutBackward {
             x,
             dy,
             dx,
             rows: 1,
             units: 2,
             k: 4,
-        },
+        }),
     ];
     let Some(r) = run_ops::<H>(&ar.vals, &ops) else {
         return;
@@ -430,7 +430,8 @@ fn loss_case<H: Harness>(
     let t = ar.put(target);
     let out = ar.put(&[123.0]);
     let grad = ar.put(&vec![f64::NAN; rows * cols]);
-    let op = Op::Loss {
+    let scratch = ar.put(&vec![f64::NAN; op::Loss::scratch_len(&kind, cols)]);
+    let op = Op::Loss(op::Loss {
         kind,
         pred: p,
         target: t,
@@ -438,7 +439,8 @@ fn loss_case<H: Harness>(
         cols,
         out,
         grad: Some(grad),
-    };
+        scratch,
+    });
     let r = run_ops::<H>(&ar.vals, &[op])?;
     Some((at(&r, out)[0], at(&r, grad).to_vec()))
 }
@@ -540,13 +542,13 @@ pub fn count_correct<H: Harness>() {
     let target = ar.put(&[1.0, 1.0, 0.0]);
     let out = ar.put(&[1.0]);
     // Row 0 right, row 1 wrong, row 2 a tie → first → right: 1 + 2 = 3.
-    let op = Op::CountCorrect {
+    let op = Op::CountCorrect(op::CountCorrect {
         pred,
         target,
         rows: 3,
         cols: 2,
         out,
-    };
+    });
     let Some(r) = run_ops::<H>(&ar.vals, &[op]) else {
         return;
     };
@@ -561,26 +563,26 @@ pub fn sgd_and_momentum_by_hand<H: Harness>() {
     let v = ar.zeros(2);
     let ops = [
         // p − 0.1 g = [0.95, 2.1]
-        Op::SgdStep {
+        Op::SgdStep(op::SgdStep {
             param: p,
             grad: g,
             lr: 0.1,
-        },
+        }),
         // v = g, q = [0.95, 2.1]; then v = 0.9 g + g = [0.95, −1.9], q = [0.855, 2.29]
-        Op::MomentumStep {
+        Op::MomentumStep(op::MomentumStep {
             param: q,
             grad: g,
             velocity: v,
             lr: 0.1,
             momentum: 0.9,
-        },
-        Op::MomentumStep {
+        }),
+        Op::MomentumStep(op::MomentumStep {
             param: q,
             grad: g,
             velocity: v,
             lr: 0.1,
             momentum: 0.9,
-        },
+        }),
     ];
     let Some(r) = run_ops::<H>(&ar.vals, &ops) else {
         return;
@@ -603,17 +605,19 @@ pub fn adam_first_steps_by_hand<H: Harness>() {
     let g = ar.put(&gs);
     let m = ar.zeros(3);
     let v = ar.zeros(3);
-    let step = |t: i32| Op::AdamStep {
-        param: p,
-        grad: g,
-        m,
-        v,
-        lr,
-        beta1: b1,
-        beta2: b2,
-        eps,
-        bias1: 1.0 - f64::powi(b1, t),
-        bias2: 1.0 - f64::powi(b2, t),
+    let step = |t: i32| {
+        Op::AdamStep(op::AdamStep {
+            param: p,
+            grad: g,
+            m,
+            v,
+            lr,
+            beta1: b1,
+            beta2: b2,
+            eps,
+            bias1: 1.0 - f64::powi(b1, t),
+            bias2: 1.0 - f64::powi(b2, t),
+        })
     };
     let Some(r) = run_ops::<H>(&ar.vals, &[step(1), step(2)]) else {
         return;
@@ -646,8 +650,9 @@ pub fn perceptron_epoch_by_hand<H: Harness>() {
     let errs_after = ar.put(&[99.0]);
     let w_first = ar.put(&[1.0, 1.0, 1.0]);
     let errs_first = ar.zeros(1);
+    let scratch = ar.zeros(op::PERCEPTRON_SCRATCH);
     let ops = [
-        Op::PerceptronEpoch {
+        Op::PerceptronEpoch(op::PerceptronEpoch {
             weights: w,
             samples,
             labels,
@@ -655,25 +660,28 @@ pub fn perceptron_epoch_by_hand<H: Harness>() {
             cols: 3,
             average: Some(avg),
             stats,
-        },
+            scratch,
+        }),
         // w = [−1,2,0] classifies all three: 0 errors.
-        Op::PerceptronErrors {
+        Op::PerceptronErrors(op::PerceptronErrors {
             weights: w,
             samples,
             labels,
             rows: 3,
             cols: 3,
             out: errs_after,
-        },
+            scratch,
+        }),
         // w = [1,1,1] gets x2 wrong (score 2, label −1): 1 error.
-        Op::PerceptronErrors {
+        Op::PerceptronErrors(op::PerceptronErrors {
             weights: w_first,
             samples,
             labels,
             rows: 3,
             cols: 3,
             out: errs_first,
-        },
+            scratch,
+        }),
     ];
     let Some(r) = run_ops::<H>(&ar.vals, &ops) else {
         return;
@@ -704,7 +712,7 @@ pub fn ops_match_cpu_reference_on_random_data<H: Harness>() {
         let c = ar.put(&rand(m * n));
         cases.push((
             ar.vals,
-            vec![Op::Gemm {
+            vec![Op::Gemm(op::Gemm {
                 m,
                 n,
                 k,
@@ -715,7 +723,7 @@ pub fn ops_match_cpu_reference_on_random_data<H: Harness>() {
                 c,
                 alpha: 0.7,
                 beta: 0.3,
-            }],
+            })],
             red,
         ));
     }
@@ -729,8 +737,8 @@ pub fn ops_match_cpu_reference_on_random_data<H: Harness>() {
         cases.push((
             ar.vals,
             vec![
-                Op::Activate { act, x, y },
-                Op::ActivateBackward { act, x, y, dy, dx },
+                Op::Activate(op::Activate { act, x, y }),
+                Op::ActivateBackward(op::ActivateBackward { act, x, y, dy, dx }),
             ],
             e,
         ));
@@ -756,7 +764,8 @@ pub fn ops_match_cpu_reference_on_random_data<H: Harness>() {
         let out = ar.zeros(1);
         let grad = ar.zeros(rows * cols);
         let correct = ar.zeros(1);
-        let mut ops = vec![Op::Loss {
+        let scratch = ar.zeros(op::Loss::scratch_len(&kind, cols));
+        let mut ops = vec![Op::Loss(op::Loss {
             kind,
             pred,
             target,
@@ -764,15 +773,16 @@ pub fn ops_match_cpu_reference_on_random_data<H: Harness>() {
             cols,
             out,
             grad: Some(grad),
-        }];
+            scratch,
+        })];
         if kind.uses_labels() {
-            ops.push(Op::CountCorrect {
+            ops.push(Op::CountCorrect(op::CountCorrect {
                 pred,
                 target,
                 rows,
                 cols,
                 out: correct,
-            });
+            }));
         }
         cases.push((ar.vals, ops, red));
     }
@@ -791,49 +801,49 @@ pub fn ops_match_cpu_reference_on_random_data<H: Harness>() {
         cases.push((
             ar.vals,
             vec![
-                Op::Softmax { x, y, rows, cols },
-                Op::SoftmaxBackward {
+                Op::Softmax(op::Softmax { x, y, rows, cols }),
+                Op::SoftmaxBackward(op::SoftmaxBackward {
                     y,
                     dy,
                     dx,
                     rows,
                     cols,
-                },
-                Op::BiasAdd {
+                }),
+                Op::BiasAdd(op::BiasAdd {
                     bias,
                     out: x,
                     rows,
                     cols,
-                },
-                Op::BiasGrad {
+                }),
+                Op::BiasGrad(op::BiasGrad {
                     dout: dy,
                     dbias,
                     rows,
                     cols,
-                },
-                Op::BiasActivate {
+                }),
+                Op::BiasActivate(op::BiasActivate {
                     act: Activation::Elu { alpha: 0.7 },
                     bias,
                     x: dx,
                     y: dy,
                     rows,
                     cols,
-                },
-                Op::Maxout {
+                }),
+                Op::Maxout(op::Maxout {
                     x: pieces,
                     y: mo,
                     rows,
                     units: 4,
                     k: 3,
-                },
-                Op::MaxoutBackward {
+                }),
+                Op::MaxoutBackward(op::MaxoutBackward {
                     x: pieces,
                     dy: mdy,
                     dx: mdx,
                     rows,
                     units: 4,
                     k: 3,
-                },
+                }),
             ],
             e,
         ));
@@ -849,7 +859,7 @@ pub fn ops_match_cpu_reference_on_random_data<H: Harness>() {
         let vel = ar.put(&rand(p));
         let mut ops = Vec::new();
         for t in 1..=3 {
-            ops.push(Op::AdamStep {
+            ops.push(Op::AdamStep(op::AdamStep {
                 param,
                 grad,
                 m,
@@ -860,39 +870,55 @@ pub fn ops_match_cpu_reference_on_random_data<H: Harness>() {
                 eps: 1e-8,
                 bias1: 1.0 - 0.9f64.powi(t),
                 bias2: 1.0 - 0.999f64.powi(t),
-            });
-            ops.push(Op::MomentumStep {
+            }));
+            ops.push(Op::MomentumStep(op::MomentumStep {
                 param: param2,
                 grad,
                 velocity: vel,
                 lr: 0.05,
                 momentum: 0.9,
-            });
-            ops.push(Op::SgdStep {
+            }));
+            ops.push(Op::SgdStep(op::SgdStep {
                 param: param2,
                 grad,
                 lr: 0.01,
-            });
+            }));
         }
         cases.push((ar.vals, ops, e));
     }
     for (i, (init, ops, t)) in cases.iter().enumerate() {
-        let Some(got) = run_ops::<H>(init, ops) else {
+        let Some(mut got) = run_ops::<H>(init, ops) else {
             return;
         };
-        let want = run_ops::<crate::Cpu<f64>>(init, ops).expect("cpu reference");
+        let mut want = run_ops::<crate::Cpu<f64>>(init, ops).expect("cpu reference");
+        // A composite's scratch holds whatever its decomposition left there
+        // (nothing when a backend overrides it): not part of the result.
+        for s in ops.iter().filter_map(scratch_of) {
+            got[s.offset..s.end()].fill(0.0);
+            want[s.offset..s.end()].fill(0.0);
+        }
         assert_close(&format!("case {i} ({})", ops[0].name()), &got, &want, *t);
+    }
+}
+
+/// The working space of a composite op, if it has one.
+fn scratch_of(op: &Op<f64>) -> Option<Span> {
+    match op {
+        Op::Loss(l) => Some(l.scratch),
+        Op::PerceptronEpoch(p) => Some(p.scratch),
+        Op::PerceptronErrors(p) => Some(p.scratch),
+        _ => None,
     }
 }
 
 pub fn malformed_ops_are_errors<H: Harness>() {
     let Some(mut b) = H::backend(16) else { return };
     let bad = [
-        Op::Fill {
+        Op::Fill(op::Fill {
             dst: Span::new(10, 7),
             value: 0.0,
-        },
-        Op::Gemm {
+        }),
+        Op::Gemm(op::Gemm {
             m: 2,
             n: 2,
             k: 2,
@@ -903,12 +929,12 @@ pub fn malformed_ops_are_errors<H: Harness>() {
             c: Span::new(2, 4),
             alpha: 1.0,
             beta: 0.0,
-        },
-        Op::Copy {
+        }),
+        Op::Copy(op::Copy {
             src: Span::new(0, 3),
             dst: Span::new(4, 2),
-        },
-        Op::Loss {
+        }),
+        Op::Loss(op::Loss {
             kind: LossKind::Mse,
             pred: Span::new(0, 4),
             target: Span::new(4, 3),
@@ -916,16 +942,17 @@ pub fn malformed_ops_are_errors<H: Harness>() {
             cols: 2,
             out: Span::new(12, 1),
             grad: None,
-        },
+            scratch: Span::new(13, 2),
+        }),
         // y partially overlaps x.
-        Op::BiasActivate {
+        Op::BiasActivate(op::BiasActivate {
             act: Activation::Relu,
             bias: Span::new(0, 2),
             x: Span::new(2, 4),
             y: Span::new(4, 4),
             rows: 2,
             cols: 2,
-        },
+        }),
     ];
     for op in &bad {
         assert!(
