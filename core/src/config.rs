@@ -110,9 +110,11 @@ pub enum Init {
 ///
 /// ```
 /// use microprop::{Config, Layer, Loss, Optimizer, Spec};
+/// use static_cell::ConstStaticCell;
 /// const NET: Spec = Spec::new(&[Layer::dense(4, 8), Layer::relu(), Layer::dense(8, 3)]);
 /// const CFG: Config = Config::new(16, Loss::SoftmaxCrossEntropy, Optimizer::adam(1e-3)).with_l2(1e-4);
-/// static mut ARENA: [f32; CFG.arena_len(&NET)] = [0.0; CFG.arena_len(&NET)];
+/// // The arena, sized at compile time; `ARENA.try_take()` hands it out once.
+/// static ARENA: ConstStaticCell<[f32; CFG.arena_len(&NET)]> = ConstStaticCell::new([0.0; CFG.arena_len(&NET)]);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]

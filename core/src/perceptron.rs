@@ -15,22 +15,25 @@
 //! ```
 //! use microprop::{perceptron_arena_len, Perceptron, Variant};
 //! use microprop_cpu::CpuBackend;
+//! use static_cell::ConstStaticCell;
 //!
 //! // AND of two inputs, labels ±1.
 //! const ROWS: usize = 4;
 //! const FEATURES: usize = 2;
-//! static mut ARENA: [f32; perceptron_arena_len(ROWS, FEATURES)] =
-//!     [0.0; perceptron_arena_len(ROWS, FEATURES)];
+//! static ARENA: ConstStaticCell<[f32; perceptron_arena_len(ROWS, FEATURES)]> =
+//!     ConstStaticCell::new([0.0; perceptron_arena_len(ROWS, FEATURES)]);
 //!
-//! # #[allow(static_mut_refs)]
-//! let arena = unsafe { &mut ARENA }; // on a device: cortex_m::singleton! or a critical section
-//! let mut p = Perceptron::new(CpuBackend::new(arena), ROWS, FEATURES)?;
-//! p.load(&[0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0], &[-1.0, -1.0, -1.0, 1.0])?;
-//! let report = p.train(Variant::Classic, 100)?;
-//! assert!(report.converged);
-//! assert_eq!(report.training_errors, 0);
-//! assert_eq!(p.predict(&[1.0, 1.0])?, 1);
-//! assert_eq!(p.predict(&[0.0, 1.0])?, -1);
+//! // Taken once, at start-up: no `static mut`, no `unsafe`; a second take is `None`.
+//! if let Some(arena) = ARENA.try_take() {
+//!     let mut p = Perceptron::new(CpuBackend::new(arena), ROWS, FEATURES)?;
+//!     p.load(&[0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0], &[-1.0, -1.0, -1.0, 1.0])?;
+//!     let report = p.train(Variant::Classic, 100)?;
+//!     assert!(report.converged);
+//!     assert_eq!(report.training_errors, 0);
+//!     assert_eq!(p.predict(&[1.0, 1.0])?, 1);
+//!     assert_eq!(p.predict(&[0.0, 1.0])?, -1);
+//! }
+//! # assert!(ARENA.try_take().is_none());
 //! # Ok::<(), microprop::Error<microprop_cpu::CpuError>>(())
 //! ```
 

@@ -214,9 +214,10 @@ impl OptimizerKind {
 ///
 /// ```
 /// use microprop::{Layer, OptimizerKind, Spec};
+/// use static_cell::ConstStaticCell;
 /// const NET: Spec = Spec::new(&[Layer::dense(64, 32), Layer::relu(), Layer::dense(32, 10)]);
 /// const ARENA_LEN: usize = NET.arena_len(32, OptimizerKind::Adam);
-/// static mut ARENA: [f32; ARENA_LEN] = [0.0; ARENA_LEN];
+/// static ARENA: ConstStaticCell<[f32; ARENA_LEN]> = ConstStaticCell::new([0.0; ARENA_LEN]);
 /// assert_eq!(NET.param_count(), 64 * 32 + 32 + 32 * 10 + 10);
 /// ```
 ///
