@@ -83,7 +83,7 @@ fn train<B: Backend<Elem = f32>>(
     args: &Args,
 ) -> Result<(Vec<Epoch>, Vec<f32>), String>
 where
-    B::Error: std::fmt::Debug,
+    B::Error: std::fmt::Display,
 {
     let all = data::digits::<f32>();
     let (train, test) = split(&all, args.firmware_split);
