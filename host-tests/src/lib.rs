@@ -5,15 +5,21 @@
 //! `build.rs` (no list of names is kept by hand). A test binary stamps the
 //! whole suite for each of its harnesses with [`Suite`], a `libtest-mimic`
 //! runner (`harness = false` in `Cargo.toml`), so names, filters, `--list` and
-//! the closing `test result:` line are the usual ones:
+//! the closing `test result:` line are the usual ones (`tests/cpu.rs`):
 //!
-//! ```ignore
-//! struct CpuF32;
-//! impl host_tests::Harness for CpuF32 { /* name, backend constructor, tolerances */ }
+//! ```no_run
+//! use host_tests::{Cpu, CpuReference, Suite};
+//!
 //! fn main() {
-//!     host_tests::Suite::new().stamp::<CpuF32>().run()
+//!     Suite::new()
+//!         .stamp::<Cpu<f32>>() // cpu_fast_f32::ops::gemm_all_transposes, ...
+//!         .stamp::<CpuReference<f64>>() // cpu_reference_f64::...
+//!         .run()
 //! }
 //! ```
+//!
+//! A new backend gets a [`Harness`] (its name, a constructor, its
+//! tolerances) and one such binary.
 //!
 //! A harness whose backend cannot run here (no Vulkan device, outside CI)
 //! says why in [`Harness::unavailable`]; its tests are reported as ignored,
