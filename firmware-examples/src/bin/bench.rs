@@ -23,7 +23,7 @@
 use cortex_m_rt::entry;
 use microprop::{Config, Layer, Loss, Network, Optimizer, OptimizerKind, Spec, Targets};
 use microprop_cpu::{gemm, reference, CpuBackend, Kernels};
-use microprop_firmware::{board, check, hello, Meter, Report};
+use microprop_firmware::{board, check, hello, take, ConstStaticCell, Meter, Report};
 
 const NET: Spec = Spec::new(&[Layer::dense(64, 32), Layer::relu(), Layer::dense(32, 10)]);
 /// Enough RAM for the unfused batch-16 arena and the kernel buffers.
@@ -39,9 +39,12 @@ const MACS_BWD: usize = 64 * 32 + 32 * 10 + 32 * 10;
 /// Gemm operand buffers (only on big boards).
 const BUF: usize = if BIG { 64 * 32 } else { 1 };
 
-static mut ARENA: [f32; BIG_LEN] = [0.0; BIG_LEN];
-static mut FUSED_ARENA: [f32; FUSED1_LEN] = [0.0; FUSED1_LEN];
-static mut BUFS: [[f32; BUF]; 3] = [[0.0; BUF]; 3];
+/// The unfused batch-16 arena (.bss; one element on small boards).
+static ARENA: ConstStaticCell<[f32; BIG_LEN]> = ConstStaticCell::new([0.0; BIG_LEN]);
+/// The fused-SGD batch-1 arena (.bss).
+static FUSED_ARENA: ConstStaticCell<[f32; FUSED1_LEN]> = ConstStaticCell::new([0.0; FUSED1_LEN]);
+/// The gemm operand buffers (.bss; one element each on small boards).
+static BUFS: ConstStaticCell<[[f32; BUF]; 3]> = ConstStaticCell::new([[0.0; BUF]; 3]);
 
 /// Instructions per MAC ×100, as an integer for the log.
 fn per_mac_x100(instr: u64, macs: usize) -> u64 {
@@ -153,14 +156,10 @@ fn main() -> ! {
     let mut passed = true;
 
     if BIG {
-        // SAFETY: `main` runs once and is the only place that names BUFS.
-        #[allow(unsafe_code)]
-        let bufs = unsafe { &mut *core::ptr::addr_of_mut!(BUFS) };
-        kernels(&mut meter, bufs);
+        kernels(&mut meter, take(&BUFS, "BUFS"));
+        // Taken once; each network below borrows it until it is dropped.
+        let arena = take(&ARENA, "ARENA");
         for kernels in [Kernels::Fast, Kernels::Reference] {
-            // SAFETY: as above; each borrow ends with its network.
-            #[allow(unsafe_code)]
-            let arena = unsafe { &mut *core::ptr::addr_of_mut!(ARENA) };
             let name = if kernels == Kernels::Fast {
                 "fast"
             } else {
@@ -191,9 +190,7 @@ fn main() -> ! {
     }
 
     // Fused SGD at batch 1: no gradient buffer.
-    // SAFETY: `main` runs once and is the only place that names FUSED_ARENA.
-    #[allow(unsafe_code)]
-    let arena = unsafe { &mut *core::ptr::addr_of_mut!(FUSED_ARENA) };
+    let arena = take(&FUSED_ARENA, "FUSED_ARENA");
     let mut net = check(
         Network::new(NET, CpuBackend::new(arena), FUSED1),
         "Network::new (fused)",

@@ -28,7 +28,7 @@ use microprop::checkpoint::{self, Checkpoints, Restored, Slot};
 use microprop::{Config, Layer, Loss, Network, Optimizer, Spec, Targets};
 use microprop_cpu::CpuBackend;
 use microprop_firmware::flash::{RamFlash, ERASE_SIZE};
-use microprop_firmware::{check, exit, hello, Meter, Report};
+use microprop_firmware::{check, exit, hello, take, ConstStaticCell, Meter, Report};
 
 const NET: Spec = Spec::new(&[
     Layer::dense(2, 8),
@@ -47,9 +47,12 @@ const SLOT: usize = checkpoint::slot_len::<RamFlash<'static>>(&NET);
 const REGION: usize = ERASE_SIZE;
 const FLASH_LEN: usize = REGION + 2 * SLOT;
 
-static mut ARENA: [f32; ARENA_LEN] = [0.0; ARENA_LEN];
-static mut ARENA2: [f32; ARENA_LEN] = [0.0; ARENA_LEN];
-static mut FLASH: [u8; FLASH_LEN] = [0xFF; FLASH_LEN];
+/// The trained network's arena (.bss); `main` takes it once.
+static ARENA: ConstStaticCell<[f32; ARENA_LEN]> = ConstStaticCell::new([0.0; ARENA_LEN]);
+/// The restoring network's arena (.bss); `main` takes it once.
+static ARENA2: ConstStaticCell<[f32; ARENA_LEN]> = ConstStaticCell::new([0.0; ARENA_LEN]);
+/// The simulated NOR flash, erased (.data); `main` takes it once.
+static FLASH: ConstStaticCell<[u8; FLASH_LEN]> = ConstStaticCell::new([0xFF; FLASH_LEN]);
 
 const X: [f32; 8] = [0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0];
 const Y: [f32; 4] = [0.0, 1.0, 1.0, 0.0];
@@ -63,15 +66,9 @@ fn main() -> ! {
     let cp = microprop_firmware::peripherals();
     let mut meter = Meter::new(cp.SYST);
     hello("checkpoint", &meter);
-    // SAFETY: `main` runs once and is the only place that names these.
-    #[allow(unsafe_code)]
-    let (arena, arena2, flash) = unsafe {
-        (
-            &mut *core::ptr::addr_of_mut!(ARENA),
-            &mut *core::ptr::addr_of_mut!(ARENA2),
-            &mut *core::ptr::addr_of_mut!(FLASH),
-        )
-    };
+    let arena = take(&ARENA, "ARENA");
+    let arena2 = take(&ARENA2, "ARENA2");
+    let flash = take(&FLASH, "FLASH");
     let mut net = check(
         Network::new(NET, CpuBackend::new(arena), CFG),
         "Network::new",

@@ -16,7 +16,7 @@
 use cortex_m_rt::entry;
 use microprop::{Config, Layer, Loss, Network, Optimizer, Spec, Targets};
 use microprop_cpu::CpuBackend;
-use microprop_firmware::{board, check, hello, Meter, Report};
+use microprop_firmware::{board, check, hello, take, ConstStaticCell, Meter, Report};
 
 /// A board with this little RAM gets the small model.
 const SMALL: bool = board::RAM_BYTES <= 32 * 1024;
@@ -45,7 +45,8 @@ const _: () = assert!(
     "the digits model's arena does not fit this board's RAM: shrink HIDDEN or the batch"
 );
 
-static mut ARENA: [f32; ARENA_LEN] = [0.0; ARENA_LEN];
+/// The arena, in .bss; `main` takes it once.
+static ARENA: ConstStaticCell<[f32; ARENA_LEN]> = ConstStaticCell::new([0.0; ARENA_LEN]);
 
 /// Pixels, 64 per image, row-major; in flash.
 static PIXELS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/digits_x.bin"));
@@ -100,9 +101,7 @@ fn main() -> ! {
         N_TRAIN,
         N_TEST
     );
-    // SAFETY: `main` runs once and is the only place that names ARENA.
-    #[allow(unsafe_code)]
-    let arena: &'static mut [f32; ARENA_LEN] = unsafe { &mut *core::ptr::addr_of_mut!(ARENA) };
+    let arena = take(&ARENA, "ARENA");
     let mut net = check(
         Network::new(NET, CpuBackend::new(arena), CFG),
         "Network::new",

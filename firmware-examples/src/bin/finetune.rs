@@ -32,7 +32,7 @@
 use cortex_m_rt::entry;
 use microprop::{Config, Layer, Loss, Network, Optimizer, Spec, Targets};
 use microprop_cpu::CpuBackend;
-use microprop_firmware::{board, check, hello, Meter, Report};
+use microprop_firmware::{board, check, hello, take, ConstStaticCell, Meter, Report};
 
 /// The pretrained model's shape (the blob's spec hash must match it).
 const NET: Spec = Spec::new(&[Layer::dense(64, 16), Layer::relu(), Layer::dense(16, 10)]);
@@ -61,7 +61,8 @@ const _: () = assert!(
     "the fine-tuning arena does not fit this board's RAM"
 );
 
-static mut ARENA: [f32; ARENA_LEN] = [0.0; ARENA_LEN];
+/// The arena, in .bss; `main` takes it once.
+static ARENA: ConstStaticCell<[f32; ARENA_LEN]> = ConstStaticCell::new([0.0; ARENA_LEN]);
 
 /// Pixels 0..=16, 64 per image, row-major; in flash (from `build.rs`).
 static PIXELS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/digits_x.bin"));
@@ -147,9 +148,7 @@ fn main() -> ! {
         N_TEST,
         N_HELD
     );
-    // SAFETY: `main` runs once and is the only place that names ARENA.
-    #[allow(unsafe_code)]
-    let arena: &'static mut [f32; ARENA_LEN] = unsafe { &mut *core::ptr::addr_of_mut!(ARENA) };
+    let arena = take(&ARENA, "ARENA");
     let mut net = check(
         Network::new(NET, CpuBackend::new(arena), CFG),
         "Network::new",

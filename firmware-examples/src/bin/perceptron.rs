@@ -15,7 +15,7 @@
 use cortex_m_rt::entry;
 use microprop::{perceptron_arena_len, Perceptron, Variant};
 use microprop_cpu::CpuBackend;
-use microprop_firmware::{check, hello, Meter, Report};
+use microprop_firmware::{check, hello, take, ConstStaticCell, Meter, Report};
 
 const ROWS: usize = 64;
 const FEATURES: usize = 2;
@@ -26,7 +26,8 @@ const W_STAR: [f32; 3] = [1.0, -2.0, 0.3];
 /// Points closer than this to the line (in x units) are redrawn.
 const MIN_DISTANCE: f32 = 0.1;
 
-static mut ARENA: [f32; ARENA_LEN] = [0.0; ARENA_LEN];
+/// The arena, in .bss; `main` takes it once.
+static ARENA: ConstStaticCell<[f32; ARENA_LEN]> = ConstStaticCell::new([0.0; ARENA_LEN]);
 
 /// xorshift32, uniform in [-1, 1).
 fn uniform(state: &mut u32) -> f32 {
@@ -80,9 +81,7 @@ fn main() -> ! {
         bound
     );
 
-    // SAFETY: `main` runs once and is the only place that names ARENA.
-    #[allow(unsafe_code)]
-    let arena: &'static mut [f32; ARENA_LEN] = unsafe { &mut *core::ptr::addr_of_mut!(ARENA) };
+    let arena = take(&ARENA, "ARENA");
     let mut p = check(
         Perceptron::new(CpuBackend::new(arena), ROWS, FEATURES),
         "Perceptron::new",

@@ -21,7 +21,7 @@ use microprop::{Config, Layer, Loss, Network, Optimizer, Spec, Targets};
 use microprop_cpu::CpuBackend;
 use microprop_firmware::accel::{self, Accel};
 use microprop_firmware::sim::{SimAccel, SHAKING};
-use microprop_firmware::{check, hello, Meter, Report};
+use microprop_firmware::{check, hello, take, ConstStaticCell, Meter, Report};
 
 const WINDOW: usize = 16;
 const FEATURES: usize = 6;
@@ -32,7 +32,8 @@ const WINDOWS: usize = 400;
 const SCORED: usize = 100;
 const PASS_ACCURACY: f32 = 0.95;
 
-static mut ARENA: [f32; ARENA_LEN] = [0.0; ARENA_LEN];
+/// The arena, in .bss; `main` takes it once.
+static ARENA: ConstStaticCell<[f32; ARENA_LEN]> = ConstStaticCell::new([0.0; ARENA_LEN]);
 
 #[entry]
 fn main() -> ! {
@@ -46,9 +47,7 @@ fn main() -> ! {
     let bus = SimAccel::new(&truth, 0x5EED_0001);
     let mut accel = check(Accel::new(bus, accel::ADDRESS), "accelerometer init");
 
-    // SAFETY: `main` runs once and is the only place that names ARENA.
-    #[allow(unsafe_code)]
-    let arena: &'static mut [f32; ARENA_LEN] = unsafe { &mut *core::ptr::addr_of_mut!(ARENA) };
+    let arena = take(&ARENA, "ARENA");
     let mut net = check(
         Network::new(NET, CpuBackend::new(arena), CFG),
         "Network::new",

@@ -8,7 +8,7 @@
 use cortex_m_rt::entry;
 use microprop::{Config, Layer, Loss, Network, Optimizer, Spec, Targets};
 use microprop_cpu::CpuBackend;
-use microprop_firmware::{check, hello, Meter, Report};
+use microprop_firmware::{check, hello, take, ConstStaticCell, Meter, Report};
 
 const NET: Spec = Spec::new(&[
     Layer::dense(2, 4),
@@ -20,16 +20,15 @@ const CFG: Config = Config::new(4, Loss::Mse, Optimizer::momentum(0.5, 0.9)).wit
 const ARENA_LEN: usize = CFG.arena_len(&NET);
 const MAX_STEPS: u32 = 5000;
 
-static mut ARENA: [f32; ARENA_LEN] = [0.0; ARENA_LEN];
+/// The arena, in .bss; `main` takes it once.
+static ARENA: ConstStaticCell<[f32; ARENA_LEN]> = ConstStaticCell::new([0.0; ARENA_LEN]);
 
 #[entry]
 fn main() -> ! {
     let cp = microprop_firmware::peripherals();
     let mut meter = Meter::new(cp.SYST);
     hello("xor", &meter);
-    // SAFETY: `main` runs once and is the only place that names ARENA.
-    #[allow(unsafe_code)]
-    let arena: &'static mut [f32; ARENA_LEN] = unsafe { &mut *core::ptr::addr_of_mut!(ARENA) };
+    let arena = take(&ARENA, "ARENA");
     let mut net = check(
         Network::new(NET, CpuBackend::new(arena), CFG),
         "Network::new",
