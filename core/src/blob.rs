@@ -38,11 +38,9 @@
 //! ));
 //! ```
 
-use crate::error::Error;
-use crate::network::{Network, Result};
 use crate::Spec;
 use core::fmt;
-use microprop_hal::{Backend, Element};
+use microprop_hal::Element;
 
 /// The first four bytes of every blob.
 pub const MAGIC: [u8; 4] = *b"MPB\x01";
@@ -413,7 +411,7 @@ pub fn encode<E: Element>(
 
 /// Writes a blob in pieces (so a network can stream its parameters out of a
 /// backend through a small stack buffer).
-struct Writer<'o> {
+pub(crate) struct Writer<'o> {
     out: &'o mut [u8],
     at: usize,
     len: usize,
@@ -421,7 +419,7 @@ struct Writer<'o> {
 }
 
 impl<'o> Writer<'o> {
-    fn new(spec: &Spec<'_>, out: &'o mut [u8]) -> core::result::Result<Self, BlobError> {
+    pub(crate) fn new(spec: &Spec<'_>, out: &'o mut [u8]) -> core::result::Result<Self, BlobError> {
         let count = spec.param_count();
         let len = blob_len(count);
         if out.len() < len {
@@ -442,7 +440,7 @@ impl<'o> Writer<'o> {
         })
     }
 
-    fn push<E: Element>(&mut self, params: &[E]) -> core::result::Result<(), BlobError> {
+    pub(crate) fn push<E: Element>(&mut self, params: &[E]) -> core::result::Result<(), BlobError> {
         let base = (self.at - HEADER_LEN) / 4;
         for (i, p) in params.iter().enumerate() {
             let v = p.to_f32();
@@ -457,7 +455,7 @@ impl<'o> Writer<'o> {
         Ok(())
     }
 
-    fn finish(self) -> core::result::Result<usize, BlobError> {
+    pub(crate) fn finish(self) -> core::result::Result<usize, BlobError> {
         debug_assert_eq!(self.at, self.len);
         self.out[16..20].copy_from_slice(&self.crc.finish().to_le_bytes());
         Ok(self.len)
@@ -466,64 +464,6 @@ impl<'o> Writer<'o> {
 
 /// Elements moved per backend transfer when streaming a blob.
 pub(crate) const CHUNK: usize = 64;
-
-impl<'s, B: Backend> Network<'s, B> {
-    /// Replace the parameters with those of a device blob. The blob is
-    /// validated completely (see [`validate`]) before anything is written,
-    /// so on error the model is unchanged. Optimizer state is kept.
-    pub fn load_blob(&mut self, bytes: &[u8]) -> Result<(), B> {
-        validate(self.spec(), bytes).map_err(Error::Blob)?;
-        let offset = self.layout().params.offset;
-        let mut buf = [B::Elem::ZERO; CHUNK];
-        let mut done = 0;
-        for piece in bytes[HEADER_LEN..].chunks(4 * CHUNK) {
-            let n = piece.len() / 4;
-            for (o, c) in buf.iter_mut().zip(piece.chunks_exact(4)) {
-                *o = B::Elem::from_f32(f32::from_le_bytes([c[0], c[1], c[2], c[3]]));
-            }
-            self.backend_mut()
-                .upload(offset + done, &buf[..n])
-                .map_err(Error::Backend)?;
-            done += n;
-        }
-        Ok(())
-    }
-
-    /// Write the parameters as a device blob into the front of `out`
-    /// (at least [`blob_len`]`(spec.param_count())` bytes); returns the bytes
-    /// written.
-    pub fn save_blob(&mut self, out: &mut [u8]) -> Result<usize, B> {
-        let spec = *self.spec();
-        let mut w = Writer::new(&spec, out).map_err(Error::Blob)?;
-        self.stream_params(Error::Backend, |_, piece| {
-            w.push(piece).map_err(Error::Blob)
-        })?;
-        w.finish().map_err(Error::Blob)
-    }
-
-    /// Stream the parameters out of the backend in order, [`CHUNK`]
-    /// elements at a time through the stack: `f(index of the first, piece)`.
-    /// Backend errors become `X` through `on_backend`.
-    pub(crate) fn stream_params<X>(
-        &mut self,
-        on_backend: impl Fn(B::Error) -> X,
-        mut f: impl FnMut(usize, &[B::Elem]) -> core::result::Result<(), X>,
-    ) -> core::result::Result<(), X> {
-        let params = self.layout().params;
-        let mut buf = [B::Elem::ZERO; CHUNK];
-        let mut done = 0;
-        while done < params.len {
-            let n = CHUNK.min(params.len - done);
-            let piece = buf.get_mut(..n).unwrap_or(&mut []);
-            self.backend_mut()
-                .download(params.offset + done, piece)
-                .map_err(&on_backend)?;
-            f(done, piece)?;
-            done += n;
-        }
-        Ok(())
-    }
-}
 
 #[cfg(test)]
 mod tests {

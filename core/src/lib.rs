@@ -82,6 +82,7 @@ mod error;
 pub mod gradcheck;
 pub mod graph;
 pub mod guard;
+mod layers;
 mod network;
 pub mod perceptron;
 mod rng;

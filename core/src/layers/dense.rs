@@ -1,0 +1,140 @@
+//! Dense (fully connected) layer: `y = x Wᵀ + b`, `W` of `[outputs, inputs]`.
+//!
+//! Its sizes, its forward lowering (gemm, then the bias, fused with the
+//! activation that follows when there is one) and its backward lowering (the
+//! affine chain rule, which [`maxout`](super::maxout) reuses).
+
+use microprop_hal::{op, Activation, Backend, Element, Op, Span};
+
+use crate::network::{LayerSpans, Network, Result};
+
+/// Parameters: `W` then `b`.
+pub(crate) const fn param_count(inputs: usize, outputs: usize) -> usize {
+    outputs * inputs + outputs
+}
+
+/// Weights (the part L2 regularisation applies to).
+pub(crate) const fn weight_count(inputs: usize, outputs: usize) -> usize {
+    outputs * inputs
+}
+
+/// `z = x Wᵀ` into `s.output`, then `z += b`; with `act = Some((f, y))`, one
+/// fused pass also writes `f(z)` into `y` (the following activation layer's
+/// output; `z` stays in `s.output`, where that layer's backward reads it).
+pub(crate) fn forward<B: Backend>(
+    net: &mut Network<'_, B>,
+    s: &LayerSpans,
+    (rows, inputs, outputs): (usize, usize, usize),
+    act: Option<(Activation<f64>, Span)>,
+) -> Result<(), B> {
+    net.exec(&Op::Gemm(op::Gemm {
+        m: rows,
+        n: outputs,
+        k: inputs,
+        a: s.input,
+        trans_a: false,
+        b: s.weights,
+        trans_b: true,
+        c: s.output,
+        alpha: B::Elem::ONE,
+        beta: B::Elem::ZERO,
+    }))?;
+    match act {
+        Some((a, y)) => net.exec(&Op::BiasActivate(op::BiasActivate {
+            act: a.map(B::Elem::from_f64),
+            bias: s.bias,
+            x: s.output,
+            y,
+            rows,
+            cols: outputs,
+        })),
+        None => net.exec(&Op::BiasAdd(op::BiasAdd {
+            bias: s.bias,
+            out: s.output,
+            rows,
+            cols: outputs,
+        })),
+    }
+}
+
+/// Backward from `dy` (in scratch slot `slot`): see [`affine_backward`].
+/// Returns the slot holding the downstream gradient.
+pub(crate) fn backward<B: Backend>(
+    net: &mut Network<'_, B>,
+    s: &LayerSpans,
+    dy: Span,
+    shape: (usize, usize, usize),
+    slot: usize,
+    want_dx: bool,
+    fused: bool,
+) -> Result<usize, B> {
+    affine_backward(net, s, dy, shape, slot, want_dx, fused)?;
+    Ok(if want_dx { 1 - slot } else { slot })
+}
+
+/// `dW += dzᵀ x`, `db += Σ dz`, and (with `want_dx`) `dx = dz W` into the
+/// other scratch slot. `shape` is `(rows, inputs, outputs)`.
+///
+/// With `fused` (SGD during backward): `dx = dz W` first, from the old
+/// `W`; then one gemm `W ← (1 − 2·lr·λ)·W − lr·dzᵀx` (the L2 gradient
+/// `2λW` folded into `beta`) and `b ← b − lr·dz[r]` per row.
+pub(crate) fn affine_backward<B: Backend>(
+    net: &mut Network<'_, B>,
+    s: &LayerSpans,
+    dz: Span,
+    (rows, inputs, outputs): (usize, usize, usize),
+    slot: usize,
+    want_dx: bool,
+    fused: bool,
+) -> Result<(), B> {
+    let one = B::Elem::ONE;
+    // dx first: the fused update below overwrites W.
+    if want_dx {
+        net.exec(&Op::Gemm(op::Gemm {
+            m: rows,
+            n: inputs,
+            k: outputs,
+            a: dz,
+            trans_a: false,
+            b: s.weights,
+            trans_b: false,
+            c: net.scratch(1 - slot).prefix(rows * inputs),
+            alpha: one,
+            beta: B::Elem::ZERO,
+        }))?;
+    }
+    let neg_lr = net.hyper.neg_lr;
+    let (c, alpha, beta) = if fused {
+        (s.weights, neg_lr, net.hyper.decay)
+    } else {
+        (s.dweights, one, one)
+    };
+    net.exec(&Op::Gemm(op::Gemm {
+        m: outputs,
+        n: inputs,
+        k: rows,
+        a: dz,
+        trans_a: true,
+        b: s.input,
+        trans_b: false,
+        c,
+        alpha,
+        beta,
+    }))?;
+    if fused {
+        for r in 0..rows {
+            net.exec(&Op::Axpy(op::Axpy {
+                x: dz.slice(r * outputs, outputs),
+                y: s.bias,
+                alpha: neg_lr,
+            }))?;
+        }
+        return Ok(());
+    }
+    net.exec(&Op::BiasGrad(op::BiasGrad {
+        dout: dz,
+        dbias: s.dbias,
+        rows,
+        cols: outputs,
+    }))
+}

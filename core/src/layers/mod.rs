@@ -1,0 +1,148 @@
+//! One module per layer kind: its sizes, its forward lowering and its
+//! backward lowering (its chain rule), in one place.
+//!
+//! [`Layer`] (in [`spec`](crate::spec)) is the data; the methods below
+//! dispatch on its kind to the kind's module. Adding a layer kind is adding
+//! its module, its variant and one arm in each dispatch here.
+
+mod activation;
+mod dense;
+mod maxout;
+mod softmax;
+
+use microprop_hal::{Backend, Span};
+
+use crate::network::{LayerSpans, Network, Result};
+use crate::Layer;
+
+impl Layer {
+    /// Number of trainable parameters (weights then biases).
+    pub const fn param_count(&self) -> usize {
+        match *self {
+            Layer::Dense { inputs, outputs } => dense::param_count(inputs, outputs),
+            Layer::Maxout {
+                inputs,
+                outputs,
+                pieces,
+            } => maxout::param_count(inputs, outputs, pieces),
+            Layer::Activation(_) | Layer::Softmax => 0,
+        }
+    }
+
+    /// Number of weights (the part L2 regularisation applies to).
+    pub const fn weight_count(&self) -> usize {
+        match *self {
+            Layer::Dense { inputs, outputs } => dense::weight_count(inputs, outputs),
+            Layer::Maxout {
+                inputs,
+                outputs,
+                pieces,
+            } => maxout::weight_count(inputs, outputs, pieces),
+            Layer::Activation(_) | Layer::Softmax => 0,
+        }
+    }
+
+    /// Output width given the input width.
+    pub const fn output_width(&self, input: usize) -> usize {
+        match *self {
+            Layer::Dense { outputs, .. } | Layer::Maxout { outputs, .. } => outputs,
+            Layer::Activation(_) | Layer::Softmax => input,
+        }
+    }
+
+    /// Elements of activation storage per batch row: the layer's output, and
+    /// for maxout also its affine pieces.
+    pub const fn activation_width(&self, input: usize) -> usize {
+        match *self {
+            Layer::Maxout {
+                outputs, pieces, ..
+            } => maxout::activation_width(outputs, pieces),
+            _ => self.output_width(input),
+        }
+    }
+
+    /// Widest intermediate (per batch row) this layer needs in backprop
+    /// scratch: its input, its output, and maxout's pieces.
+    pub(crate) const fn scratch_width(&self, input: usize) -> usize {
+        match *self {
+            Layer::Maxout {
+                outputs, pieces, ..
+            } => maxout::scratch_width(input, outputs, pieces),
+            _ => {
+                let out = self.output_width(input);
+                if out > input {
+                    out
+                } else {
+                    input
+                }
+            }
+        }
+    }
+}
+
+/// Issue layer `i`'s forward ops for `rows` rows. Returns how many layers
+/// they covered: 2 when a dense layer absorbed the activation after it.
+pub(crate) fn forward<B: Backend>(
+    net: &mut Network<'_, B>,
+    layers: &[Layer],
+    i: usize,
+    s: &LayerSpans,
+    rows: usize,
+) -> Result<usize, B> {
+    match layers.get(i).copied().unwrap_or(Layer::Softmax) {
+        Layer::Dense { inputs, outputs } => {
+            if let Some(&Layer::Activation(a)) = layers.get(i + 1) {
+                let y = net.spans(i + 1, rows).output;
+                dense::forward(net, s, (rows, inputs, outputs), Some((a, y)))?;
+                return Ok(2);
+            }
+            dense::forward(net, s, (rows, inputs, outputs), None)?;
+        }
+        Layer::Maxout {
+            inputs,
+            outputs,
+            pieces,
+        } => maxout::forward(net, s, (rows, inputs, outputs, pieces))?,
+        Layer::Activation(a) => activation::forward(net, s, a)?,
+        Layer::Softmax => softmax::forward(net, s, rows)?,
+    }
+    Ok(1)
+}
+
+/// Issue `layer`'s backward ops from the upstream gradient `dy`, which sits
+/// in scratch slot `slot`. `want_dx`: compute the downstream gradient (into
+/// the other slot, for layers that change the width); `fused`: apply SGD
+/// into the parameters instead of accumulating gradients. Returns the slot
+/// holding the downstream gradient.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn backward<B: Backend>(
+    net: &mut Network<'_, B>,
+    layer: Layer,
+    s: &LayerSpans,
+    dy: Span,
+    rows: usize,
+    slot: usize,
+    want_dx: bool,
+    fused: bool,
+) -> Result<usize, B> {
+    match layer {
+        Layer::Dense { inputs, outputs } => {
+            dense::backward(net, s, dy, (rows, inputs, outputs), slot, want_dx, fused)
+        }
+        Layer::Maxout {
+            inputs,
+            outputs,
+            pieces,
+        } => maxout::backward(
+            net,
+            s,
+            dy,
+            (rows, inputs, outputs, pieces),
+            slot,
+            want_dx,
+            fused,
+        ),
+        Layer::Activation(a) => activation::backward(net, s, dy, a).map(|()| slot),
+        Layer::Softmax => softmax::backward(net, s, dy, rows).map(|()| slot),
+    }
+}

@@ -1,0 +1,35 @@
+//! Softmax layer: row-wise softmax; keeps the width, no parameters.
+
+use microprop_hal::{op, Backend, Op, Span};
+
+use crate::network::{LayerSpans, Network, Result};
+
+/// `y = softmax(x)` row by row.
+pub(crate) fn forward<B: Backend>(
+    net: &mut Network<'_, B>,
+    s: &LayerSpans,
+    rows: usize,
+) -> Result<(), B> {
+    net.exec(&Op::Softmax(op::Softmax {
+        x: s.input,
+        y: s.output,
+        rows,
+        cols: s.out_width,
+    }))
+}
+
+/// `dy ← y ⊙ (dy − Σ dy·y)` row by row, in place.
+pub(crate) fn backward<B: Backend>(
+    net: &mut Network<'_, B>,
+    s: &LayerSpans,
+    dy: Span,
+    rows: usize,
+) -> Result<(), B> {
+    net.exec(&Op::SoftmaxBackward(op::SoftmaxBackward {
+        y: s.output,
+        dy,
+        dx: dy,
+        rows,
+        cols: s.out_width,
+    }))
+}

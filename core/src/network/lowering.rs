@@ -1,0 +1,152 @@
+//! The lowering driver: forward, loss, backward and the optimizer step as
+//! ops. Each layer kind lowers itself (see [`crate::layers`]); this walks the
+//! layers and adds what is not a layer's (the loss, L2, the update).
+
+use microprop_hal::{op, Backend, Element, Op};
+
+use super::{Network, Result};
+use crate::{layers, Optimizer};
+
+impl<'s, B: Backend> Network<'s, B> {
+    /// Issue the forward ops for `rows` rows already in the input span,
+    /// layer by layer (a layer may cover the next, see
+    /// [`layers::forward`]).
+    pub(crate) fn emit_forward(&mut self, rows: usize) -> Result<(), B> {
+        let layers = self.spec.layers();
+        let mut i = 0;
+        while i < layers.len() {
+            let s = self.spans(i, rows);
+            i += layers::forward(self, layers, i, &s, rows)?;
+        }
+        Ok(())
+    }
+
+    /// Issue the loss (and, with `grad`, its gradient into scratch slot 0)
+    /// for `rows` rows whose targets are uploaded. Adds the L2 term.
+    pub(crate) fn emit_loss(&mut self, rows: usize, grad: bool, l2: bool) -> Result<(), B> {
+        let cols = self.spec.outputs();
+        let target = if self.config.loss.uses_labels() {
+            self.layout.target.prefix(rows)
+        } else {
+            self.layout.target.prefix(rows * cols)
+        };
+        self.exec(&Op::Loss(op::Loss {
+            kind: self.config.loss.map(B::Elem::from_f64),
+            pred: self.output_span(rows),
+            target,
+            rows,
+            cols,
+            out: self.loss_scalar(),
+            grad: if grad {
+                Some(self.layout.scratch[0].prefix(rows * cols))
+            } else {
+                None
+            },
+            scratch: self.layout.loss_scratch,
+        }))?;
+        if l2 && self.config.l2 > 0.0 {
+            let lambda = self.hyper.l2;
+            for i in 0..self.spec.layers().len() {
+                let s = self.spans(i, rows);
+                if s.weights.len > 0 {
+                    self.exec(&Op::SumSquares(op::SumSquares {
+                        x: s.weights,
+                        out: self.loss_scalar(),
+                        scale: lambda,
+                        accumulate: true,
+                    }))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Issue backprop from the output gradient in scratch slot 0,
+    /// accumulating into the gradient span. With `input_grad`, the gradient
+    /// with respect to the input batch is computed too. Returns the scratch
+    /// slot that holds the last computed downstream gradient.
+    pub(crate) fn emit_backward(&mut self, rows: usize, input_grad: bool) -> Result<usize, B> {
+        self.emit_backward_with(rows, input_grad, false)
+    }
+
+    /// [`Self::emit_backward`]; with `fused`, each affine layer's SGD update
+    /// is applied into its parameters (after its input gradient has been
+    /// computed from the old weights) instead of accumulating gradients.
+    pub(crate) fn emit_backward_with(
+        &mut self,
+        rows: usize,
+        input_grad: bool,
+        fused: bool,
+    ) -> Result<usize, B> {
+        let two_l2 = self.hyper.two_l2;
+        let mut slot = 0;
+        let layers = self.spec.layers();
+        for i in (0..layers.len()).rev() {
+            let s = self.spans(i, rows);
+            let dy = self.layout.scratch[slot].prefix(rows * s.out_width);
+            let want_dx = i > 0 || input_grad;
+            slot = layers::backward(self, layers[i], &s, dy, rows, slot, want_dx, fused)?;
+            if !fused && self.config.l2 > 0.0 && s.weights.len > 0 {
+                self.exec(&Op::Axpy(op::Axpy {
+                    x: s.weights,
+                    y: s.dweights,
+                    alpha: two_l2,
+                }))?;
+            }
+        }
+        Ok(slot)
+    }
+
+    /// Issue the optimizer update over every parameter at once.
+    pub(crate) fn emit_step(&mut self) -> Result<(), B> {
+        let l = self.layout;
+        let h = self.hyper;
+        let lr = h.lr;
+        match self.config.optimizer {
+            // Applied during backward.
+            Optimizer::FusedSgd { .. } => Ok(()),
+            Optimizer::Sgd { .. } => self.exec(&Op::SgdStep(op::SgdStep {
+                param: l.params,
+                grad: l.grads,
+                lr,
+            })),
+            Optimizer::Momentum { .. } => self.exec(&Op::MomentumStep(op::MomentumStep {
+                param: l.params,
+                grad: l.grads,
+                velocity: l.state,
+                lr,
+                momentum: h.momentum,
+            })),
+            Optimizer::Adam { .. } => {
+                self.adam_t += 1;
+                self.beta1_t *= h.beta1_wide;
+                self.beta2_t *= h.beta2_wide;
+                let p = l.params.len;
+                self.exec(&Op::AdamStep(op::AdamStep {
+                    param: l.params,
+                    grad: l.grads,
+                    m: l.state.slice(0, p),
+                    v: l.state.slice(p, p),
+                    lr,
+                    beta1: h.beta1,
+                    beta2: h.beta2,
+                    eps: h.eps,
+                    bias1: B::Elem::from_f64(1.0 - self.beta1_t),
+                    bias2: B::Elem::from_f64(1.0 - self.beta2_t),
+                }))
+            }
+        }
+    }
+
+    pub(crate) fn emit_zero_grad(&mut self) -> Result<(), B> {
+        self.exec(&Op::Fill(op::Fill {
+            dst: self.layout.grads,
+            value: B::Elem::ZERO,
+        }))
+    }
+
+    /// Zero the gradients (ops only).
+    pub(crate) fn emit_zero(&mut self) -> Result<(), B> {
+        self.emit_zero_grad()
+    }
+}
