@@ -30,6 +30,7 @@
 //! `fixtures/` (script in `tools/`), or from real data.
 
 pub mod data;
+pub mod primitives;
 pub mod suite;
 
 use libtest_mimic::{Arguments, Completion, Trial};
