@@ -12,7 +12,7 @@
 //! | 8 | 4 | spec hash ([`Spec::hash`]) |
 //! | 12 | 4 | parameter count `n` |
 //! | 16 | 4 | CRC-32 (IEEE) of bytes `0..16` followed by the payload |
-//! | 20 | 4·n | parameters as f32, in [`Network::parameters`] order |
+//! | 20 | 4·n | parameters as f32, in [`Network::parameters`](crate::Network::parameters) order |
 //!
 //! [`validate`] checks everything (length, magic, version, element type,
 //! reserved byte, spec, count, CRC, finite values) before a loader writes

@@ -7,7 +7,7 @@ use crate::{Error, Operand};
 
 impl<'s, B: Backend> Network<'s, B> {
     /// Copy every parameter (layer after layer, weights `[out, in]` row-major
-    /// then biases) into `out`, of length [`Spec::param_count`]. Saving a
+    /// then biases) into `out`, of length [`Spec::param_count`](crate::Spec::param_count). Saving a
     /// model is this copy.
     pub fn parameters(&mut self, out: &mut [B::Elem]) -> Result<(), B> {
         self.read_span(self.layout.params, out, Operand::Parameters)

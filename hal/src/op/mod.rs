@@ -260,7 +260,7 @@ macro_rules! ops {
 ops! {
     /// See [`Fill`].
     primitive Fill(Fill<E>),
-    /// See [`Copy`].
+    /// See [`struct@Copy`].
     primitive Copy(Copy),
     /// See [`Axpy`].
     primitive Axpy(Axpy<E>),
