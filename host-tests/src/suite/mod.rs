@@ -4,6 +4,9 @@
 
 #![allow(missing_docs)] // each function is one test; its name and comments say what it checks
 
+pub mod contract;
+pub mod differential;
+pub mod edges;
 pub mod grads;
 pub mod guard;
 pub mod interop;
@@ -11,7 +14,7 @@ pub mod ops;
 pub mod perceptron;
 pub mod train;
 
-use crate::Harness;
+use crate::{assert_close, CpuReference, Harness};
 use microprop::hal::{Op, Span};
 use microprop::{Backend, Element};
 
@@ -59,4 +62,32 @@ pub fn run_ops<H: Harness>(init: &[f64], ops: &[Op<f64>]) -> Option<Vec<f64>> {
 /// The values of `span` in an arena snapshot.
 pub fn at(arena: &[f64], s: Span) -> &[f64] {
     &arena[s.offset..s.offset + s.len]
+}
+
+/// Run `ops` from `init` on `H` and on the CPU reference kernels in f64
+/// ([`CpuReference`], the ground truth), and assert that the whole arenas
+/// are [`crate::close`] within `tol`. A composite's scratch is left out of
+/// the comparison: it holds whatever its decomposition left there (nothing
+/// when a backend overrides the op).
+#[track_caller]
+pub fn assert_matches_reference<H: Harness>(what: &str, init: &[f64], ops: &[Op<f64>], tol: f64) {
+    let Some(mut got) = run_ops::<H>(init, ops) else {
+        return;
+    };
+    let mut want = run_ops::<CpuReference<f64>>(init, ops).expect("the reference runs");
+    for s in ops.iter().filter_map(scratch_of) {
+        got[s.offset..s.end()].fill(0.0);
+        want[s.offset..s.end()].fill(0.0);
+    }
+    assert_close(&format!("{}: {what}", H::NAME), &got, &want, tol);
+}
+
+/// The working space of a composite op, if it has one.
+fn scratch_of(op: &Op<f64>) -> Option<Span> {
+    match op {
+        Op::Loss(l) => Some(l.scratch),
+        Op::PerceptronEpoch(p) => Some(p.scratch),
+        Op::PerceptronErrors(p) => Some(p.scratch),
+        _ => None,
+    }
 }

@@ -1,7 +1,7 @@
 //! Every op against a hand-derived expectation (worked out in the comments),
-//! finite differences, and the CPU f64 reference on random data.
+//! finite differences, and the CPU reference kernels in f64 on random data.
 
-use super::{at, run_ops, ArenaBuilder};
+use super::{assert_matches_reference, at, run_ops, ArenaBuilder};
 use crate::{assert_close, Harness};
 use microprop::hal::{op, Activation, LossKind, Op, Span};
 use microprop::{Backend, Rng};
@@ -96,31 +96,39 @@ pub fn gemm_all_transposes<H: Harness>() {
 }
 
 pub fn gemm_beta_zero_ignores_nan<H: Harness>() {
-    let mut ar = ArenaBuilder::default();
-    let a = ar.put(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
-    let b = ar.put(&[7.0, 8.0, 9.0, 10.0, 11.0, 12.0]);
-    let c = ar.put(&[f64::NAN; 4]);
-    let op = Op::Gemm(op::Gemm {
-        m: 2,
-        n: 2,
-        k: 3,
-        a,
-        trans_a: false,
-        b,
-        trans_b: false,
-        c,
-        alpha: 1.0,
-        beta: 0.0,
-    });
-    let Some(r) = run_ops::<H>(&ar.vals, &[op]) else {
-        return;
-    };
-    assert_close(
-        "gemm beta=0",
-        at(&r, c),
-        &[58.0, 64.0, 139.0, 154.0],
-        tol::<H>().1,
-    );
+    // AB = [[58, 64], [139, 154]] (see `gemm_all_transposes`), for every
+    // transpose: with beta = 0 the old C (NaN) is not read.
+    let a_n = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+    let a_t = [1.0, 4.0, 2.0, 5.0, 3.0, 6.0]; // A stored 3×2
+    let b_n = [7.0, 8.0, 9.0, 10.0, 11.0, 12.0];
+    let b_t = [7.0, 9.0, 11.0, 8.0, 10.0, 12.0]; // B stored 2×3
+    for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+        let mut ar = ArenaBuilder::default();
+        let a = ar.put(if ta { &a_t } else { &a_n });
+        let b = ar.put(if tb { &b_t } else { &b_n });
+        let c = ar.put(&[f64::NAN; 4]);
+        let op = Op::Gemm(op::Gemm {
+            m: 2,
+            n: 2,
+            k: 3,
+            a,
+            trans_a: ta,
+            b,
+            trans_b: tb,
+            c,
+            alpha: 1.0,
+            beta: 0.0,
+        });
+        let Some(r) = run_ops::<H>(&ar.vals, &[op]) else {
+            return;
+        };
+        assert_close(
+            &format!("gemm beta=0 ta={ta} tb={tb}"),
+            at(&r, c),
+            &[58.0, 64.0, 139.0, 154.0],
+            tol::<H>().1,
+        );
+    }
 }
 
 pub fn bias_add_and_grad<H: Harness>() {
@@ -509,6 +517,38 @@ pub fn cross_entropy_is_stable_at_1000<H: Harness>() {
     let (e, red) = tol::<H>();
     assert_close("ce at ±1000", &[l], &[2000.0], red);
     assert_close("ce grad at ±1000", &g, &[1.0, -1.0, 0.0], e);
+    // Two rows: [1000, -1000] label 1 (L = 2000, grad [1, -1]) and
+    // [-1000, 1000] label 1, right with certainty (L = 0, grad [0, 0]);
+    // the mean halves both.
+    let Some((l, g)) = loss_case::<H>(
+        LossKind::SoftmaxCrossEntropy,
+        &[1000.0, -1000.0, -1000.0, 1000.0],
+        &[1.0, 1.0],
+        2,
+        2,
+    ) else {
+        return;
+    };
+    assert_close("ce at ±1000, 2 rows", &[l], &[1000.0], red);
+    assert_close("ce grad at ±1000, 2 rows", &g, &[0.5, -0.5, 0.0, 0.0], e);
+    // Rows of three at ±1000, labels 0 (right: L = 0) and 2 (the logit 0
+    // against 1000: L = 1000, grad [0, 1, -1]): mean 500.
+    let Some((l, g)) = loss_case::<H>(
+        LossKind::SoftmaxCrossEntropy,
+        &[1000.0, -1000.0, 0.0, -1000.0, 1000.0, 0.0],
+        &[0.0, 2.0],
+        2,
+        3,
+    ) else {
+        return;
+    };
+    assert_close("ce at ±1000, 2×3", &[l], &[500.0], red);
+    assert_close(
+        "ce grad at ±1000, 2×3",
+        &g,
+        &[0.0, 0.0, 0.0, 0.0, 0.5, -0.5],
+        e,
+    );
 }
 
 pub fn hinge_cs231n_example<H: Harness>() {
@@ -698,7 +738,8 @@ pub fn perceptron_epoch_by_hand<H: Harness>() {
     );
 }
 
-/// Random ops of realistic shapes, compared with the CPU f64 reference.
+/// Random ops of realistic shapes, compared with the CPU reference kernels
+/// in f64.
 pub fn ops_match_cpu_reference_on_random_data<H: Harness>() {
     let mut rng = Rng::new(0x5eed);
     let mut rand = |n: usize| -> Vec<f64> { (0..n).map(|_| rng.uniform(-2.0, 2.0)).collect() };
@@ -887,27 +928,7 @@ pub fn ops_match_cpu_reference_on_random_data<H: Harness>() {
         cases.push((ar.vals, ops, e));
     }
     for (i, (init, ops, t)) in cases.iter().enumerate() {
-        let Some(mut got) = run_ops::<H>(init, ops) else {
-            return;
-        };
-        let mut want = run_ops::<crate::Cpu<f64>>(init, ops).expect("cpu reference");
-        // A composite's scratch holds whatever its decomposition left there
-        // (nothing when a backend overrides it): not part of the result.
-        for s in ops.iter().filter_map(scratch_of) {
-            got[s.offset..s.end()].fill(0.0);
-            want[s.offset..s.end()].fill(0.0);
-        }
-        assert_close(&format!("case {i} ({})", ops[0].name()), &got, &want, *t);
-    }
-}
-
-/// The working space of a composite op, if it has one.
-fn scratch_of(op: &Op<f64>) -> Option<Span> {
-    match op {
-        Op::Loss(l) => Some(l.scratch),
-        Op::PerceptronEpoch(p) => Some(p.scratch),
-        Op::PerceptronErrors(p) => Some(p.scratch),
-        _ => None,
+        assert_matches_reference::<H>(&format!("case {i} ({})", ops[0].name()), init, ops, *t);
     }
 }
 
