@@ -149,6 +149,23 @@ impl Suite {
         self
     }
 
+    /// Add tests of one backend's own behaviour (not part of the shared
+    /// suite) that need `H`'s backend, named `group::test`. Like the suite's
+    /// tests they are reported as ignored, with the reason printed once,
+    /// when [`Harness::unavailable`] gives one.
+    pub fn tests<H: Harness>(
+        mut self,
+        group: &'static str,
+        tests: Vec<(&'static str, fn())>,
+    ) -> Self {
+        self.harnesses.push(Stamped {
+            name: group,
+            unavailable: H::unavailable,
+            tests,
+        });
+        self
+    }
+
     /// Parse the test binary's arguments (filters, `--list`, `--exact`,
     /// `--test-threads`, ...), run the selected tests and exit with the
     /// outcome. A harness with a selected test is asked once whether it can

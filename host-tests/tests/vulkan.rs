@@ -6,8 +6,15 @@
 //! cargo test -p host-tests --features vulkan --test vulkan
 //! ```
 //!
+//! With it, the Vulkan backend's own tests (`vulkan_backend::…`, in
+//! `tests/vulkan/backend.rs`: gemm kernels, submissions and replay, the
+//! staging path, device picking).
+//!
 //! Outside CI with no Vulkan device every test is reported as ignored, the
 //! reason printed once; with `CI=true` they run and fail.
+
+#[path = "vulkan/backend.rs"]
+mod backend;
 
 use host_tests::{in_ci, Harness, Suite, Tolerances, F32_TOLERANCES};
 use microprop_vulkan::{Error, VulkanBackend};
@@ -45,5 +52,8 @@ impl Harness for Vulkan {
 }
 
 fn main() {
-    Suite::new().stamp::<Vulkan>().run()
+    Suite::new()
+        .stamp::<Vulkan>()
+        .tests::<Vulkan>("vulkan_backend", backend::tests())
+        .run()
 }
