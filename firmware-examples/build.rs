@@ -3,10 +3,12 @@
 //! - The board follows from the target triple (one QEMU machine per triple,
 //!   matching the runners in `.cargo/config.toml`); its `memory.x` is written
 //!   to OUT_DIR and `board.rs` tells the firmware its name and memory sizes.
-//! - `../data/digits.csv` (1797 rows: 64 pixels 0..=16, then the label) is
-//!   turned into `digits_x.bin` (u8 pixels, row-major) and `digits_y.bin`
-//!   (u8 labels) which the `digits` example includes into flash. Pixels are
-//!   integers 0..=16, so u8 loses nothing. Nothing generated is committed.
+//! - `../data/digits.csv` (1797 rows: 64 pixels 0..=16, then the label),
+//!   read by `microprop-data` (the host's one digits loader, a
+//!   build-dependency), is turned into `digits_x.bin` (u8 pixels, row-major)
+//!   and `digits_y.bin` (u8 labels) which the `digits` example includes into
+//!   flash. Pixels are integers 0..=16, so u8 loses nothing. Nothing
+//!   generated is committed.
 //! - The `finetune` example's pretrained blob is copied to OUT_DIR (see
 //!   [`pretrained`]).
 
@@ -101,7 +103,8 @@ fn main() {
 }
 
 /// The `finetune` example's starting model: `models/digits-pretrained.mpb`
-/// (committed; `cargo run -p host-tests --example pretrain` writes it), or
+/// (committed; `cargo run --release --example pretrain -- --out
+/// firmware-examples/models` at the repository root writes it), or
 /// the blob `MICROPROP_PRETRAINED_BLOB` names (CI's JAX round trip), copied
 /// to `OUT_DIR/pretrained.mpb`. Its contents are checked on the device
 /// (`Network::load_blob`), not here.
@@ -117,49 +120,12 @@ fn pretrained(out: &std::path::Path) {
     fs::write(out.join("pretrained.mpb"), bytes).expect("write pretrained.mpb");
 }
 
+/// The digits through `microprop-data`, the one loader the host examples,
+/// the suite and the CLI use (it embeds `data/digits.csv`, so an edit of the
+/// file rebuilds it and reruns this script): pixels and labels as the CSV
+/// stores them (bytes), written for `include_bytes!`.
 fn digits(out: &std::path::Path) {
-    let csv = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("manifest dir"))
-        .join("../data/digits.csv");
-    println!("cargo:rerun-if-changed={}", csv.display());
-    let text =
-        fs::read_to_string(&csv).unwrap_or_else(|e| panic!("reading {}: {e}", csv.display()));
-    let mut x = Vec::with_capacity(1797 * 64);
-    let mut y = Vec::with_capacity(1797);
-    for (n, line) in text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-    {
-        let fields: Vec<u8> = line
-            .split(',')
-            .map(|f| {
-                let v: f64 = f
-                    .trim()
-                    .parse()
-                    .unwrap_or_else(|e| panic!("digits.csv line {}: {f:?}: {e}", n + 1));
-                assert!(
-                    (0.0..=255.0).contains(&v) && v.fract() == 0.0,
-                    "digits.csv line {}: {v} is not a u8",
-                    n + 1
-                );
-                v as u8
-            })
-            .collect();
-        assert_eq!(
-            fields.len(),
-            65,
-            "digits.csv line {}: expected 65 fields",
-            n + 1
-        );
-        assert!(
-            fields[..64].iter().all(|&p| p <= 16),
-            "line {}: pixel > 16",
-            n + 1
-        );
-        assert!(fields[64] < 10, "line {}: label {} > 9", n + 1, fields[64]);
-        x.extend_from_slice(&fields[..64]);
-        y.push(fields[64]);
-    }
-    fs::write(out.join("digits_x.bin"), &x).expect("write digits_x.bin");
-    fs::write(out.join("digits_y.bin"), &y).expect("write digits_y.bin");
+    let d = microprop_data::Digits::load().unwrap_or_else(|e| panic!("data/digits.csv: {e}"));
+    fs::write(out.join("digits_x.bin"), &d.pixels).expect("write digits_x.bin");
+    fs::write(out.join("digits_y.bin"), &d.labels).expect("write digits_y.bin");
 }

@@ -5,7 +5,7 @@
 #
 #   bash tools/desktop-to-device.sh
 #
-# 1. microprop pretrains the digits model (host-tests example `pretrain`, f64,
+# 1. microprop pretrains the digits model (the example `pretrain`, f64,
 #    fixed seeds) and must reproduce the committed
 #    firmware-examples/models/digits-pretrained.mpb byte for byte; it also
 #    writes the parameters as PyTorch-named safetensors.
@@ -21,10 +21,9 @@
 # 5. A blob with one flipped payload bit must be refused on the device:
 #    `load_blob` fails with a typed error and the firmware exits 1.
 #
-# The host steps use the dev profile, which `cargo test --workspace` has
-# already built (a release build would compile vulkano again, host-tests'
-# dev-dependency); the f64 pretraining gives the same bytes in every profile
-# (Rust does not contract or reassociate float operations). The firmware
+# The host steps use the dev profile, which `cargo test` has already built
+# (the examples included); the f64 pretraining gives the same bytes in every
+# profile (Rust does not contract or reassociate float operations). The firmware
 # built here embeds the JAX blob; run.sh rebuilds it with the committed one. Outputs go to target/desktop-to-device/. Exits 1 on any
 # failure.
 set -euo pipefail
@@ -40,8 +39,8 @@ fail() { echo "desktop-to-device: FAILED: $*" >&2; exit 1; }
 cli() { cargo run -q -p microprop-cli --bin microprop -- "$@"; }
 
 step "1. microprop pretrains; the committed blob must be reproduced exactly"
-cargo run -q -p host-tests --example pretrain -- \
-    --check --safetensors "$out/digits.safetensors"
+cargo run -q -p microprop-examples --example pretrain -- \
+    --check --out "$out" --safetensors digits.safetensors
 
 step "2. safetensors -> microprop to-blob == the committed blob"
 cli to-blob "$out/digits.safetensors" -o "$out/digits.mpb"

@@ -143,24 +143,6 @@ pub fn summary(spec: &Spec<'_>, batch: usize, optimizer: OptimizerKind) -> Strin
     s
 }
 
-/// The vendored UCI digits set (`data/digits.csv`, 1797 images of 8×8
-/// pixels 0..=16): pixels / 16 row-major, and labels.
-pub fn digits() -> (Vec<f32>, Vec<usize>) {
-    let mut x = Vec::with_capacity(1797 * 64);
-    let mut y = Vec::with_capacity(1797);
-    for line in include_str!("../../data/digits.csv").lines() {
-        let v: Vec<u32> = line
-            .split(',')
-            .filter_map(|t| t.trim().parse().ok())
-            .collect();
-        if let Some((&label, pixels)) = v.split_last() {
-            x.extend(pixels.iter().map(|&p| p as f32 / 16.0));
-            y.push(label as usize);
-        }
-    }
-    (x, y)
-}
-
 /// Loss (mean softmax cross-entropy) and accuracy of `params` on `x`, `y`,
 /// on the CPU backend.
 pub fn evaluate(

@@ -187,8 +187,12 @@ fn run(cli: Cli) -> Result<(), String> {
                 }
             };
             let spec = parsed.spec();
-            let (x, y) = microprop_cli::digits();
-            let held: Vec<usize> = (0..y.len()).filter(|i| i % 5 == 4).collect();
+            let digits =
+                microprop_data::Digits::load().map_err(|e| format!("data/digits.csv: {e}"))?;
+            let (x, y) = (digits.pixels_f32(), digits.labels_usize());
+            let held: Vec<usize> = (0..y.len())
+                .filter(|&i| microprop_data::held_out(i))
+                .collect();
             let hx: Vec<f32> = held
                 .iter()
                 .flat_map(|&i| x[i * 64..(i + 1) * 64].iter().copied())

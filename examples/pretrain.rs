@@ -2,16 +2,22 @@
 //! write it as a device blob (`microprop::blob`).
 //!
 //! ```text
-//! cargo run --release -p host-tests --example pretrain              # writes the blob
-//! cargo run --release -p host-tests --example pretrain -- --check   # CI: same bytes?
-//! cargo run --release -p host-tests --example pretrain -- --preview # + the device's fine-tuning, on the host
-//! cargo run --release -p host-tests --example pretrain -- --safetensors digits.safetensors
+//! cargo run --release --example pretrain                                  # target/microprop-examples/digits-pretrained.mpb
+//! cargo run --release --example pretrain -- --check                       # CI: the committed blob, same bytes?
+//! cargo run --release --example pretrain -- --out firmware-examples/models # regenerate the committed blob
+//! cargo run --release --example pretrain -- --preview                     # + the device's fine-tuning, on the host
+//! cargo run --release --example pretrain -- --safetensors digits.safetensors
 //! ```
 //!
-//! `--safetensors PATH` also writes the same f32 parameters as a safetensors
-//! file with PyTorch's `nn.Sequential` names (`microprop_cli::export`), which
+//! Files go into the output folder (`--out DIR`, default
+//! `target/microprop-examples/`; a folder that cannot be created or written
+//! is refused before pretraining): the blob `digits-pretrained.mpb` and, with
+//! `--safetensors NAME`, the same f32 parameters as a safetensors file with
+//! PyTorch's `nn.Sequential` names (`microprop_cli::export`), which
 //! `microprop to-blob` turns back into the same blob: CI's
-//! `tools/desktop-to-device.sh` checks that.
+//! `tools/desktop-to-device.sh` checks that. `--check` writes no blob: it
+//! compares the regenerated one with the committed
+//! `firmware-examples/models/digits-pretrained.mpb`.
 //!
 //! The model is 64-16-10 ReLU (1,210 parameters, a 4,860-byte blob): small
 //! enough that the firmware fine-tunes it with batch-1 SGD in 10.7 KB of
@@ -25,7 +31,7 @@
 //! change of summation order in a kernel moves the f64 weights by ~1e-15,
 //! which almost never crosses an f32 rounding boundary, so `--check`
 //! (what CI runs) normally holds across kernel changes; when it does not,
-//! rerun without `--check` and commit the new blob.
+//! rerun with `--out firmware-examples/models` and commit the new blob.
 //!
 //! `--preview` then does on the host, in f32 with the firmware's exact
 //! configuration and visiting order, what the `finetune` firmware does on
@@ -33,7 +39,6 @@
 //! shifted held-out images, fine-tune on half of them, evaluate again. The
 //! device must print the same accuracies.
 
-use host_tests::data;
 use microprop::{Config, Layer, Loss, Network, Optimizer, Rng, Spec, Targets};
 use microprop_cpu::CpuBackend;
 use std::path::{Path, PathBuf};
@@ -70,9 +75,12 @@ const SHIFT: (usize, usize) = (1, 1);
 /// in the order `(STRIDES[e % 8] · k + 37 · e) mod 180`.
 const STRIDES: [usize; 8] = [7, 11, 13, 17, 19, 23, 29, 31];
 
+/// The blob's file name, in the output folder and in the firmware's models.
+const BLOB_NAME: &str = "digits-pretrained.mpb";
+
 struct Args {
-    out: PathBuf,
-    safetensors: Option<PathBuf>,
+    out: Option<PathBuf>,
+    safetensors: Option<String>,
     epochs: usize,
     check: bool,
     reference: bool,
@@ -80,13 +88,20 @@ struct Args {
     explore: bool,
 }
 
-fn default_out() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../firmware-examples/models/digits-pretrained.mpb")
+/// The committed blob the `finetune` firmware embeds, which `--check`
+/// compares with.
+fn committed_blob() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest
+        .parent()
+        .unwrap_or(manifest)
+        .join("firmware-examples/models")
+        .join(BLOB_NAME)
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
-        out: default_out(),
+        out: None,
         safetensors: None,
         epochs: PRETRAIN_EPOCHS,
         check: false,
@@ -97,9 +112,9 @@ fn parse_args() -> Result<Args, String> {
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         match a.as_str() {
-            "--out" => args.out = it.next().ok_or("--out needs a path")?.into(),
+            "--out" => args.out = Some(it.next().ok_or("--out needs a folder")?.into()),
             "--safetensors" => {
-                args.safetensors = Some(it.next().ok_or("--safetensors needs a path")?.into())
+                args.safetensors = Some(it.next().ok_or("--safetensors needs a file name")?)
             }
             "--epochs" => {
                 args.epochs = it
@@ -117,12 +132,15 @@ fn parse_args() -> Result<Args, String> {
                     "usage: pretrain [OPTIONS]\n\n\
                      Pretrains 64-16-10 ReLU (softmax CE, Adam, f64) on the unshifted digits\n\
                      training images (image i is held out when i % 5 == 4) and writes it as a\n\
-                     device blob for the finetune firmware.\n\n\
-                     --out PATH            blob to write (default\n\
-                     \x20                     firmware-examples/models/digits-pretrained.mpb)\n\
-                     --safetensors PATH    also write the parameters as safetensors (PyTorch names)\n\
+                     device blob ({BLOB_NAME}) for the finetune firmware.\n\n\
+                     --out DIR             folder for every file this writes (default\n\
+                     \x20                     target/microprop-examples; firmware-examples/models\n\
+                     \x20                     regenerates the committed blob)\n\
+                     --safetensors NAME    also write the parameters as safetensors (PyTorch names),\n\
+                     \x20                     as file NAME in the output folder\n\
                      --epochs N            pretraining epochs (default {PRETRAIN_EPOCHS})\n\
-                     --check               write nothing; exit 1 unless PATH holds exactly these bytes\n\
+                     --check               write no blob; exit 1 unless the committed\n\
+                     \x20                     firmware-examples/models/{BLOB_NAME} holds exactly these bytes\n\
                      --reference-kernels   pretrain on CpuBackend::reference's scalar kernels\n\
                      \x20                     (the blob must come out the same)\n\
                      --preview             also run the firmware's fine-tuning on the host (f32)\n\
@@ -144,20 +162,27 @@ struct Digits {
 }
 
 impl Digits {
-    fn load() -> Self {
-        let d = data::digits::<f32>();
-        Digits { x: d.x, y: d.y }
+    fn load() -> Result<Self, String> {
+        let d = microprop_data::Digits::load().map_err(|e| format!("data/digits.csv: {e}"))?;
+        Ok(Digits {
+            x: d.pixels_f32(),
+            y: d.labels_usize(),
+        })
     }
     fn image(&self, i: usize) -> &[f32] {
         &self.x[i * 64..(i + 1) * 64]
     }
     /// Indices of the training images (`i % 5 != 4`).
     fn train(&self) -> Vec<usize> {
-        (0..self.y.len()).filter(|i| i % 5 != 4).collect()
+        (0..self.y.len())
+            .filter(|&i| !microprop_data::held_out(i))
+            .collect()
     }
     /// Indices of the held-out images (`i % 5 == 4`).
     fn held_out(&self) -> Vec<usize> {
-        (0..self.y.len()).filter(|i| i % 5 == 4).collect()
+        (0..self.y.len())
+            .filter(|&i| microprop_data::held_out(i))
+            .collect()
     }
     /// Images `idx`, each transformed by `t`, with their labels.
     fn batch(&self, idx: &[usize], t: Transform) -> (Vec<f32>, Vec<usize>) {
@@ -320,8 +345,17 @@ fn print_outcome(name: &str, o: &Outcome) {
 }
 
 fn run(args: &Args) -> Result<bool, String> {
-    let d = Digits::load();
-    assert_eq!(d.y.len(), 1797, "digits.csv has 1797 images");
+    // The output folder is checked before pretraining starts.
+    let dir = microprop_examples::out_dir(args.out.as_deref());
+    let safetensors = match &args.safetensors {
+        Some(name) => Some(microprop_examples::file_in(&dir, "--safetensors", name)?),
+        None => None,
+    };
+    let dir = microprop_examples::prepare_out_dir(&dir).map_err(err)?;
+    let d = Digits::load()?;
+    if d.y.len() != 1797 {
+        return Err(format!("digits.csv has {} images, not 1797", d.y.len()));
+    }
     let (blob, params) = pretrain(&d, args.epochs, args.reference)?;
     let header = microprop::blob::validate(&NET, &blob).map_err(err)?;
     println!(
@@ -333,34 +367,34 @@ fn run(args: &Args) -> Result<bool, String> {
     );
     let mut ok = true;
     if args.check {
-        match std::fs::read(&args.out) {
+        let committed = committed_blob();
+        match std::fs::read(&committed) {
             Ok(old) if old == blob => {
-                println!("check: {} holds exactly these bytes", args.out.display())
+                println!("check: {} holds exactly these bytes", committed.display())
             }
             Ok(old) => {
                 let differing = old.iter().zip(&blob).filter(|(a, b)| a != b).count();
                 eprintln!(
                     "check FAILED: {} differs from the regenerated blob ({} vs {} bytes, {differing} bytes differ); \
-                     regenerate it with `cargo run --release -p host-tests --example pretrain` and commit it",
-                    args.out.display(),
+                     regenerate it with `cargo run --release --example pretrain -- --out firmware-examples/models` \
+                     and commit it",
+                    committed.display(),
                     old.len(),
                     blob.len()
                 );
                 ok = false;
             }
             Err(e) => {
-                eprintln!("check FAILED: reading {}: {e}", args.out.display());
+                eprintln!("check FAILED: reading {}: {e}", committed.display());
                 ok = false;
             }
         }
     } else {
-        if let Some(dir) = args.out.parent() {
-            std::fs::create_dir_all(dir).map_err(err)?;
-        }
-        std::fs::write(&args.out, &blob).map_err(err)?;
-        println!("wrote {}", args.out.display());
+        let path = dir.join(BLOB_NAME);
+        std::fs::write(&path, &blob).map_err(|e| format!("writing {}: {e}", path.display()))?;
+        println!("wrote {}", path.display());
     }
-    if let Some(path) = &args.safetensors {
+    if let Some(path) = &safetensors {
         let file = microprop_cli::export(&NET, &params).map_err(err)?;
         std::fs::write(path, &file).map_err(|e| format!("writing {}: {e}", path.display()))?;
         println!(

@@ -5,10 +5,16 @@
 //! `microprop to-blob`.
 //!
 //! ```text
-//! cargo run --release -p host-tests --example digits -- --help
-//! cargo run --release -p host-tests --example digits -- --save model.safetensors
-//! cargo run --release -p host-tests --example digits -- --hidden 16 --firmware-split --save digits16.safetensors
+//! cargo run --release --example digits -- --help
+//! cargo run --release --example digits                        # files in target/microprop-examples/
+//! cargo run --release --example digits -- --out runs/a --save model.safetensors
+//! cargo run --release --example digits -- --hidden 16 --firmware-split --save digits16.safetensors
 //! ```
+//!
+//! Every file goes into the output folder (`--out DIR`, default
+//! `target/microprop-examples/`): `digits-curves.png`, `digits-curves.csv`
+//! and, with `--save NAME`, the model. A folder that cannot be created or
+//! written is refused before training starts.
 //!
 //! `--backend vulkan` trains the same model on `microprop-vulkan` (the device
 //! `MICROPROP_VULKAN_DEVICE` names, else the preferred one); it needs the
@@ -19,16 +25,17 @@
 //! drawn without text and a line says so.
 
 use clap::Parser;
-use host_tests::data::{self, Dataset};
-use host_tests::suite::train::{DIGITS_CONFIG, DIGITS_EPOCHS, DIGITS_SPLIT_SEED};
 use indicatif::{ProgressBar, ProgressStyle};
 use microprop::{Backend, Network, Rng, Spec, Targets};
 use microprop_cpu::CpuBackend;
+use microprop_data::Dataset;
+use microprop_examples::{DIGITS_CONFIG, DIGITS_EPOCHS, DIGITS_SPLIT_SEED};
 use std::path::{Path, PathBuf};
 
 /// Train 64-H-10 ReLU + softmax cross-entropy with Adam on the UCI digits
 /// set, show a progress bar per epoch, and write the loss/accuracy curves
-/// (PNG + CSV) and, with --save, the model as safetensors.
+/// (digits-curves.png + .csv) and, with --save, the model as safetensors,
+/// all into the --out folder.
 #[derive(Parser)]
 #[command(name = "digits")]
 struct Args {
@@ -45,18 +52,41 @@ struct Args {
     /// the images it tests on are unseen) instead of a shuffled 80/20 split.
     #[arg(long)]
     firmware_split: bool,
-    /// Write the trained model here as safetensors (for `microprop to-blob`).
-    #[arg(long)]
-    save: Option<PathBuf>,
-    /// Loss and accuracy curves as a PNG.
-    #[arg(long, default_value = "digits-curves.png")]
-    plot: PathBuf,
-    /// The numbers behind the curves.
-    #[arg(long, default_value = "digits-curves.csv")]
-    csv: PathBuf,
+    /// Folder for every file this writes (created if missing; checked before
+    /// training) [default: target/microprop-examples]
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Also write the trained model as safetensors, as this file name in the
+    /// output folder (for `microprop to-blob`).
+    #[arg(long, value_name = "NAME")]
+    save: Option<String>,
     /// A TrueType font for the PNG's text.
     #[arg(long)]
     font: Option<PathBuf>,
+}
+
+/// The files this run writes, all in the output folder; checked before
+/// training.
+struct Outputs {
+    csv: PathBuf,
+    plot: PathBuf,
+    model: Option<PathBuf>,
+}
+
+impl Outputs {
+    fn prepare(args: &Args) -> Result<Self, String> {
+        let dir = microprop_examples::out_dir(args.out.as_deref());
+        let model = match &args.save {
+            Some(name) => Some(microprop_examples::file_in(&dir, "--save", name)?),
+            None => None,
+        };
+        let dir = microprop_examples::prepare_out_dir(&dir).map_err(|e| e.to_string())?;
+        Ok(Outputs {
+            csv: dir.join("digits-curves.csv"),
+            plot: dir.join("digits-curves.png"),
+            model,
+        })
+    }
 }
 
 /// One epoch's numbers.
@@ -70,7 +100,8 @@ struct Epoch {
 
 fn split(all: &Dataset<f32>, firmware: bool) -> (Dataset<f32>, Dataset<f32>) {
     if firmware {
-        let (held, train): (Vec<usize>, Vec<usize>) = (0..all.len()).partition(|i| i % 5 == 4);
+        let (held, train): (Vec<usize>, Vec<usize>) =
+            (0..all.len()).partition(|&i| microprop_data::held_out(i));
         (all.subset(&train), all.subset(&held))
     } else {
         all.split(0.2, DIGITS_SPLIT_SEED)
@@ -85,7 +116,7 @@ fn train<B: Backend<Elem = f32>>(
 where
     B::Error: std::fmt::Display,
 {
-    let all = data::digits::<f32>();
+    let all = Dataset::<f32>::digits().map_err(|e| format!("data/digits.csv: {e}"))?;
     let (train, test) = split(&all, args.firmware_split);
     let mut net = Network::new(spec, backend, DIGITS_CONFIG).map_err(|e| e.to_string())?;
     println!(
@@ -167,10 +198,17 @@ fn write_csv(path: &Path, log: &[Epoch]) -> Result<(), String> {
     std::fs::write(path, s).map_err(|e| format!("writing {}: {e}", path.display()))
 }
 
-/// A TrueType font for the plot's text, leaked for plotters' registry.
-fn load_font(explicit: Option<&Path>) -> Option<&'static [u8]> {
-    let candidates: Vec<PathBuf> = match explicit {
-        Some(p) => vec![p.to_path_buf()],
+/// Find a TrueType font for the plot's text (`explicit`, else the usual
+/// system places) and register it with plotters (which keeps it for the
+/// program's life, so it is leaked). `Ok(false)`: none found, the curves get
+/// no text. An explicit font that cannot be read or used is an error, before
+/// training.
+fn register_font(explicit: Option<&Path>) -> Result<bool, String> {
+    use plotters::style::FontStyle;
+    let bytes = match explicit {
+        Some(p) => {
+            Some(std::fs::read(p).map_err(|e| format!("reading --font {}: {e}", p.display()))?)
+        }
         None => [
             "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
             "/usr/share/fonts/TTF/DejaVuSans.ttf",
@@ -180,25 +218,20 @@ fn load_font(explicit: Option<&Path>) -> Option<&'static [u8]> {
             "C:\\Windows\\Fonts\\arial.ttf",
         ]
         .iter()
-        .map(PathBuf::from)
-        .collect(),
+        .find_map(|p| std::fs::read(p).ok()),
     };
-    candidates
-        .iter()
-        .find_map(|p| std::fs::read(p).ok())
-        .map(|b| &*Vec::leak(b))
+    let Some(bytes) = bytes else {
+        return Ok(false);
+    };
+    plotters::style::register_font("sans-serif", FontStyle::Normal, Vec::leak(bytes))
+        .map_err(|_| "the font file is not a usable TrueType font".to_string())?;
+    Ok(true)
 }
 
-fn plot(path: &Path, log: &[Epoch], title: &str, font: Option<&Path>) -> Result<bool, String> {
+/// Draw the curves into `path`; `text`: a font is registered
+/// ([`register_font`]), so titles, labels and legends are drawn.
+fn plot(path: &Path, log: &[Epoch], title: &str, text: bool) -> Result<(), String> {
     use plotters::prelude::*;
-    let text = match load_font(font) {
-        Some(bytes) => {
-            plotters::style::register_font("sans-serif", FontStyle::Normal, bytes)
-                .map_err(|_| "the font file is not a usable TrueType font".to_string())?;
-            true
-        }
-        None => false,
-    };
     let err = |e: &dyn std::fmt::Display| format!("plotting {}: {e}", path.display());
     let root = BitMapBackend::new(path, (1100, 440)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| err(&e))?;
@@ -286,7 +319,7 @@ fn plot(path: &Path, log: &[Epoch], title: &str, font: Option<&Path>) -> Result<
         }
     }
     root.present().map_err(|e| err(&e))?;
-    Ok(text)
+    Ok(())
 }
 
 /// Train on `microprop-vulkan`, printing the device and its submission counts.
@@ -326,6 +359,9 @@ fn run(args: Args) -> Result<(), String> {
     if args.hidden == 0 {
         return Err("--hidden must be at least 1".into());
     }
+    // Everything that can be refused is checked before training starts.
+    let out = Outputs::prepare(&args)?;
+    let with_text = register_font(args.font.as_deref())?;
     let h = args.hidden;
     let parsed = microprop_cli::spec_text::parse_spec(&format!("dense(64,{h}) relu dense({h},10)"))
         .map_err(|e| e.to_string())?;
@@ -337,25 +373,25 @@ fn run(args: Args) -> Result<(), String> {
         let mut arena = vec![0.0f32; len];
         train(CpuBackend::new(&mut arena), spec, &args)?
     };
-    write_csv(&args.csv, &log)?;
+    write_csv(&out.csv, &log)?;
     let title = format!(
         "digits {} ({} backend, Adam, batch {})",
         microprop_cli::spec_text::format(spec.layers()),
         args.backend,
         DIGITS_CONFIG.batch
     );
-    let with_text = plot(&args.plot, &log, &title, args.font.as_deref())?;
+    plot(&out.plot, &log, &title, with_text)?;
     println!(
         "wrote {} and {}{}",
-        args.csv.display(),
-        args.plot.display(),
+        out.csv.display(),
+        out.plot.display(),
         if with_text {
             ""
         } else {
             " (no TrueType font found: curves without text; pass --font FILE.ttf)"
         }
     );
-    if let Some(path) = &args.save {
+    if let Some(path) = &out.model {
         let bytes = microprop_cli::export(&spec, &params).map_err(|e| e.to_string())?;
         std::fs::write(path, &bytes).map_err(|e| format!("writing {}: {e}", path.display()))?;
         println!(
