@@ -2,7 +2,7 @@
 //! learning on the device on data the host never saw.
 //!
 //! - The model (64-16-10 ReLU, 1,210 parameters) was pretrained on the host
-//!   (`cargo run --release -p host-tests --example pretrain`) on the
+//!   (`cargo run --release --example pretrain`, `examples/pretrain.rs`) on the
 //!   *unshifted* training images of the digits split (image `i` is held out
 //!   when `i % 5 == 4`), and is embedded here as a device blob
 //!   (`models/digits-pretrained.mpb`, 4,860 bytes, `microprop::blob`;
