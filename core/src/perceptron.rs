@@ -518,8 +518,10 @@ impl<B: Backend> Perceptron<B> {
         self.backend
             .download(span.offset, &mut v)
             .map_err(Error::Backend)?;
-        let c = v[0].to_f64();
-        // Counts are small non-negative integers, exact in f32 below 2^24.
+        // Counts are small non-negative integers, exact in f32 below 2^24;
+        // f32 arithmetic is the FPU's on a Cortex-M4F (f64 is a library
+        // call).
+        let c = v[0].to_f32();
         Ok(if c.is_finite() && c > 0.0 {
             (c + 0.5) as usize
         } else {

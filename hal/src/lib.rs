@@ -128,15 +128,17 @@ pub trait Backend {
 
     /// Execute (or record) one op: a primitive, or a composite this backend
     /// overrides, goes to [`Backend::dispatch`]; any other composite is
-    /// validated as a whole (so nothing runs when it is malformed) and then
-    /// runs as its reference decomposition into primitives.
+    /// validated as a whole, scratch included
+    /// ([`Op::validate_decomposition`]: nothing runs when it is malformed),
+    /// and then runs as its reference decomposition into primitives.
     ///
     /// Callers use this method; backends implement `dispatch`.
+    #[inline(always)]
     fn execute(&mut self, op: &Op<Self::Elem>) -> Result<(), Self::Error> {
         if op.is_primitive() || self.overrides(op) {
             self.dispatch(op)
         } else {
-            op.validate(self.arena_len())?;
+            op.validate_decomposition(self.arena_len())?;
             op.decompose(&mut |p| self.dispatch(p))
         }
     }

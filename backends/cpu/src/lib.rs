@@ -196,6 +196,7 @@ pub enum Kernels {
 }
 
 impl<E: Float> CpuKernels<E> for Kernels {
+    #[inline]
     fn gemm(&self, g: &op::Gemm<E>, a: &[E], b: &[E], c: &mut [E]) -> Result<(), OpError> {
         match self {
             Kernels::Fast => gemm::gemm(
@@ -207,6 +208,7 @@ impl<E: Float> CpuKernels<E> for Kernels {
         }
     }
 
+    #[inline]
     fn bias_activate(
         &self,
         o: &op::BiasActivate<E>,
@@ -220,6 +222,7 @@ impl<E: Float> CpuKernels<E> for Kernels {
         }
     }
 
+    #[inline]
     fn bias_activate_in_place(
         &self,
         o: &op::BiasActivate<E>,

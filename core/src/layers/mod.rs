@@ -12,7 +12,7 @@ mod softmax;
 
 use microprop_hal::{Backend, Span};
 
-use crate::network::{LayerSpans, Network, Result};
+use crate::network::{Cursor, LayerSpans, Network, Result};
 use crate::Layer;
 
 impl Layer {
@@ -50,6 +50,15 @@ impl Layer {
         }
     }
 
+    /// Input width given the output width: a dense or maxout layer states
+    /// it, an elementwise layer keeps the width.
+    pub(crate) const fn input_width(&self, output: usize) -> usize {
+        match *self {
+            Layer::Dense { inputs, .. } | Layer::Maxout { inputs, .. } => inputs,
+            Layer::Activation(_) | Layer::Softmax => output,
+        }
+    }
+
     /// Elements of activation storage per batch row: the layer's output, and
     /// for maxout also its affine pieces.
     pub const fn activation_width(&self, input: usize) -> usize {
@@ -80,21 +89,23 @@ impl Layer {
     }
 }
 
-/// Issue layer `i`'s forward ops for `rows` rows. Returns how many layers
-/// they covered: 2 when a dense layer absorbed the activation after it.
+/// Issue the forward ops for the layer at `c`, for `rows` rows. Returns the
+/// cursor after the layers they covered: two layers when a dense layer
+/// absorbed the activation after it.
 pub(crate) fn forward<B: Backend>(
     net: &mut Network<'_, B>,
     layers: &[Layer],
-    i: usize,
-    s: &LayerSpans,
+    c: Cursor,
     rows: usize,
-) -> Result<usize, B> {
-    match layers.get(i).copied().unwrap_or(Layer::Softmax) {
+) -> Result<Cursor, B> {
+    let s = &net.spans_at(c, rows);
+    let next = net.next(c);
+    match layers.get(c.i).copied().unwrap_or(Layer::Softmax) {
         Layer::Dense { inputs, outputs } => {
-            if let Some(&Layer::Activation(a)) = layers.get(i + 1) {
-                let y = net.spans(i + 1, rows).output;
+            if let Some(&Layer::Activation(a)) = layers.get(c.i + 1) {
+                let y = net.spans_at(next, rows).output;
                 dense::forward(net, s, (rows, inputs, outputs), Some((a, y)))?;
-                return Ok(2);
+                return Ok(net.next(next));
             }
             dense::forward(net, s, (rows, inputs, outputs), None)?;
         }
@@ -106,7 +117,7 @@ pub(crate) fn forward<B: Backend>(
         Layer::Activation(a) => activation::forward(net, s, a)?,
         Layer::Softmax => softmax::forward(net, s, rows)?,
     }
-    Ok(1)
+    Ok(next)
 }
 
 /// Issue `layer`'s backward ops from the upstream gradient `dy`, which sits

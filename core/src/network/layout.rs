@@ -20,55 +20,116 @@ pub(crate) struct LayerSpans {
     pub out_width: usize,
 }
 
+/// Where layer `i` starts in the arena: its input width, the offset of its
+/// activation block and of its parameters. [`Network::next`] and
+/// [`Network::prev`] move it one layer in O(1), so walking the layers
+/// forward or backward is linear in their number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Cursor {
+    /// The layer's index.
+    pub i: usize,
+    /// Its input width.
+    width: usize,
+    /// First element of its activation block.
+    act_off: usize,
+    /// First element of its parameters within the parameter span.
+    p_off: usize,
+}
+
 impl<'s, B: Backend> Network<'s, B> {
-    /// Spans of layer `i` for `rows` rows.
-    pub(crate) fn spans(&self, i: usize, rows: usize) -> LayerSpans {
-        let layers = self.spec.layers();
-        let cap = self.layout.batch;
-        let mut width = self.spec.inputs();
-        let mut act_off = self.layout.activations.offset;
-        let mut prev_out = self.layout.input.prefix(rows * width);
-        let mut j = 0;
-        while j < i && j < layers.len() {
-            let l = &layers[j];
-            let w_out = l.output_width(width);
-            let block = cap * l.activation_width(width);
-            let y_off = act_off + block - cap * w_out;
-            prev_out = Span::new(y_off, rows * w_out);
-            act_off += block;
-            width = w_out;
-            j += 1;
+    /// The cursor at layer 0.
+    pub(crate) fn first(&self) -> Cursor {
+        Cursor {
+            i: 0,
+            width: self.spec.inputs(),
+            act_off: self.layout.activations.offset,
+            p_off: 0,
         }
-        let layer = layers.get(i).copied().unwrap_or(Layer::Softmax);
+    }
+
+    /// The cursor one past the last layer (its `width` is the network's
+    /// output width).
+    pub(crate) fn end(&self) -> Cursor {
+        Cursor {
+            i: self.spec.layers().len(),
+            width: self.spec.outputs(),
+            act_off: self.layout.activations.end(),
+            p_off: self.layout.params.len,
+        }
+    }
+
+    /// The cursor at the layer after `c`'s.
+    pub(crate) fn next(&self, c: Cursor) -> Cursor {
+        let layer = self.layer(c.i);
+        Cursor {
+            i: c.i + 1,
+            width: layer.output_width(c.width),
+            act_off: c.act_off + self.layout.batch * layer.activation_width(c.width),
+            p_off: c.p_off + layer.param_count(),
+        }
+    }
+
+    /// The cursor at the layer before `c`'s (`c.i > 0`).
+    pub(crate) fn prev(&self, c: Cursor) -> Cursor {
+        let layer = self.layer(c.i.wrapping_sub(1));
+        let width = layer.input_width(c.width);
+        Cursor {
+            i: c.i.wrapping_sub(1),
+            width,
+            act_off: c
+                .act_off
+                .saturating_sub(self.layout.batch * layer.activation_width(width)),
+            p_off: c.p_off.saturating_sub(layer.param_count()),
+        }
+    }
+
+    /// Layer `i` (a softmax, which has no parameters, past the end).
+    fn layer(&self, i: usize) -> crate::Layer {
+        self.spec.layers().get(i).copied().unwrap_or(Layer::Softmax)
+    }
+
+    /// Spans of the layer at `c` for `rows` rows.
+    pub(crate) fn spans_at(&self, c: Cursor, rows: usize) -> LayerSpans {
+        let cap = self.layout.batch;
+        let width = c.width;
+        // The input is the batch for layer 0, else the previous layer's
+        // output: the last `cap × width` elements before this block.
+        let input = if c.i == 0 {
+            self.layout.input.prefix(rows * width)
+        } else {
+            Span::new(c.act_off.saturating_sub(cap * width), rows * width)
+        };
+        let layer = self.layer(c.i);
         let out_width = layer.output_width(width);
         let block = cap * layer.activation_width(width);
-        let output = Span::new(act_off + block - cap * out_width, rows * out_width);
+        let output = Span::new(c.act_off + block - cap * out_width, rows * out_width);
         let pieces = match layer {
             Layer::Maxout {
                 outputs, pieces, ..
-            } => Span::new(act_off, rows * outputs * pieces),
-            _ => Span::new(act_off, 0),
+            } => Span::new(c.act_off, rows * outputs * pieces),
+            _ => Span::new(c.act_off, 0),
         };
-        let p_off = self.spec.param_offset(i);
         let n_w = layer.weight_count();
         let n_b = layer.param_count() - n_w;
-        let g = self.layout.grads.offset;
+        let (p, g) = (c.p_off, self.layout.grads.offset + c.p_off);
         LayerSpans {
-            input: prev_out,
+            input,
             output,
             pieces,
-            weights: Span::new(p_off, n_w),
-            bias: Span::new(p_off + n_w, n_b),
-            dweights: Span::new(g + p_off, n_w),
-            dbias: Span::new(g + p_off + n_w, n_b),
+            weights: Span::new(p, n_w),
+            bias: Span::new(p + n_w, n_b),
+            dweights: Span::new(g, n_w),
+            dbias: Span::new(g + n_w, n_b),
             out_width,
         }
     }
 
-    /// Span of the network's output for `rows` rows.
+    /// Span of the network's output for `rows` rows: the last
+    /// `batch × outputs` elements of the activations.
     pub(crate) fn output_span(&self, rows: usize) -> Span {
-        self.spans(self.spec.layers().len().saturating_sub(1), rows)
-            .output
+        let w = self.spec.outputs();
+        let end = self.layout.activations.end();
+        Span::new(end.saturating_sub(self.layout.batch * w), rows * w)
     }
 
     pub(crate) fn loss_scalar(&self) -> Span {
@@ -88,5 +149,56 @@ impl<'s, B: Backend> Network<'s, B> {
     /// Arena span of the loss scalar (for the gradient check).
     pub(crate) fn loss_span(&self) -> Span {
         self.loss_scalar()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Config, Layer, Loss, Network, Optimizer, Spec};
+    use microprop_cpu::CpuBackend;
+
+    const NET: Spec = Spec::new(&[
+        Layer::maxout(3, 4, 2),
+        Layer::tanh(),
+        Layer::dense(4, 5),
+        Layer::relu(),
+        Layer::dense(5, 2),
+        Layer::softmax(),
+    ]);
+
+    #[test]
+    fn cursors_walk_forward_and_back_to_the_same_places() {
+        let cfg = Config::new(3, Loss::Mse, Optimizer::sgd(0.1));
+        let mut arena = vec![0.0f32; cfg.arena_len(&NET)];
+        let net = Network::new(NET, CpuBackend::new(&mut arena), cfg).unwrap();
+        let mut forward = vec![net.first()];
+        while forward.len() <= NET.layers().len() {
+            let c = *forward.last().unwrap();
+            forward.push(net.next(c));
+        }
+        assert_eq!(*forward.last().unwrap(), net.end());
+        let mut c = net.end();
+        for want in forward.iter().rev().skip(1) {
+            c = net.prev(c);
+            assert_eq!(c, *want);
+        }
+        // Layer i's input is layer i-1's output; the last output is the
+        // network's output span.
+        for w in forward.windows(2).skip(1) {
+            let (a, b) = (net.spans_at(w[0], 2), net.spans_at(w[1], 2));
+            if w[1].i < NET.layers().len() {
+                assert_eq!(a.output, b.input);
+            }
+        }
+        let last = forward[NET.layers().len() - 1];
+        assert_eq!(net.spans_at(last, 2).output, net.output_span(2));
+        // Parameters tile the parameter span, layer after layer.
+        let mut p = 0;
+        for c in &forward[..NET.layers().len()] {
+            let s = net.spans_at(*c, 1);
+            assert_eq!(s.weights.offset, p);
+            p = s.bias.end().max(p);
+        }
+        assert_eq!(p, NET.param_count());
     }
 }

@@ -13,10 +13,9 @@ impl<'s, B: Backend> Network<'s, B> {
     /// [`layers::forward`]).
     pub(crate) fn emit_forward(&mut self, rows: usize) -> Result<(), B> {
         let layers = self.spec.layers();
-        let mut i = 0;
-        while i < layers.len() {
-            let s = self.spans(i, rows);
-            i += layers::forward(self, layers, i, &s, rows)?;
+        let mut c = self.first();
+        while c.i < layers.len() {
+            c = layers::forward(self, layers, c, rows)?;
         }
         Ok(())
     }
@@ -44,10 +43,12 @@ impl<'s, B: Backend> Network<'s, B> {
             },
             scratch: self.layout.loss_scratch,
         }))?;
-        if l2 && self.config.l2 > 0.0 {
+        if l2 && self.hyper.has_l2 {
             let lambda = self.hyper.l2;
-            for i in 0..self.spec.layers().len() {
-                let s = self.spans(i, rows);
+            let mut c = self.first();
+            while c.i < self.spec.layers().len() {
+                let s = self.spans_at(c, rows);
+                c = self.next(c);
                 if s.weights.len > 0 {
                     self.exec(&Op::SumSquares(op::SumSquares {
                         x: s.weights,
@@ -81,12 +82,15 @@ impl<'s, B: Backend> Network<'s, B> {
         let two_l2 = self.hyper.two_l2;
         let mut slot = 0;
         let layers = self.spec.layers();
-        for i in (0..layers.len()).rev() {
-            let s = self.spans(i, rows);
-            let dy = self.layout.scratch[slot].prefix(rows * s.out_width);
-            let want_dx = i > 0 || input_grad;
-            slot = layers::backward(self, layers[i], &s, dy, rows, slot, want_dx, fused)?;
-            if !fused && self.config.l2 > 0.0 && s.weights.len > 0 {
+        let mut c = self.end();
+        while c.i > 0 {
+            c = self.prev(c);
+            let s = self.spans_at(c, rows);
+            let dy = self.scratch(slot).prefix(rows * s.out_width);
+            let want_dx = c.i > 0 || input_grad;
+            let layer = layers.get(c.i).copied().unwrap_or(crate::Layer::Softmax);
+            slot = layers::backward(self, layer, &s, dy, rows, slot, want_dx, fused)?;
+            if !fused && self.hyper.has_l2 && s.weights.len > 0 {
                 self.exec(&Op::Axpy(op::Axpy {
                     x: s.weights,
                     y: s.dweights,

@@ -13,7 +13,7 @@ mod params;
 mod persist;
 
 use checks::{check_config, finite_nonneg};
-pub(crate) use layout::LayerSpans;
+pub(crate) use layout::{Cursor, LayerSpans};
 
 use crate::spec::Layout;
 use crate::{Activation, Config, Error, Init, Layer, Optimizer, Rng, Spec};
@@ -114,6 +114,9 @@ pub(crate) struct Hyper<E> {
     pub(crate) neg_lr: E,
     /// L2 strength λ.
     l2: E,
+    /// `λ > 0` (checked once: an f64 comparison is a library call on a
+    /// Cortex-M4F).
+    pub(crate) has_l2: bool,
     /// `2λ`, the L2 gradient's factor.
     two_l2: E,
     /// Fused SGD's weight decay `1 − 2·lr·λ`.
@@ -140,6 +143,7 @@ impl<E: Element> Hyper<E> {
             lr: E::from_f64(lr),
             neg_lr: E::from_f64(-lr),
             l2: E::from_f64(config.l2),
+            has_l2: E::from_f64(config.l2) > E::ZERO,
             two_l2: E::from_f64(2.0 * config.l2),
             decay: E::from_f64(1.0 - at::<E>(lr) * 2.0 * at::<E>(config.l2)),
             momentum: E::from_f64(momentum),
@@ -194,7 +198,10 @@ impl<'s, B: Backend> Network<'s, B> {
     pub fn reset(&mut self, seed: u64) -> Result<(), B> {
         let mut rng = Rng::new(seed);
         let layers = self.spec.layers();
+        let mut cursor = self.first();
         for (i, layer) in layers.iter().enumerate() {
+            let s = self.spans_at(cursor, 0);
+            cursor = self.next(cursor);
             let (fan_in, fan_out) = match *layer {
                 Layer::Dense { inputs, outputs } => (inputs, outputs),
                 Layer::Maxout {
@@ -220,7 +227,6 @@ impl<'s, B: Backend> Network<'s, B> {
             } else {
                 libm::sqrt(6.0 / (fan_in + fan_out) as f64)
             };
-            let s = self.spans(i, 0);
             let mut chunk = [B::Elem::ZERO; 64];
             let mut done = 0;
             while done < s.weights.len {

@@ -157,22 +157,13 @@ impl<E> OpInfo for Loss<E> {
         };
         c.shape("target", self.target, t)?;
         c.shape("out", self.out, 1)?;
-        c.at_least(
-            "scratch",
-            self.scratch,
-            Loss::scratch_len(&self.kind, self.cols),
-        )?;
         c.disjoint(self.out, self.pred)?;
         c.disjoint(self.out, self.target)?;
-        for s in [self.pred, self.target, self.out] {
-            c.disjoint(self.scratch, s)?;
-        }
         if let Some(g) = self.grad {
             c.shape("grad", g, n)?;
             c.disjoint(g, self.pred)?;
             c.disjoint(g, self.target)?;
             c.disjoint(g, self.out)?;
-            c.disjoint(g, self.scratch)?;
         }
         Ok(())
     }
@@ -196,6 +187,21 @@ fn row_gemm<E: Element>(k: usize, n: usize, a: Span, b: Span, c: Span, alpha: E,
 }
 
 impl<E: Element> Composite<E> for Loss<E> {
+    fn check_scratch(&self, c: &Check) -> Result<(), OpError> {
+        c.at_least(
+            "scratch",
+            self.scratch,
+            Loss::scratch_len(&self.kind, self.cols),
+        )?;
+        for s in [self.pred, self.target, self.out] {
+            c.disjoint(self.scratch, s)?;
+        }
+        if let Some(g) = self.grad {
+            c.disjoint(g, self.scratch)?;
+        }
+        Ok(())
+    }
+
     fn decompose<Er>(&self, emit: &mut dyn FnMut(&Op<E>) -> Result<(), Er>) -> Result<(), Er> {
         let (rows, cols) = (self.rows, self.cols);
         let (one, zero) = (E::ONE, E::ZERO);

@@ -63,6 +63,11 @@ pub trait OpInfo {
     /// no output partially overlaps an input, through `c`.
     fn check(&self, c: &Check) -> Result<(), OpError>;
 
+    /// [`OpInfo::NAME`] of a value (for generated code).
+    fn name_of(&self) -> &'static str {
+        Self::NAME
+    }
+
     /// [`OpInfo::check`] against an arena of `arena_len` elements.
     fn validate(&self, arena_len: usize) -> Result<(), OpError> {
         self.check(&Check::new(Self::NAME, arena_len))
@@ -70,7 +75,19 @@ pub trait OpInfo {
 }
 
 /// A composite op: a reference decomposition into primitive ops.
+///
+/// Its working space (`scratch`) is checked by
+/// [`Composite::check_scratch`], apart from [`OpInfo::check`]: a backend
+/// that runs the composite with its own kernel never touches the scratch,
+/// so only the decomposition needs it valid (and a training step on a
+/// Cortex-M does not pay for checking it).
 pub trait Composite<E: Element>: OpInfo {
+    /// Check that the scratch span is long enough and overlaps no operand.
+    fn check_scratch(&self, c: &Check) -> Result<(), OpError> {
+        let _ = c;
+        Ok(())
+    }
+
     /// Issue, in order, the primitive ops that compute this op, stopping at
     /// the first error. Only primitives are emitted. The decomposition may
     /// assume that [`OpInfo::check`] has passed.
@@ -181,6 +198,17 @@ macro_rules! decompose_variant {
     };
 }
 
+/// The scratch check of one variant by its tier.
+macro_rules! scratch_variant {
+    (primitive, $o:ident, $len:ident) => {{
+        let _ = $o;
+        Ok(())
+    }};
+    (composite, $o:ident, $len:ident) => {
+        Composite::<E>::check_scratch($o, &Check::new(OpInfo::name_of($o), $len))
+    };
+}
+
 /// The tier value of a tier keyword.
 macro_rules! tier_of {
     (primitive) => {
@@ -234,6 +262,14 @@ macro_rules! ops {
             /// `f64` of a test to a backend's element type.
             pub fn map<F>(self, f: impl Fn(E) -> F) -> Op<F> {
                 match self { $( Op::$variant(o) => Op::$variant(map_variant!(o, f $(, $e)?)), )* }
+            }
+
+            /// [`Op::validate`] and, for a composite, its scratch
+            /// ([`Composite::check_scratch`]): everything its decomposition
+            /// needs, checked before any of it runs.
+            pub fn validate_decomposition(&self, arena_len: usize) -> Result<(), OpError> {
+                self.validate(arena_len)?;
+                match self { $( Op::$variant(o) => scratch_variant!($tier, o, arena_len), )* }
             }
 
             /// Issue the primitives that compute this op: a primitive issues

@@ -45,22 +45,17 @@ impl OpInfo for PerceptronEpoch {
         c.shape("samples", self.samples, dims(self.rows, self.cols))?;
         c.shape("labels", self.labels, self.rows)?;
         c.shape("stats", self.stats, 1)?;
-        c.at_least("scratch", self.scratch, PERCEPTRON_SCRATCH)?;
         c.disjoint(self.weights, self.samples)?;
         c.disjoint(self.weights, self.labels)?;
         c.disjoint(self.stats, self.weights)?;
         c.disjoint(self.stats, self.samples)?;
         c.disjoint(self.stats, self.labels)?;
-        for s in [self.weights, self.samples, self.labels, self.stats] {
-            c.disjoint(self.scratch, s)?;
-        }
         if let Some(avg) = self.average {
             c.shape("average", avg, self.cols)?;
             c.disjoint(avg, self.weights)?;
             c.disjoint(avg, self.samples)?;
             c.disjoint(avg, self.labels)?;
             c.disjoint(avg, self.stats)?;
-            c.disjoint(avg, self.scratch)?;
         }
         Ok(())
     }
@@ -96,14 +91,9 @@ impl OpInfo for PerceptronErrors {
         c.shape("samples", self.samples, dims(self.rows, self.cols))?;
         c.shape("labels", self.labels, self.rows)?;
         c.shape("out", self.out, 1)?;
-        c.at_least("scratch", self.scratch, PERCEPTRON_SCRATCH)?;
         c.disjoint(self.out, self.weights)?;
         c.disjoint(self.out, self.samples)?;
-        c.disjoint(self.out, self.labels)?;
-        for s in [self.weights, self.samples, self.labels, self.out] {
-            c.disjoint(self.scratch, s)?;
-        }
-        Ok(())
+        c.disjoint(self.out, self.labels)
     }
 }
 
@@ -175,6 +165,17 @@ impl Slots {
 }
 
 impl<E: Element> Composite<E> for PerceptronEpoch {
+    fn check_scratch(&self, c: &Check) -> Result<(), OpError> {
+        c.at_least("scratch", self.scratch, PERCEPTRON_SCRATCH)?;
+        for s in [self.weights, self.samples, self.labels, self.stats] {
+            c.disjoint(self.scratch, s)?;
+        }
+        match self.average {
+            Some(avg) => c.disjoint(avg, self.scratch),
+            None => Ok(()),
+        }
+    }
+
     fn decompose<Er>(&self, emit: &mut dyn FnMut(&Op<E>) -> Result<(), Er>) -> Result<(), Er> {
         let slot = Slots::new(self.scratch);
         emit(&Op::Fill(Fill {
@@ -217,6 +218,14 @@ impl<E: Element> Composite<E> for PerceptronEpoch {
 }
 
 impl<E: Element> Composite<E> for PerceptronErrors {
+    fn check_scratch(&self, c: &Check) -> Result<(), OpError> {
+        c.at_least("scratch", self.scratch, PERCEPTRON_SCRATCH)?;
+        for s in [self.weights, self.samples, self.labels, self.out] {
+            c.disjoint(self.scratch, s)?;
+        }
+        Ok(())
+    }
+
     fn decompose<Er>(&self, emit: &mut dyn FnMut(&Op<E>) -> Result<(), Er>) -> Result<(), Er> {
         let slot = Slots::new(self.scratch);
         emit(&Op::Fill(Fill {
