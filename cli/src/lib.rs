@@ -128,7 +128,7 @@ pub fn summary(spec: &Spec<'_>, batch: usize, optimizer: OptimizerKind) -> Strin
     let _ = writeln!(
         s,
         "arena for batch {batch}, {optimizer:?}: {} f32 = {} bytes \
-         (params {}, grads {}, optimizer state {}, input {}, activations {}, scratch {}, targets {}, scalars {})",
+         (params {}, grads {}, optimizer state {}, input {}, activations {}, scratch {}, loss scratch {}, targets {}, scalars {})",
         layout.len,
         spec.arena_bytes(batch, optimizer, 4),
         layout.params.len,
@@ -137,6 +137,7 @@ pub fn summary(spec: &Spec<'_>, batch: usize, optimizer: OptimizerKind) -> Strin
         layout.input.len,
         layout.activations.len,
         layout.scratch[0].len + layout.scratch[1].len,
+        layout.loss_scratch.len,
         layout.target.len,
         layout.scalars.len,
     );
