@@ -247,3 +247,87 @@ fn f32_math_within_stated_tolerance() {
         "a function is over its tolerance"
     );
 }
+
+/// A user's kernels: counts gemm and bias + activation calls, computes them
+/// with the reference kernels.
+struct Counting {
+    gemms: core::cell::Cell<usize>,
+    fused: core::cell::Cell<usize>,
+}
+
+impl<E: Float> crate::CpuKernels<E> for Counting {
+    fn gemm(
+        &self,
+        g: &microprop_hal::op::Gemm<E>,
+        a: &[E],
+        b: &[E],
+        c: &mut [E],
+    ) -> Result<(), OpError> {
+        self.gemms.set(self.gemms.get() + 1);
+        crate::reference::gemm(
+            g.m, g.n, g.k, a, g.trans_a, b, g.trans_b, c, g.alpha, g.beta,
+        )
+    }
+    fn bias_activate(
+        &self,
+        o: &microprop_hal::op::BiasActivate<E>,
+        bias: &[E],
+        x: &mut [E],
+        y: &mut [E],
+    ) -> Result<(), OpError> {
+        self.fused.set(self.fused.get() + 1);
+        crate::reference::bias_activate(o.act, o.rows, o.cols, bias, x, y)
+    }
+}
+
+#[test]
+fn a_users_kernels_replace_gemm_and_bias_activate() {
+    use microprop_hal::{op, Op};
+    // c = a · b for 2×2 matrices, by hand: [[1,2],[3,4]]·[[5,6],[7,8]]
+    // = [[19,22],[43,50]]; then tanh(c + bias) into y.
+    let mut arena = [
+        1.0f64, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 0.0, 0.0, 0.0, 0.0, -19.0, -50.0, 0.0, 0.0, 0.0,
+        0.0,
+    ];
+    let kernels = Counting {
+        gemms: core::cell::Cell::new(0),
+        fused: core::cell::Cell::new(0),
+    };
+    let mut cpu = CpuBackend::with_kernels(&mut arena, kernels);
+    cpu.execute(&Op::Gemm(op::Gemm {
+        m: 2,
+        n: 2,
+        k: 2,
+        a: s(0, 4),
+        trans_a: false,
+        b: s(4, 4),
+        trans_b: false,
+        c: s(8, 4),
+        alpha: 1.0,
+        beta: 0.0,
+    }))
+    .unwrap();
+    cpu.execute(&Op::BiasActivate(op::BiasActivate {
+        act: Activation::Tanh,
+        bias: s(12, 2),
+        x: s(8, 4),
+        y: s(14, 4),
+        rows: 2,
+        cols: 2,
+    }))
+    .unwrap();
+    // Other ops still run on the crate's kernels.
+    cpu.execute(&Op::Fill(op::Fill {
+        dst: s(0, 1),
+        value: 9.0,
+    }))
+    .unwrap();
+    assert_eq!(
+        (cpu.kernels().gemms.get(), cpu.kernels().fused.get()),
+        (1, 1)
+    );
+    let a = cpu.arena();
+    assert_eq!(&a[8..12], &[0.0, -28.0, 24.0, 0.0]);
+    assert_eq!(&a[14..18], &[0.0, (-28.0f64).tanh(), 24.0f64.tanh(), 0.0]);
+    assert_eq!(a[0], 9.0);
+}
