@@ -83,6 +83,18 @@ impl Layer {
     }
 }
 
+/// One FNV-1a step of [`Spec::hash`]: `word`'s four little-endian bytes.
+pub(crate) const fn mix(mut h: u32, word: u32) -> u32 {
+    let bytes = word.to_le_bytes();
+    let mut i = 0;
+    while i < 4 {
+        h ^= bytes[i] as u32;
+        h = h.wrapping_mul(0x0100_0193);
+        i += 1;
+    }
+    h
+}
+
 /// Why a spec is not a valid network.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -207,46 +219,8 @@ impl<'a> Spec<'a> {
         let mut width = inputs;
         let mut i = 0;
         while i < layers.len() {
-            match layers[i] {
-                Layer::Dense {
-                    inputs: n_in,
-                    outputs,
-                } => {
-                    if n_in != width {
-                        return Err(SpecError::Chain {
-                            layer: i,
-                            expected: n_in,
-                            got: width,
-                        });
-                    }
-                    if n_in == 0 || outputs == 0 {
-                        return Err(SpecError::ZeroWidth { layer: i });
-                    }
-                    if n_in.checked_mul(outputs).is_none() {
-                        return Err(SpecError::TooLarge);
-                    }
-                }
-                Layer::Maxout {
-                    inputs: n_in,
-                    outputs,
-                    pieces,
-                } => {
-                    if n_in != width {
-                        return Err(SpecError::Chain {
-                            layer: i,
-                            expected: n_in,
-                            got: width,
-                        });
-                    }
-                    if n_in == 0 || outputs == 0 || pieces == 0 {
-                        return Err(SpecError::ZeroWidth { layer: i });
-                    }
-                    match outputs.checked_mul(pieces) {
-                        Some(op) if op.checked_mul(n_in + 1).is_some() => {}
-                        _ => return Err(SpecError::TooLarge),
-                    }
-                }
-                Layer::Activation(_) | Layer::Softmax => {}
+            if let Err(e) = layers[i].check(i, width) {
+                return Err(e);
             }
             width = layers[i].output_width(width);
             i += 1;
@@ -301,45 +275,10 @@ impl<'a> Spec<'a> {
     /// blob format's element type), so the hash of a spec is the same whether
     /// its parameters were written as `f32` or `f64` literals.
     pub const fn hash(&self) -> u32 {
-        const fn mix(mut h: u32, word: u32) -> u32 {
-            let bytes = word.to_le_bytes();
-            let mut i = 0;
-            while i < 4 {
-                h ^= bytes[i] as u32;
-                h = h.wrapping_mul(0x0100_0193);
-                i += 1;
-            }
-            h
-        }
         let mut h: u32 = 0x811C_9DC5;
         let mut i = 0;
         while i < self.layers.len() {
-            h = match self.layers[i] {
-                Layer::Dense { inputs, outputs } => {
-                    mix(mix(mix(h, 1), inputs as u32), outputs as u32)
-                }
-                Layer::Maxout {
-                    inputs,
-                    outputs,
-                    pieces,
-                } => mix(
-                    mix(mix(mix(h, 2), inputs as u32), outputs as u32),
-                    pieces as u32,
-                ),
-                Layer::Activation(a) => {
-                    let (tag, param) = match a {
-                        Activation::Identity => (0, 0.0f64),
-                        Activation::Sigmoid => (1, 0.0),
-                        Activation::Tanh => (2, 0.0),
-                        Activation::Relu => (3, 0.0),
-                        Activation::LeakyRelu { slope } => (4, slope),
-                        Activation::Elu { alpha } => (5, alpha),
-                        Activation::Softplus => (6, 0.0),
-                    };
-                    mix(mix(mix(h, 3), tag), (param as f32).to_bits())
-                }
-                Layer::Softmax => mix(h, 4),
-            };
+            h = self.layers[i].mix_hash(h);
             i += 1;
         }
         h

@@ -7,6 +7,24 @@
 use microprop_hal::{op, Activation, Backend, Element, Op, Span};
 
 use crate::network::{LayerSpans, Network, Result};
+use crate::spec::mix;
+
+/// The spec hash's words for this layer: kind 3, the function's tag, and
+/// its parameter as the bits of its `f32` rounding (the blob format's
+/// element type), so a spec hashes the same whether its parameters were
+/// written as `f32` or `f64` literals.
+pub(crate) const fn mix_hash(h: u32, act: Activation<f64>) -> u32 {
+    let (tag, param) = match act {
+        Activation::Identity => (0, 0.0f64),
+        Activation::Sigmoid => (1, 0.0),
+        Activation::Tanh => (2, 0.0),
+        Activation::Relu => (3, 0.0),
+        Activation::LeakyRelu { slope } => (4, slope),
+        Activation::Elu { alpha } => (5, alpha),
+        Activation::Softplus => (6, 0.0),
+    };
+    mix(mix(mix(h, 3), tag), (param as f32).to_bits())
+}
 
 /// `y = f(x)`.
 pub(crate) fn forward<B: Backend>(

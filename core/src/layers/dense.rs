@@ -7,6 +7,37 @@
 use microprop_hal::{op, Activation, Backend, Element, Op, Span};
 
 use crate::network::{LayerSpans, Network, Result};
+use crate::spec::mix;
+use crate::SpecError;
+
+/// The spec checks: the declared input width chains from `width`, no width
+/// is 0, and `W` is addressable.
+pub(crate) const fn check(
+    layer: usize,
+    width: usize,
+    inputs: usize,
+    outputs: usize,
+) -> core::result::Result<(), SpecError> {
+    if inputs != width {
+        return Err(SpecError::Chain {
+            layer,
+            expected: inputs,
+            got: width,
+        });
+    }
+    if inputs == 0 || outputs == 0 {
+        return Err(SpecError::ZeroWidth { layer });
+    }
+    if inputs.checked_mul(outputs).is_none() {
+        return Err(SpecError::TooLarge);
+    }
+    Ok(())
+}
+
+/// The spec hash's words for this layer: kind 1, then its widths.
+pub(crate) const fn mix_hash(h: u32, inputs: usize, outputs: usize) -> u32 {
+    mix(mix(mix(h, 1), inputs as u32), outputs as u32)
+}
 
 /// Parameters: `W` then `b`.
 pub(crate) const fn param_count(inputs: usize, outputs: usize) -> usize {

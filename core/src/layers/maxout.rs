@@ -10,6 +10,41 @@ use microprop_hal::{op, Backend, Element, Op, Span};
 
 use super::dense;
 use crate::network::{LayerSpans, Network, Result};
+use crate::spec::mix;
+use crate::SpecError;
+
+/// The spec checks: the declared input width chains from `width`, no width
+/// or piece count is 0, and `W` and `b` are addressable.
+pub(crate) const fn check(
+    layer: usize,
+    width: usize,
+    inputs: usize,
+    outputs: usize,
+    pieces: usize,
+) -> core::result::Result<(), SpecError> {
+    if inputs != width {
+        return Err(SpecError::Chain {
+            layer,
+            expected: inputs,
+            got: width,
+        });
+    }
+    if inputs == 0 || outputs == 0 || pieces == 0 {
+        return Err(SpecError::ZeroWidth { layer });
+    }
+    match outputs.checked_mul(pieces) {
+        Some(op) if op.checked_mul(inputs + 1).is_some() => Ok(()),
+        _ => Err(SpecError::TooLarge),
+    }
+}
+
+/// The spec hash's words for this layer: kind 2, then its widths and pieces.
+pub(crate) const fn mix_hash(h: u32, inputs: usize, outputs: usize, pieces: usize) -> u32 {
+    mix(
+        mix(mix(mix(h, 2), inputs as u32), outputs as u32),
+        pieces as u32,
+    )
+}
 
 /// Parameters: `W` then `b`.
 pub(crate) const fn param_count(inputs: usize, outputs: usize, pieces: usize) -> usize {

@@ -13,9 +13,41 @@ mod softmax;
 use microprop_hal::{Backend, Span};
 
 use crate::network::{Cursor, LayerSpans, Network, Result};
-use crate::Layer;
+use crate::{Layer, SpecError};
 
 impl Layer {
+    /// The checks [`Spec::try_new`](crate::Spec::try_new) makes of layer
+    /// `index`, whose input is `width` wide.
+    pub(crate) const fn check(
+        &self,
+        index: usize,
+        width: usize,
+    ) -> core::result::Result<(), SpecError> {
+        match *self {
+            Layer::Dense { inputs, outputs } => dense::check(index, width, inputs, outputs),
+            Layer::Maxout {
+                inputs,
+                outputs,
+                pieces,
+            } => maxout::check(index, width, inputs, outputs, pieces),
+            Layer::Activation(_) | Layer::Softmax => Ok(()),
+        }
+    }
+
+    /// Mix this layer into the spec hash `h`.
+    pub(crate) const fn mix_hash(&self, h: u32) -> u32 {
+        match *self {
+            Layer::Dense { inputs, outputs } => dense::mix_hash(h, inputs, outputs),
+            Layer::Maxout {
+                inputs,
+                outputs,
+                pieces,
+            } => maxout::mix_hash(h, inputs, outputs, pieces),
+            Layer::Activation(a) => activation::mix_hash(h, a),
+            Layer::Softmax => softmax::mix_hash(h),
+        }
+    }
+
     /// Number of trainable parameters (weights then biases).
     pub const fn param_count(&self) -> usize {
         match *self {

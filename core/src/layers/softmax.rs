@@ -3,6 +3,12 @@
 use microprop_hal::{op, Backend, Op, Span};
 
 use crate::network::{LayerSpans, Network, Result};
+use crate::spec::mix;
+
+/// The spec hash's word for this layer: kind 4.
+pub(crate) const fn mix_hash(h: u32) -> u32 {
+    mix(h, 4)
+}
 
 /// `y = softmax(x)` row by row.
 pub(crate) fn forward<B: Backend>(
