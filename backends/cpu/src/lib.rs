@@ -356,7 +356,9 @@ impl<E: Float, K: CpuKernels<E>> Backend for CpuBackend<'_, E, K> {
         Ok(())
     }
 
-    /// Every composite op has a CPU kernel.
+    /// Every composite comes to [`Backend::dispatch`]: those with a CPU
+    /// kernel run it, any other runs its decomposition there (so the check
+    /// costs nothing per op).
     fn overrides(&self, _op: &Op<E>) -> bool {
         true
     }
@@ -655,6 +657,14 @@ impl<E: Float, K: CpuKernels<E>> Backend for CpuBackend<'_, E, K> {
                 if let Some(o) = o.first_mut() {
                     *o = E::from_usize(n);
                 }
+            }
+            // A composite without a CPU kernel: its reference decomposition,
+            // checked as a whole first (no op of this crate's vocabulary
+            // reaches this arm today).
+            #[allow(unreachable_patterns)]
+            _ => {
+                op.validate_decomposition(self.arena.len())?;
+                return op.decompose(&mut |p| self.dispatch(p));
             }
         }
         Ok(())

@@ -647,5 +647,9 @@ pub(crate) fn lower(op: &Op<f32>, gemm: GemmKernel) -> Result<Option<Dispatch>, 
                 u("offset", out.offset)?,
             ],
         ),
+        // A composite without a shader: `overrides` is false for it, so
+        // `execute` decomposes it and never gets here.
+        #[allow(unreachable_patterns)]
+        _ => Err(microprop_hal::OpError::Unsupported { op: op.name() }.into()),
     }
 }

@@ -590,10 +590,13 @@ impl Backend for VulkanBackend {
         Ok(())
     }
 
-    /// Every composite op has a shader of its own (one dispatch instead of
-    /// its decomposition's many).
-    fn overrides(&self, _op: &Op<f32>) -> bool {
-        true
+    /// The composites with a shader of their own (one dispatch instead of
+    /// their decomposition's many); any other composite is decomposed.
+    fn overrides(&self, op: &Op<f32>) -> bool {
+        matches!(
+            op,
+            Op::BiasActivate(_) | Op::Loss(_) | Op::PerceptronEpoch(_) | Op::PerceptronErrors(_)
+        )
     }
 
     fn dispatch(&mut self, op: &Op<f32>) -> Result<(), Error> {
