@@ -312,6 +312,26 @@ fn input<'a, E, const M: usize>(
     p.input(s).ok_or(CpuError::Op(OpError::Overlap { op }))
 }
 
+/// An op from `x` to `y` (`(x, y, op name)`) that may run in place: `y == x`
+/// runs `in_place` on it, distinct spans run `apart`.
+fn unary<E>(
+    arena: &mut [E],
+    (x, y, name): (Span, Span, &'static str),
+    in_place: impl FnOnce(&mut [E]) -> Result<(), OpError>,
+    apart: impl FnOnce(&[E], &mut [E]) -> Result<(), OpError>,
+) -> Result<(), CpuError> {
+    let p = parts(arena, [y], name)?;
+    if x == y {
+        let [y] = p.outs;
+        in_place(y)?;
+    } else {
+        let x = input(&p, x, name)?;
+        let [y] = p.outs;
+        apart(x, y)?;
+    }
+    Ok(())
+}
+
 /// `offset .. offset + len` if it lies inside an arena of `arena_len`
 /// elements, else the error naming it.
 fn host_range(
@@ -429,17 +449,15 @@ impl<E: Float, K: CpuKernels<E>> Backend for CpuBackend<'_, E, K> {
                 let [dbias] = p.outs;
                 reference::bias_grad(rows, cols, dout, dbias)?;
             }
-            Op::Activate(op::Activate { act, x, y }) => {
-                let p = parts(arena, [y], name)?;
-                if x == y {
-                    let [y] = p.outs;
+            Op::Activate(op::Activate { act, x, y }) => unary(
+                arena,
+                (x, y, name),
+                |y| {
                     reference::activate_in_place(act, y);
-                } else {
-                    let x = input(&p, x, name)?;
-                    let [y] = p.outs;
-                    reference::activate(act, x, y)?;
-                }
-            }
+                    Ok(())
+                },
+                |x, y| reference::activate(act, x, y),
+            )?,
             Op::BiasActivate(ref o) => {
                 if o.x == o.y {
                     let p = parts(arena, [o.x], name)?;
@@ -465,28 +483,18 @@ impl<E: Float, K: CpuKernels<E>> Backend for CpuBackend<'_, E, K> {
                     reference::activate_backward(act, x, y, dy, dx)?;
                 }
             }
-            Op::Softmax(op::Softmax { x, y, rows, cols }) => {
-                let p = parts(arena, [y], name)?;
-                if x == y {
-                    let [y] = p.outs;
-                    reference::softmax_in_place(rows, cols, y)?;
-                } else {
-                    let x = input(&p, x, name)?;
-                    let [y] = p.outs;
-                    reference::softmax(rows, cols, x, y)?;
-                }
-            }
-            Op::LogSoftmax(op::LogSoftmax { x, y, rows, cols }) => {
-                let p = parts(arena, [y], name)?;
-                if x == y {
-                    let [y] = p.outs;
-                    reference::log_softmax_in_place(rows, cols, y)?;
-                } else {
-                    let x = input(&p, x, name)?;
-                    let [y] = p.outs;
-                    reference::log_softmax(rows, cols, x, y)?;
-                }
-            }
+            Op::Softmax(op::Softmax { x, y, rows, cols }) => unary(
+                arena,
+                (x, y, name),
+                |y| reference::softmax_in_place(rows, cols, y),
+                |x, y| reference::softmax(rows, cols, x, y),
+            )?,
+            Op::LogSoftmax(op::LogSoftmax { x, y, rows, cols }) => unary(
+                arena,
+                (x, y, name),
+                |y| reference::log_softmax_in_place(rows, cols, y),
+                |x, y| reference::log_softmax(rows, cols, x, y),
+            )?,
             Op::SoftmaxBackward(op::SoftmaxBackward {
                 y,
                 dy,

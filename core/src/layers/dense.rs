@@ -18,18 +18,30 @@ pub(crate) const fn check(
     inputs: usize,
     outputs: usize,
 ) -> core::result::Result<(), SpecError> {
-    if inputs != width {
-        return Err(SpecError::Chain {
-            layer,
-            expected: inputs,
-            got: width,
-        });
+    if let Err(e) = chain(layer, width, inputs) {
+        return Err(e);
     }
     if inputs == 0 || outputs == 0 {
         return Err(SpecError::ZeroWidth { layer });
     }
     if inputs.checked_mul(outputs).is_none() {
         return Err(SpecError::TooLarge);
+    }
+    Ok(())
+}
+
+/// A layer that declares `inputs` must follow one that gives `width`.
+pub(crate) const fn chain(
+    layer: usize,
+    width: usize,
+    inputs: usize,
+) -> core::result::Result<(), SpecError> {
+    if inputs != width {
+        return Err(SpecError::Chain {
+            layer,
+            expected: inputs,
+            got: width,
+        });
     }
     Ok(())
 }

@@ -22,12 +22,8 @@ pub(crate) const fn check(
     outputs: usize,
     pieces: usize,
 ) -> core::result::Result<(), SpecError> {
-    if inputs != width {
-        return Err(SpecError::Chain {
-            layer,
-            expected: inputs,
-            got: width,
-        });
+    if let Err(e) = dense::chain(layer, width, inputs) {
+        return Err(e);
     }
     if inputs == 0 || outputs == 0 || pieces == 0 {
         return Err(SpecError::ZeroWidth { layer });

@@ -212,6 +212,16 @@ impl<E: Element> Composite<E> for Loss<E> {
             value: zero,
         }))?;
         let pred_row = |r: usize| self.pred.slice(r * cols, cols);
+        // Row r's label as a one-hot row in `t`.
+        let one_hot = |r: usize, t: Span| {
+            Op::OneHot(OneHot {
+                labels: self.target.slice(r, 1),
+                y: t,
+                rows: 1,
+                cols,
+                value: one,
+            })
+        };
         let grad_row = |r: usize| self.grad.map(|g| g.slice(r * cols, cols));
         match self.kind {
             LossKind::Mse => {
@@ -259,13 +269,7 @@ impl<E: Element> Composite<E> for Loss<E> {
                     value: one,
                 }))?;
                 for r in 0..rows {
-                    emit(&Op::OneHot(OneHot {
-                        labels: self.target.slice(r, 1),
-                        y: t,
-                        rows: 1,
-                        cols,
-                        value: one,
-                    }))?;
+                    emit(&one_hot(r, t))?;
                     emit(&Op::LogSoftmax(LogSoftmax {
                         x: pred_row(r),
                         y: l,
@@ -304,13 +308,7 @@ impl<E: Element> Composite<E> for Loss<E> {
                     value: one,
                 }))?;
                 for r in 0..rows {
-                    emit(&Op::OneHot(OneHot {
-                        labels: self.target.slice(r, 1),
-                        y: t,
-                        rows: 1,
-                        cols,
-                        value: one,
-                    }))?;
+                    emit(&one_hot(r, t))?;
                     emit(&row_gemm(cols, 1, pred_row(r), t, pt, one, zero))?;
                     emit(&row_gemm(cols, 1, t, ones, valid, one, zero))?;
                     emit(&Op::Copy(Copy {

@@ -38,12 +38,23 @@ pub struct PerceptronEpoch {
     pub scratch: Span,
 }
 
+/// The checks both perceptron ops make of their weights, samples and labels.
+fn check_data(
+    c: &Check,
+    (weights, samples, labels): (Span, Span, Span),
+    rows: usize,
+    cols: usize,
+) -> Result<(), OpError> {
+    c.shape("weights", weights, cols)?;
+    c.shape("samples", samples, dims(rows, cols))?;
+    c.shape("labels", labels, rows)
+}
+
 impl OpInfo for PerceptronEpoch {
     const NAME: &'static str = "perceptron_epoch";
     fn check(&self, c: &Check) -> Result<(), OpError> {
-        c.shape("weights", self.weights, self.cols)?;
-        c.shape("samples", self.samples, dims(self.rows, self.cols))?;
-        c.shape("labels", self.labels, self.rows)?;
+        let data = (self.weights, self.samples, self.labels);
+        check_data(c, data, self.rows, self.cols)?;
         c.shape("stats", self.stats, 1)?;
         c.disjoint(self.weights, self.samples)?;
         c.disjoint(self.weights, self.labels)?;
@@ -87,9 +98,8 @@ pub struct PerceptronErrors {
 impl OpInfo for PerceptronErrors {
     const NAME: &'static str = "perceptron_errors";
     fn check(&self, c: &Check) -> Result<(), OpError> {
-        c.shape("weights", self.weights, self.cols)?;
-        c.shape("samples", self.samples, dims(self.rows, self.cols))?;
-        c.shape("labels", self.labels, self.rows)?;
+        let data = (self.weights, self.samples, self.labels);
+        check_data(c, data, self.rows, self.cols)?;
         c.shape("out", self.out, 1)?;
         c.disjoint(self.out, self.weights)?;
         c.disjoint(self.out, self.samples)?;
