@@ -97,6 +97,12 @@ pub use span::Span;
 /// the results a caller observes through [`Backend::download`] are those of
 /// executing every op in order.
 ///
+/// When an op is rejected, the ops issued before it since the last
+/// [`Backend::submit`] or [`Backend::download`] have run on an executing
+/// backend; a recording backend drops them instead, so that a failed unit of
+/// work runs not at all rather than in part. Uploads that returned `Ok` are
+/// never dropped.
+///
 /// Implementations must not panic on a malformed op: call [`Op::validate`]
 /// (or check equivalently) in [`Backend::dispatch`] and return an error.
 pub trait Backend {

@@ -24,6 +24,13 @@
 //! dispatch reads and writes the one arena buffer, so each is separated from
 //! the next by a compute→compute memory barrier.
 //!
+//! An op that [`Backend::execute`] rejects (malformed, or too large for the
+//! device) drops every dispatch recorded since the last submission: a unit of
+//! work that failed runs not at all rather than in part, so a `train_step`
+//! that returns `Err` leaves the model bit-identical. Uploads recorded in it
+//! returned `Ok` and are kept: the arena becomes what it was after the last
+//! submission, with those uploads applied.
+//!
 //! ## Host copies
 //!
 //! When the arena's memory is host-visible (lavapipe, integrated GPUs,
@@ -351,6 +358,28 @@ impl VulkanBackend {
         self.readback_len = 0;
     }
 
+    /// An op was rejected: drop the dispatches recorded since the last
+    /// submission (the failed unit of work never runs in part) and keep the
+    /// uploads, which returned `Ok` and carry the caller's data. No download
+    /// is ever pending here (`download` records its copy and submits at once).
+    fn drop_dispatches(&mut self) {
+        self.cmds.retain(|c| matches!(c, Cmd::Upload { .. }));
+        self.slots.clear();
+    }
+
+    /// Validate and lower one op into the pending sequence.
+    fn record_op(&mut self, op: &Op<f32>) -> Result<(), Error> {
+        op.validate(self.arena_len)?;
+        if let Some(d) = kernels::lower(op, self.gemm)? {
+            self.cmds.push(Cmd::Dispatch {
+                kernel: d.kernel,
+                groups: d.groups,
+            });
+            self.slots.push(d.params);
+        }
+        Ok(())
+    }
+
     /// Make sure the host-visible buffers can hold what is pending; growing
     /// one invalidates every cached command buffer that referenced it.
     fn reserve(&mut self) -> Result<(), Error> {
@@ -599,16 +628,28 @@ impl Backend for VulkanBackend {
         )
     }
 
+    /// Records the op; a rejected op (malformed, or too large for this
+    /// device) also drops every dispatch recorded since the last submission,
+    /// so the failed unit of work changes nothing (uploads are kept).
     fn dispatch(&mut self, op: &Op<f32>) -> Result<(), Error> {
-        op.validate(self.arena_len)?;
-        if let Some(d) = kernels::lower(op, self.gemm)? {
-            self.cmds.push(Cmd::Dispatch {
-                kernel: d.kernel,
-                groups: d.groups,
-            });
-            self.slots.push(d.params);
+        let result = self.record_op(op);
+        if result.is_err() {
+            self.drop_dispatches();
         }
-        Ok(())
+        result
+    }
+
+    /// As the trait's `execute`, and a composite rejected as a whole also
+    /// drops the dispatches recorded since the last submission.
+    fn execute(&mut self, op: &Op<f32>) -> Result<(), Error> {
+        if op.is_primitive() || self.overrides(op) {
+            return self.dispatch(op);
+        }
+        if let Err(e) = op.validate_decomposition(self.arena_len) {
+            self.drop_dispatches();
+            return Err(e.into());
+        }
+        op.decompose(&mut |p| self.dispatch(p))
     }
 
     fn submit(&mut self) -> Result<(), Error> {

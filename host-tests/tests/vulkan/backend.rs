@@ -44,6 +44,14 @@ pub fn tests() -> Vec<(&'static str, fn())> {
             "a_device_can_be_picked_by_name",
             a_device_can_be_picked_by_name,
         ),
+        (
+            "a_rejected_op_drops_its_unit_of_work_but_not_uploads",
+            a_rejected_op_drops_its_unit_of_work_but_not_uploads,
+        ),
+        (
+            "a_failed_train_step_leaves_the_parameters_bit_identical",
+            a_failed_train_step_leaves_the_parameters_bit_identical,
+        ),
     ]
 }
 
@@ -499,4 +507,160 @@ fn a_device_can_be_picked_by_name() {
     let name = &all[all.len() - 1].name;
     let picked = VulkanBackend::with_device(1, &name.to_uppercase()).unwrap();
     assert_eq!(picked.device().name, *name);
+}
+
+/// Gemm workgroups are 32 wide and at most 65,535 per dimension: one more
+/// column than 32 × 65,535 is a gemm the backend cannot dispatch.
+const TOO_WIDE: usize = 32 * 65_535 + 1;
+
+/// Panics with the first differing element (and how many differ) unless
+/// `got` and `want` are bit-identical.
+fn assert_same_bits(got: &[f32], want: &[f32], what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: lengths");
+    let differ: Vec<usize> = (0..got.len())
+        .filter(|&i| got[i].to_bits() != want[i].to_bits())
+        .collect();
+    if let Some(&i) = differ.first() {
+        panic!(
+            "{what}: {} elements differ, the first at {i}: {} instead of {}",
+            differ.len(),
+            got[i],
+            want[i]
+        );
+    }
+}
+
+/// Ops recorded since the last submission (and an upload among them), then
+/// a rejected op: the recorded ops never run, the upload does, and the
+/// backend keeps working. Rejections: a malformed primitive and a malformed
+/// composite (`Op::validate`), and a valid gemm too wide to dispatch
+/// (`TooLarge`), on the mapped and the staging path.
+fn a_rejected_op_drops_its_unit_of_work_but_not_uploads() {
+    let len = 2 * TOO_WIDE + 1;
+    let too_wide = Op::Gemm(op::Gemm {
+        m: 1,
+        n: TOO_WIDE,
+        k: 1,
+        a: Span::new(0, 1),
+        trans_a: false,
+        b: Span::new(1, TOO_WIDE),
+        trans_b: false,
+        c: Span::new(1 + TOO_WIDE, TOO_WIDE),
+        alpha: 1.0,
+        beta: 0.0,
+    });
+    let malformed = Op::Fill(op::Fill {
+        dst: Span::new(len - 2, 4),
+        value: 1.0,
+    });
+    let composite = Op::BiasActivate(op::BiasActivate {
+        act: Activation::Relu,
+        bias: Span::new(0, 3),
+        x: Span::new(4, 8),
+        y: Span::new(12, 8),
+        rows: 2,
+        cols: 4,
+    });
+    let rejected = [
+        ("a malformed fill", malformed, ErrorKind::OutOfBounds),
+        ("a malformed bias + activation", composite, ErrorKind::Shape),
+        ("a gemm too wide", too_wide, ErrorKind::Unsupported),
+    ];
+    for staging in [false, true] {
+        let mut vk = make(
+            len,
+            Options {
+                force_staging: staging,
+                ..Default::default()
+            },
+        );
+        let start: Vec<f32> = (0..32).map(|v| v as f32).collect();
+        vk.upload(0, &start).unwrap();
+        vk.submit().unwrap();
+        for (what, bad, kind) in &rejected {
+            let path = if staging { "staging" } else { "mapped" };
+            let mut before = vec![0.0f32; len];
+            vk.download(0, &mut before).unwrap();
+            vk.execute(&Op::Axpy(op::Axpy {
+                x: Span::new(0, 8),
+                y: Span::new(8, 8),
+                alpha: 2.0,
+            }))
+            .unwrap();
+            vk.upload(16, &[100.0; 4]).unwrap();
+            vk.execute(&Op::Fill(op::Fill {
+                dst: Span::new(24, 4),
+                value: 5.0,
+            }))
+            .unwrap();
+            let e = vk.execute(bad).unwrap_err();
+            assert_eq!(e.kind(), *kind, "{path}, {what}: {e}");
+            let mut after = vec![0.0f32; len];
+            vk.download(0, &mut after).unwrap();
+            // Only the upload landed: the axpy and the fill were dropped.
+            let mut want = before.clone();
+            want[16..20].fill(100.0);
+            assert_same_bits(
+                &after,
+                &want,
+                &format!("{path}, {what}: the arena after the rejected op"),
+            );
+            // The backend keeps working: a new unit runs in full.
+            vk.execute(&Op::Axpy(op::Axpy {
+                x: Span::new(16, 2),
+                y: Span::new(30, 2),
+                alpha: 0.5,
+            }))
+            .unwrap();
+            vk.submit().unwrap();
+            let mut tail = [0.0f32; 2];
+            vk.download(30, &mut tail).unwrap();
+            want[30] += 50.0;
+            want[31] += 50.0;
+            assert_eq!(tail, [want[30], want[31]], "{path}, {what}: the next unit");
+        }
+    }
+}
+
+/// The case: a network whose first layer is too wide for a gemm
+/// dispatch in its backward pass, trained with SGD fused into backward, so
+/// the last layer's update is recorded before the first layer's gemm is
+/// rejected. `train_step` fails, and the parameters stay bit-identical,
+/// also after a second failing step, on the mapped and the staging path
+/// (where the step's input upload is recorded, and kept).
+fn a_failed_train_step_leaves_the_parameters_bit_identical() {
+    use microprop::{Config, Layer, Loss, Network, Optimizer, Spec, Targets};
+    const SPEC: Spec = Spec::new(&[Layer::dense(TOO_WIDE, 1), Layer::dense(1, 1)]);
+    let cfg = Config::new(1, Loss::Mse, Optimizer::fused_sgd(0.1));
+    for staging in [false, true] {
+        let path = if staging { "staging" } else { "mapped" };
+        let vk = make(
+            cfg.arena_len(&SPEC),
+            Options {
+                force_staging: staging,
+                ..Default::default()
+            },
+        );
+        let mut net = Network::new(SPEC, vk, cfg).unwrap();
+        let mut before = vec![0.0f32; SPEC.param_count()];
+        net.parameters(&mut before).unwrap();
+        let x = vec![1.0f32; TOO_WIDE];
+        for attempt in 0..2 {
+            let e = net
+                .train_step(&x, Targets::Values(&[100.0]))
+                .map(|_| ())
+                .unwrap_err();
+            assert!(
+                matches!(e, microprop::Error::Backend(Error::TooLarge { .. })),
+                "{path}, attempt {attempt}: {e}"
+            );
+            let mut after = vec![0.0f32; SPEC.param_count()];
+            net.parameters(&mut after).unwrap();
+            assert_same_bits(
+                &after,
+                &before,
+                &format!("{path}, attempt {attempt}: the parameters after a failed train_step"),
+            );
+        }
+    }
 }
