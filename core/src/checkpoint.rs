@@ -34,28 +34,56 @@
 //!
 //! A cut during (2) leaves the target partly erased: its header or its blob
 //! no longer checks, or (cut before the first byte changed) it still holds
-//! an older checkpoint with a lower sequence number. A cut during (3) leaves
-//! the header erased (`0xFF…`: no magic). A cut during (4) leaves a torn
-//! header whose CRC does not match. In every case the other slot, which
-//! holds the newest complete checkpoint, was never touched. Only a header
-//! whose CRC matches, whose blob length is this network's, and whose blob
-//! passes every check of [`blob::validate`] (magic, version, spec hash,
-//! count, CRC-32, finite values) counts as valid; [`Checkpoints::restore`]
-//! loads the valid one with the highest sequence number.
+//! an older checkpoint. A cut during (3) leaves the header erased (`0xFF…`:
+//! no magic). A cut during (4) leaves a torn header whose CRC does not
+//! match. In every case the other slot, which holds the newest complete
+//! checkpoint, was never touched. Only a header whose CRC matches, whose
+//! blob length is this network's, and whose blob passes every check of
+//! [`blob::validate`] (magic, version, spec hash, count, CRC-32, finite
+//! values) counts as valid; [`Checkpoints::restore`] loads the newer valid
+//! one.
 //!
-//! Sequence numbers are u32 and do not wrap: each save uses the highest
-//! sequence number with an intact slot header plus one, and
-//! [`CheckpointError::SequenceExhausted`] is returned at `u32::MAX`
-//! (4·10⁹ saves, far beyond any NOR flash's erase endurance).
+//! # Sequence numbers wrap
+//!
+//! Sequence numbers are u32 compared in serial-number arithmetic (RFC
+//! 1982): `a` is newer than `b` when `a − b` (mod 2³²) lies in `1..2³¹`, so
+//! after `u32::MAX` comes 0, which is newer. A save takes one more than the
+//! newer of the two intact slot headers (valid blob or not), and so is newer
+//! than the slot it keeps; no header, whatever its number, can stop later
+//! saves. Two headers exactly 2³¹ apart (never written by this module) are
+//! ordered slot A first; should one more than the newer header not be newer
+//! than the kept slot's (the headers 2³¹ − 1 apart), a save takes one more
+//! than the kept slot's instead.
+//!
+//! # A restore validates everything before it writes anything
+//!
+//! [`Checkpoints::restore`] validates both slots completely, then reads the
+//! chosen one a second time into a **staging span**, checking it again as it
+//! is read (blob header, spec hash, count, finite values, and a CRC-32 equal
+//! to the one the first read validated). Only when the whole payload has
+//! been read and checked are the staged parameters applied, by one backend
+//! `Copy` op (its bounds are checked before it runs; on the CPU backend it
+//! cannot stop halfway). A flash read that fails, or returns other bytes the
+//! second time, at any point leaves the parameters and the optimizer state
+//! bit-identical and returns an error.
+//!
+//! The staging span is the network's **gradient span** (no RAM beyond the
+//! arena): gradients are working space between steps (`train_step` zeroes
+//! them first), and once staging began `restore` leaves them zero, `Ok` or
+//! `Err`. A network without one (fused SGD) gets
+//! [`CheckpointError::Staging`] and uses [`Checkpoints::restore_with`], which
+//! stages into a caller's slice of [`restore_scratch_len`] elements (that
+//! many elements of RAM, e.g. a `static`) and changes nothing but the
+//! parameters, and those only on success.
 //!
 //! # RAM
 //!
 //! Parameters stream between the backend's arena and flash through a
 //! [`BUF_LEN`]-byte buffer and a 64-element buffer on the stack: no second
-//! copy of the parameters. `save` reads the parameters twice (CRC, then
-//! write) and the flash once (verify); `restore` reads both slots to
-//! validate them, then the chosen one again to upload it, so it leaves the
-//! model unchanged on any validation error.
+//! copy of the parameters outside the arena (except `restore_with`'s
+//! scratch). `save` reads the parameters twice (CRC, then write) and the
+//! flash once (verify); `restore` reads both slots to validate them, then
+//! the chosen one again into the staging span.
 //!
 //! ```
 //! use microprop::checkpoint::{self, Checkpoints, Slot};
@@ -104,6 +132,15 @@
 //! net.parameters(&mut p).unwrap();
 //! other.parameters(&mut q).unwrap();
 //! assert_eq!(p, q);
+//!
+//! // Fused SGD keeps no gradients to stage in: restore through a scratch.
+//! const FUSED: Config = Config::new(4, Loss::Mse, Optimizer::fused_sgd(0.1));
+//! let mut arena3 = [0.0f32; FUSED.arena_len(&NET)];
+//! let mut third = Network::new(NET, CpuBackend::new(&mut arena3), FUSED).unwrap();
+//! let mut scratch = [0.0f32; checkpoint::restore_scratch_len(&NET)];
+//! assert_eq!(ckpt.restore_with(&mut third, &mut scratch).unwrap().seq, 1);
+//! third.parameters(&mut q).unwrap();
+//! assert_eq!(p, q);
 //! ```
 
 use crate::blob::{self, BlobError, Crc32, HEADER_LEN};
@@ -112,7 +149,7 @@ use crate::network::Network;
 use crate::Spec;
 use core::fmt;
 use embedded_storage::nor_flash::NorFlash;
-use microprop_hal::{Backend, Element};
+use microprop_hal::{op, Backend, Element, Op};
 
 /// The first four bytes of a committed slot.
 pub const SLOT_MAGIC: [u8; 4] = *b"MPCK";
@@ -221,14 +258,23 @@ pub enum CheckpointError<FE, BE> {
         /// Bytes per slot.
         slot_len: usize,
     },
-    /// The sequence number would pass `u32::MAX`; flash is untouched.
-    SequenceExhausted,
+    /// A restore has no room to stage the checkpoint before applying it:
+    /// [`Checkpoints::restore`] stages in the network's gradient span (none
+    /// with fused SGD), [`Checkpoints::restore_with`] in its scratch slice.
+    /// Found before flash is read; nothing changed.
+    Staging {
+        /// Elements needed ([`restore_scratch_len`]).
+        needed: usize,
+        /// Elements there were.
+        available: usize,
+    },
     /// The parameters cannot be encoded (a NaN or ∞ parameter); flash is
     /// untouched.
     Blob(BlobError),
     /// Read-back after writing, or a second read, did not give the bytes
-    /// written (failing flash, or parameters that changed under the save).
-    /// The slot being written is not committed.
+    /// written or validated (failing flash, or parameters that changed under
+    /// the save). A slot being written is not committed; a restore changed
+    /// no parameter.
     Verify {
         /// The slot being written or restored.
         slot: Slot,
@@ -250,7 +296,10 @@ impl<FE: fmt::Debug, BE: fmt::Display> fmt::Display for CheckpointError<FE, BE> 
                 f,
                 "checkpoint slot of {slot_len} bytes, this network needs {needed}"
             ),
-            CheckpointError::SequenceExhausted => write!(f, "checkpoint sequence number exhausted"),
+            CheckpointError::Staging { needed, available } => write!(
+                f,
+                "restore needs {needed} elements to stage the checkpoint, has {available}"
+            ),
             CheckpointError::Blob(e) => write!(f, "{e}"),
             CheckpointError::Verify { slot } => {
                 write!(f, "checkpoint slot {slot:?} did not read back as written")
@@ -309,6 +358,38 @@ pub const fn slot_len<F: NorFlash>(spec: &Spec<'_>) -> usize {
     let u = unit::<F>();
     let used = header_area::<F>() + round_up(blob::blob_len(spec.param_count()), u);
     round_up(used, max(F::ERASE_SIZE, 1))
+}
+
+/// Elements of scratch [`Checkpoints::restore_with`] needs for a network of
+/// `spec` (its parameter count): size a `static` with it.
+pub const fn restore_scratch_len(spec: &Spec<'_>) -> usize {
+    spec.param_count()
+}
+
+/// Whether sequence number `a` is newer than `b` in serial-number
+/// arithmetic (RFC 1982): `a − b` (mod 2³²) lies in `1..2³¹`. Neither of
+/// two numbers 2³¹ apart is newer.
+pub const fn newer(a: u32, b: u32) -> bool {
+    let d = a.wrapping_sub(b);
+    d != 0 && d < 1 << 31
+}
+
+/// The sequence number of a save into one slot, given the intact header
+/// sequence numbers of the slot it keeps and of the one it overwrites: one
+/// more than the newer of the two, unless that would not be newer than the
+/// kept one (headers 2³¹ − 1 apart), then one more than the kept one.
+fn next_seq(kept: Option<u32>, overwritten: Option<u32>) -> u32 {
+    let top = match (kept, overwritten) {
+        (Some(k), Some(o)) if newer(o, k) => o,
+        (Some(k), _) => k,
+        (None, Some(o)) => o,
+        (None, None) => 0,
+    };
+    let seq = top.wrapping_add(1);
+    match kept {
+        Some(k) if !newer(seq, k) => k.wrapping_add(1),
+        _ => seq,
+    }
 }
 
 fn u32_at(b: &[u8], at: usize) -> u32 {
@@ -417,14 +498,23 @@ impl Validator {
     }
 }
 
+/// One slot, read and validated.
+struct Checked {
+    state: SlotState,
+    /// The sequence number of an intact slot header, valid blob or not.
+    seq: Option<u32>,
+    /// The blob's CRC-32 when the slot is valid.
+    crc: u32,
+}
+
 /// Both slots, read and validated.
 struct Survey {
-    /// The valid checkpoint with the highest sequence number.
-    newest: Option<Restored>,
+    /// The newer valid checkpoint, and its blob's CRC-32.
+    newest: Option<(Restored, u32)>,
     /// Slot A's and slot B's state.
     states: [SlotState; 2],
-    /// The highest sequence number of an intact slot header (0 if none).
-    top: u32,
+    /// Slot A's and slot B's intact header sequence numbers.
+    seqs: [Option<u32>; 2],
 }
 
 /// Two checkpoint slots in a region of a NOR flash (see the module docs).
@@ -527,24 +617,33 @@ impl<F: NorFlash> Checkpoints<F> {
     }
 
     /// Validate `slot` completely against `spec` (slot header, blob header,
-    /// spec hash, count, CRC-32, finite values). Also returns the sequence
-    /// number of an intact slot header, valid blob or not.
+    /// spec hash, count, CRC-32, finite values).
     fn check_slot(
         &mut self,
         spec: &Spec<'_>,
         slot: Slot,
-    ) -> core::result::Result<(SlotState, Option<u32>), F::Error> {
+    ) -> core::result::Result<Checked, F::Error> {
         let mut head = [0u8; BUF_LEN];
         let area = header_area::<F>();
         let head = head.get_mut(..area).unwrap_or(&mut []);
         self.flash.read(self.slot_offset(slot), head)?;
         let (seq, len) = match parse_slot_header(head) {
             Ok(h) => h,
-            Err(state) => return Ok((state, None)),
+            Err(state) => {
+                return Ok(Checked {
+                    state,
+                    seq: None,
+                    crc: 0,
+                })
+            }
         };
         let want = blob::blob_len(spec.param_count());
         if len as usize != want {
-            return Ok((SlotState::Length { found: len }, Some(seq)));
+            return Ok(Checked {
+                state: SlotState::Length { found: len },
+                seq: Some(seq),
+                crc: 0,
+            });
         }
         let mut v: Option<core::result::Result<Validator, BlobError>> = None;
         self.stream(
@@ -566,18 +665,25 @@ impl<F: NorFlash> Checkpoints<F> {
             },
             |e| e,
         )?;
-        let state = match v {
+        let (state, crc) = match v {
             Some(Ok(val)) => match val.finish() {
-                Ok(_) => SlotState::Valid { seq },
-                Err(e) => SlotState::Blob(e),
+                Ok(crc) => (SlotState::Valid { seq }, crc),
+                Err(e) => (SlotState::Blob(e), 0),
             },
-            Some(Err(e)) => SlotState::Blob(e),
-            None => SlotState::Blob(BlobError::Truncated {
-                needed: want,
-                got: 0,
-            }),
+            Some(Err(e)) => (SlotState::Blob(e), 0),
+            None => (
+                SlotState::Blob(BlobError::Truncated {
+                    needed: want,
+                    got: 0,
+                }),
+                0,
+            ),
         };
-        Ok((state, Some(seq)))
+        Ok(Checked {
+            state,
+            seq: Some(seq),
+            crc,
+        })
     }
 
     /// What each slot holds for a network of `spec`, fully validated.
@@ -593,36 +699,40 @@ impl<F: NorFlash> Checkpoints<F> {
         let b = self
             .check_slot(spec, Slot::B)
             .map_err(CheckpointError::Flash)?;
-        Ok([a.0, b.0])
+        Ok([a.state, b.state])
     }
 
-    /// The newest valid checkpoint for `spec`, the states of both slots,
-    /// and the highest sequence number of an intact slot header.
+    /// The newer valid checkpoint for `spec` (slot A when neither is newer),
+    /// the states of both slots and their intact header sequence numbers.
     fn survey<BE>(
         &mut self,
         spec: &Spec<'_>,
     ) -> core::result::Result<Survey, CheckpointError<F::Error, BE>> {
         self.check_fits(spec)?;
-        let (a, sa) = self
+        let a = self
             .check_slot(spec, Slot::A)
             .map_err(CheckpointError::Flash)?;
-        let (b, sb) = self
+        let b = self
             .check_slot(spec, Slot::B)
             .map_err(CheckpointError::Flash)?;
-        let newest = match (a, b) {
-            (SlotState::Valid { seq: x }, SlotState::Valid { seq: y }) if y > x => Some(Restored {
-                seq: y,
-                slot: Slot::B,
-            }),
-            (SlotState::Valid { seq }, _) => Some(Restored { seq, slot: Slot::A }),
-            (_, SlotState::Valid { seq }) => Some(Restored { seq, slot: Slot::B }),
+        let at = |seq, slot| {
+            Some((
+                Restored { seq, slot },
+                if slot == Slot::A { a.crc } else { b.crc },
+            ))
+        };
+        let newest = match (a.state, b.state) {
+            (SlotState::Valid { seq: x }, SlotState::Valid { seq: y }) if newer(y, x) => {
+                at(y, Slot::B)
+            }
+            (SlotState::Valid { seq }, _) => at(seq, Slot::A),
+            (_, SlotState::Valid { seq }) => at(seq, Slot::B),
             _ => None,
         };
-        let top = sa.unwrap_or(0).max(sb.unwrap_or(0));
         Ok(Survey {
             newest,
-            states: [a, b],
-            top,
+            states: [a.state, b.state],
+            seqs: [a.seq, b.seq],
         })
     }
 
@@ -630,19 +740,21 @@ impl<F: NorFlash> Checkpoints<F> {
     /// not hold the newest valid one (erase, write the blob, verify it, then
     /// commit the slot header). A power cut at any point leaves the previous
     /// checkpoint restorable. On [`CheckpointError::Blob`] (a non-finite
-    /// parameter), [`CheckpointError::SequenceExhausted`] and
-    /// [`CheckpointError::SlotTooSmall`] flash is untouched.
+    /// parameter) and [`CheckpointError::SlotTooSmall`] flash is untouched.
+    /// Its sequence number is newer than the kept slot's (see the module
+    /// docs): saves never run out of them.
     pub fn save<B: Backend>(&mut self, net: &mut Network<'_, B>) -> Result<Saved, F, B> {
         let spec = *net.spec();
         self.check_fits(&spec)?;
         let crc = blob_crc::<F, B>(net)?;
-        let Survey { newest, top, .. } = self.survey(&spec)?;
-        let seq = top
-            .checked_add(1)
-            .ok_or(CheckpointError::SequenceExhausted)?;
-        let slot = match newest {
-            Some(Restored { slot: Slot::A, .. }) => Slot::B,
-            _ => Slot::A,
+        let Survey {
+            newest,
+            seqs: [sa, sb],
+            ..
+        } = self.survey(&spec)?;
+        let (slot, seq) = match newest {
+            Some((Restored { slot: Slot::A, .. }, _)) => (Slot::B, next_seq(sa, sb)),
+            _ => (Slot::A, next_seq(sb, sa)),
         };
         let from = self.slot_offset(slot);
         self.flash
@@ -720,58 +832,146 @@ impl<F: NorFlash> Checkpoints<F> {
         Ok(Saved { seq, slot })
     }
 
-    /// Load the newest valid checkpoint into `net`'s parameters (optimizer
-    /// state is kept). Both slots are validated completely first; with no
-    /// valid checkpoint the model is unchanged and the error says what each
-    /// slot held.
+    /// Load the newer valid checkpoint into `net`'s parameters (optimizer
+    /// state is kept), staged in the network's gradient span: both slots
+    /// are validated completely, the chosen one is read again into the
+    /// gradient span and checked again (CRC-32 equal to the one validated,
+    /// finite values), and only then copied into the parameters by one
+    /// backend `Copy` op. On any error the parameters and optimizer state
+    /// are bit-identical; with no valid checkpoint the error says what each
+    /// slot held. Once staging began (the error is a flash, verify or
+    /// backend error) the gradients are zero, `Ok` or `Err`.
+    ///
+    /// A network without a gradient span (fused SGD) gets
+    /// [`CheckpointError::Staging`]: use [`Checkpoints::restore_with`].
     pub fn restore<B: Backend>(&mut self, net: &mut Network<'_, B>) -> Result<Restored, F, B> {
         let spec = *net.spec();
+        self.check_fits(&spec)?;
+        let layout = *net.layout();
+        let p = layout.params;
+        if layout.grads.len < p.len {
+            return Err(CheckpointError::Staging {
+                needed: p.len,
+                available: layout.grads.len,
+            });
+        }
+        let staging = layout.grads.prefix(p.len);
+        let mut staged = false;
+        let found = self.read_newest(&spec, |at, piece| {
+            staged = true;
+            net.backend_mut()
+                .upload(staging.offset + at, piece)
+                .map_err(backend_error)
+        });
+        let applied = found.and_then(|found| {
+            let copy = Op::Copy(op::Copy {
+                src: staging,
+                dst: p,
+            });
+            net.backend_mut().execute(&copy).map_err(backend_error)?;
+            Ok(found)
+        });
+        if staged {
+            // The staging span held parameters, not gradients.
+            let zeroed = net
+                .zero_grad()
+                .and_then(|()| net.backend_mut().submit().map_err(Error::Backend))
+                .map_err(CheckpointError::Network);
+            return applied.and_then(|found| zeroed.map(|()| found));
+        }
+        applied
+    }
+
+    /// [`Checkpoints::restore`], staged in `scratch` (at least
+    /// [`restore_scratch_len`] elements; a shorter one is
+    /// [`CheckpointError::Staging`] before flash is read) instead of the
+    /// gradient span: for networks without one (fused SGD), or to keep
+    /// accumulated gradients. RAM: `scratch` only. On any error nothing but
+    /// `scratch` changed; on success the parameters are written by one
+    /// [`Network::load_parameters`].
+    pub fn restore_with<B: Backend>(
+        &mut self,
+        net: &mut Network<'_, B>,
+        scratch: &mut [B::Elem],
+    ) -> Result<Restored, F, B> {
+        let spec = *net.spec();
+        self.check_fits(&spec)?;
+        let needed = restore_scratch_len(&spec);
+        let available = scratch.len();
+        let Some(staging) = scratch.get_mut(..needed) else {
+            return Err(CheckpointError::Staging { needed, available });
+        };
+        let found = self.read_newest(&spec, |at, piece| {
+            // `read_newest` hands over exactly `needed` elements in order.
+            let dst = staging.get_mut(at..).unwrap_or(&mut []);
+            for (d, s) in dst.iter_mut().zip(piece) {
+                *d = *s;
+            }
+            Ok(())
+        })?;
+        net.load_parameters(staging)
+            .map_err(CheckpointError::Network)?;
+        Ok(found)
+    }
+
+    /// Survey both slots, then read the newer valid one again, validating
+    /// it as it is read, and hand its parameters to `put(index, piece)` in
+    /// order, [`CHUNK`] elements at most at a time. `Ok` only when every
+    /// parameter was handed over and the second read passed every check
+    /// of the first (blob header, spec hash, count, finite values) with
+    /// the same CRC-32; `put` sees nothing unless a slot is valid.
+    fn read_newest<E: Element, BE>(
+        &mut self,
+        spec: &Spec<'_>,
+        mut put: impl FnMut(usize, &[E]) -> core::result::Result<(), CheckpointError<F::Error, BE>>,
+    ) -> core::result::Result<Restored, CheckpointError<F::Error, BE>> {
         let Survey {
             newest,
             states: [a, b],
             ..
-        } = self.survey(&spec)?;
-        let Some(found) = newest else {
+        } = self.survey(spec)?;
+        let Some((found, crc)) = newest else {
             return Err(CheckpointError::NoValidCheckpoint { a, b });
         };
+        let slot = found.slot;
+        let verify = || CheckpointError::Verify { slot };
         let len = blob::blob_len(spec.param_count());
-        let offset = net.layout().params.offset;
-        let mut crc = Crc32::new();
-        let mut stored = None;
-        let mut elems = [B::Elem::ZERO; CHUNK];
-        let mut index = 0;
+        let mut val: Option<Validator> = None;
+        let mut elems = [E::ZERO; CHUNK];
+        let mut index = 0usize;
         self.stream(
             found.slot,
             len,
             |at, piece| {
                 let payload = if at == 0 {
-                    stored = blob::parse_prefix(piece).ok().map(|h| h.crc);
-                    crc.update(piece.get(..16).unwrap_or(&[]));
+                    val = Some(Validator::new(spec, piece).map_err(|_| verify())?);
                     piece.get(HEADER_LEN..).unwrap_or(&[])
                 } else {
                     piece
                 };
-                crc.update(payload);
+                let Some(v) = val.as_mut() else {
+                    return Err(verify());
+                };
+                v.payload(payload);
                 for part in payload.chunks(4 * CHUNK) {
                     let mut n = 0;
-                    for (o, v) in elems.iter_mut().zip(floats(part)) {
-                        *o = B::Elem::from_f32(v);
+                    for (o, x) in elems.iter_mut().zip(floats(part)) {
+                        *o = E::from_f32(x);
                         n += 1;
                     }
-                    net.backend_mut()
-                        .upload(offset + index, elems.get(..n).unwrap_or(&[]))
-                        .map_err(|e| CheckpointError::Network(Error::Backend(e)))?;
-                    index += n;
+                    put(index, elems.get(..n).unwrap_or(&[]))?;
+                    index = index.saturating_add(n);
                 }
                 Ok(())
             },
             CheckpointError::Flash,
         )?;
-        // The second read must give what the first one validated.
-        if index != spec.param_count() || stored != Some(crc.finish()) {
-            return Err(CheckpointError::Verify { slot: found.slot });
+        // The second read must be complete, valid, and what the first one
+        // validated.
+        match val.map(Validator::finish) {
+            Some(Ok(again)) if again == crc && index == spec.param_count() => Ok(found),
+            _ => Err(verify()),
         }
-        Ok(found)
     }
 }
 

@@ -13,6 +13,11 @@
 //! flash and must get, bit for bit, either the model of the last completed
 //! save or the one whose save was cut, never an error once a save has
 //! completed.
+//!
+//! Read faults during restores: a read that fails, or returns other bytes
+//! (one bit flipped, or another slot's checkpoint), at every read of a
+//! restore; the model stays bit-identical or gets exactly the other valid
+//! checkpoint. And sequence numbers that wrap (no header locks out saves).
 
 use embedded_storage::nor_flash::{
     check_erase, check_read, check_write, ErrorType, NorFlash, NorFlashError, NorFlashErrorKind,
@@ -45,12 +50,14 @@ impl Rng {
 enum SimError {
     /// Power is off: the operation did nothing (or, for the cut one, part).
     PowerCut,
+    /// An injected read fault.
+    ReadFault,
     Kind(NorFlashErrorKind),
 }
 impl NorFlashError for SimError {
     fn kind(&self) -> NorFlashErrorKind {
         match self {
-            SimError::PowerCut => NorFlashErrorKind::Other,
+            SimError::PowerCut | SimError::ReadFault => NorFlashErrorKind::Other,
             SimError::Kind(k) => *k,
         }
     }
@@ -70,6 +77,26 @@ struct Cut {
     seed: u64,
 }
 
+/// A fault injected into reads `from..until` (0-based, counting every
+/// read call).
+#[derive(Clone, Copy, Debug)]
+struct ReadFault {
+    from: usize,
+    until: usize,
+    kind: FaultKind,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum FaultKind {
+    /// The read returns an error.
+    Fail,
+    /// The read succeeds but byte `byte` (modulo the read's length) comes
+    /// back XOR `mask`; flash itself is unchanged.
+    Flip { byte: usize, mask: u8 },
+    /// The read succeeds with the bytes `delta` bytes further on.
+    Elsewhere { delta: isize },
+}
+
 /// A NOR flash in RAM with power cuts. `R`, `W`, `E`: read, write and
 /// erase sizes.
 #[derive(Clone)]
@@ -84,6 +111,10 @@ struct Nor<const R: usize, const W: usize, const E: usize> {
     set_bits: usize,
     /// A faulty device: writes leave this byte offset unprogrammed.
     stuck: Option<usize>,
+    /// Read calls so far.
+    reads: usize,
+    /// A read fault to inject.
+    read_fault: Option<ReadFault>,
 }
 
 impl<const R: usize, const W: usize, const E: usize> Nor<R, W, E> {
@@ -96,6 +127,8 @@ impl<const R: usize, const W: usize, const E: usize> Nor<R, W, E> {
             cut_at: None,
             set_bits: 0,
             stuck: None,
+            reads: 0,
+            read_fault: None,
         }
     }
     fn reboot(&mut self) {
@@ -130,8 +163,25 @@ impl<const R: usize, const W: usize, const E: usize> ReadNorFlash for Nor<R, W, 
             return Err(SimError::PowerCut);
         }
         check_read(self, offset, bytes.len()).map_err(SimError::Kind)?;
+        let index = self.reads;
+        self.reads += 1;
         let o = offset as usize;
-        bytes.copy_from_slice(&self.mem[o..o + bytes.len()]);
+        let fault = self
+            .read_fault
+            .filter(|f| (f.from..f.until).contains(&index))
+            .map(|f| f.kind);
+        match fault {
+            None => bytes.copy_from_slice(&self.mem[o..o + bytes.len()]),
+            Some(FaultKind::Fail) => return Err(SimError::ReadFault),
+            Some(FaultKind::Flip { byte, mask }) => {
+                bytes.copy_from_slice(&self.mem[o..o + bytes.len()]);
+                bytes[byte % bytes.len()] ^= mask;
+            }
+            Some(FaultKind::Elsewhere { delta }) => {
+                let o = o.checked_add_signed(delta).unwrap();
+                bytes.copy_from_slice(&self.mem[o..o + bytes.len()]);
+            }
+        }
         Ok(())
     }
     fn capacity(&self) -> usize {
@@ -587,27 +637,117 @@ fn a_checkpoint_of_another_network_is_not_restored() {
     ));
 }
 
+/// Rewrite the slot header at `at` with sequence number `seq` (and a
+/// matching CRC), for a 512-byte blob.
+fn set_seq(mem: &mut [u8], at: usize, seq: u32) {
+    let mut h = [0u8; 16];
+    h[..4].copy_from_slice(b"MPCK");
+    h[4..8].copy_from_slice(&seq.to_le_bytes());
+    h[8..12].copy_from_slice(&512u32.to_le_bytes());
+    let crc = blob::crc32(&h[..12]);
+    h[12..16].copy_from_slice(&crc.to_le_bytes());
+    mem[at..at + 16].copy_from_slice(&h);
+}
+
 #[test]
-fn sequence_number_exhausted_is_an_error_not_a_wrap() {
+fn serial_number_comparison() {
+    // a is newer than b when a - b (mod 2^32) is in 1..2^31.
+    assert!(checkpoint::newer(2, 1));
+    assert!(!checkpoint::newer(1, 2));
+    assert!(!checkpoint::newer(7, 7));
+    assert!(checkpoint::newer(0, u32::MAX)); // 0 - (2^32 - 1) = 1
+    assert!(!checkpoint::newer(u32::MAX, 0)); // 2^32 - 1
+    assert!(checkpoint::newer(5, u32::MAX - 3)); // 9
+    assert!(checkpoint::newer((1 << 31) - 1, 0)); // 2^31 - 1: the farthest
+    assert!(!checkpoint::newer(1 << 31, 0)); // 2^31: neither is newer
+    assert!(!checkpoint::newer(0, 1 << 31));
+}
+
+#[test]
+fn a_header_at_the_last_sequence_number_does_not_stop_saves() {
     let (mut flash, mut arena) = setup();
     let mut net = Network::new(NET, CpuBackend::new(&mut arena), CFG).unwrap();
     let mut ck = Checkpoints::new(&mut flash, 0, SLOT as u32).unwrap();
     ck.save(&mut net).unwrap();
-    // Rewrite slot A's header with sequence u32::MAX (and a matching CRC).
-    let mut h = [0u8; 16];
-    h[..4].copy_from_slice(b"MPCK");
-    h[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
-    h[8..12].copy_from_slice(&512u32.to_le_bytes());
-    let crc = blob::crc32(&h[..12]);
-    h[12..16].copy_from_slice(&crc.to_le_bytes());
-    ck.flash_mut().mem[..16].copy_from_slice(&h);
+    // Slot A's header now says u32::MAX (with a matching CRC).
+    set_seq(&mut ck.flash_mut().mem, 0, u32::MAX);
     assert_eq!(
-        ck.inspect(&NET).unwrap()[0],
-        SlotState::Valid { seq: u32::MAX }
+        ck.inspect(&NET).unwrap(),
+        [SlotState::Valid { seq: u32::MAX }, SlotState::Erased]
     );
-    let snapshot = ck.flash_mut().mem.clone();
-    assert_eq!(ck.save(&mut net), Err(CheckpointError::SequenceExhausted));
-    assert_eq!(ck.flash_mut().mem, snapshot);
+    let mut arena2 = vec![0.0f32; ARENA];
+    let mut other = Network::new(NET, CpuBackend::new(&mut arena2), CFG.with_seed(5)).unwrap();
+    // After u32::MAX comes 0, then 1, 2, ...; the slots alternate, and each
+    // restore gives the model just saved.
+    let want = [
+        (0, Slot::B),
+        (1, Slot::A),
+        (2, Slot::B),
+        (3, Slot::A),
+        (4, Slot::B),
+    ];
+    for (seq, slot) in want {
+        net.train_step(&[0.25; 24], Targets::Values(&[0.5; 12]))
+            .unwrap();
+        let model = params(&mut net);
+        assert_eq!(ck.save(&mut net).map(|s| (s.seq, s.slot)), Ok((seq, slot)));
+        assert_eq!(
+            ck.restore(&mut other).map(|r| (r.seq, r.slot)),
+            Ok((seq, slot))
+        );
+        assert_eq!(params(&mut other), model, "seq {seq}");
+    }
+    assert_eq!(
+        ck.inspect(&NET).unwrap(),
+        [SlotState::Valid { seq: 3 }, SlotState::Valid { seq: 4 }]
+    );
+}
+
+#[test]
+fn headers_far_apart_cannot_hide_a_save() {
+    let (mut flash, mut arena) = setup();
+    let mut net = Network::new(NET, CpuBackend::new(&mut arena), CFG).unwrap();
+    let mut ck = Checkpoints::new(&mut flash, 0, SLOT as u32).unwrap();
+    ck.save(&mut net).unwrap();
+    let first = params(&mut net);
+    ck.save(&mut net).unwrap();
+    // Slot A: a valid checkpoint with seq 5. Slot B: an intact header with
+    // seq 5 + 2^31 - 1 (newer than 5) over a broken blob.
+    set_seq(&mut ck.flash_mut().mem, 0, 5);
+    set_seq(&mut ck.flash_mut().mem, SLOT, 5 + (1 << 31) - 1);
+    ck.flash_mut().mem[SLOT + 16 + 300] ^= 0x01;
+    let [a, b] = ck.inspect(&NET).unwrap();
+    assert_eq!(a, SlotState::Valid { seq: 5 });
+    assert!(matches!(b, SlotState::Blob(BlobError::Crc { .. })), "{b:?}");
+    let mut arena2 = vec![0.0f32; ARENA];
+    let mut other = Network::new(NET, CpuBackend::new(&mut arena2), CFG.with_seed(5)).unwrap();
+    assert_eq!(ck.restore(&mut other).map(|r| r.seq), Ok(5));
+    assert_eq!(params(&mut other), first);
+    // One more than B's header would be 5 + 2^31, exactly 2^31 from A's:
+    // not newer. The save takes 6, newer than A's 5, and is restored.
+    net.train_step(&[0.25; 24], Targets::Values(&[0.5; 12]))
+        .unwrap();
+    let model = params(&mut net);
+    assert_eq!(ck.save(&mut net).map(|s| (s.seq, s.slot)), Ok((6, Slot::B)));
+    assert_eq!(
+        ck.restore(&mut other).map(|r| (r.seq, r.slot)),
+        Ok((6, Slot::B))
+    );
+    assert_eq!(params(&mut other), model);
+
+    // Two valid checkpoints exactly 2^31 apart: neither is newer, slot A is
+    // taken, and the next save (into B) is newer than A's.
+    set_seq(&mut ck.flash_mut().mem, SLOT, 5 + (1 << 31));
+    assert_eq!(
+        ck.restore(&mut other).map(|r| (r.seq, r.slot)),
+        Ok((5, Slot::A))
+    );
+    assert_eq!(params(&mut other), first);
+    assert_eq!(ck.save(&mut net).map(|s| (s.seq, s.slot)), Ok((6, Slot::B)));
+    assert_eq!(
+        ck.restore(&mut other).map(|r| (r.seq, r.slot)),
+        Ok((6, Slot::B))
+    );
 }
 
 #[test]
@@ -632,4 +772,265 @@ fn flash_errors_and_failed_verification_are_typed_and_not_committed() {
         Err(CheckpointError::Verify { slot: Slot::A })
     );
     assert_eq!(ck.inspect(&NET).unwrap()[0], SlotState::Erased);
+}
+
+// ---- read faults during restore ---------------------------------------
+
+/// How a campaign restores.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Via {
+    /// `restore`: staged in the gradient span.
+    Restore,
+    /// `restore_with`: staged in a scratch slice.
+    Scratch,
+}
+
+/// What a restore under one fault must do.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Outcome {
+    /// Return this error and leave the model bit-identical.
+    Err(CheckpointError<SimError, microprop_cpu::CpuError>),
+    /// Return no valid checkpoint (the only slot read as broken).
+    NoValid,
+    /// Restore the checkpoint with this sequence number from this slot.
+    Ok(u32, Slot),
+}
+
+/// Restore from flash holding slot A (seq 1, model 1) and, if `both`, slot
+/// B (seq 2, model 2), into a network `cfg` whose arena holds a third
+/// model, optimizer state and (unfused) accumulated gradients; once
+/// cleanly, then with one fault at each read: a failed read, a read with
+/// one bit flipped (every byte of the read in turn), and (with two slots)
+/// a second read of slot B that returns slot A's complete, valid
+/// checkpoint. After every fault, the outcome derived from where the read
+/// falls, and nothing else changed: on an error the parameters, optimizer
+/// state and the rest of the arena are bit-identical (the gradients too
+/// through `restore_with`; through `restore` they are as before or zero);
+/// on a fallback to the other slot, exactly that slot's model. Returns the
+/// number of faults injected.
+fn read_fault_campaign<const R: usize, const W: usize, const E: usize>(
+    both: bool,
+    cfg: Config,
+    via: Via,
+) -> usize {
+    let slot = checkpoint::slot_len::<Nor<R, W, E>>(&NET);
+    let mut flash = Nor::<R, W, E>::new(2 * slot);
+    let mut arena = vec![0.0f32; ARENA];
+    let mut saver = Network::new(NET, CpuBackend::new(&mut arena), CFG).unwrap();
+    let mut models = vec![];
+    let mut ck = Checkpoints::new(&mut flash, 0, slot as u32).unwrap();
+    for _ in 0..if both { 2 } else { 1 } {
+        saver
+            .train_step(&[0.3; 24], Targets::Values(&[-0.2; 12]))
+            .unwrap();
+        models.push(params(&mut saver));
+        ck.save(&mut saver).unwrap();
+    }
+    let newest = if both { Slot::B } else { Slot::A };
+
+    let mut arena2 = vec![0.0f32; cfg.arena_len(&NET)];
+    let mut net = Network::new(NET, CpuBackend::new(&mut arena2), cfg.with_seed(77)).unwrap();
+    for i in 0..3 {
+        let x: Vec<f32> = (0..24)
+            .map(|j| ((i * 24 + j) as f32 * 0.37).sin())
+            .collect();
+        net.train_step(&x, Targets::Values(&[0.1; 12])).unwrap();
+    }
+    let fused = cfg.optimizer.kind() == microprop::OptimizerKind::FusedSgd;
+    if !fused {
+        // Accumulated gradients, as between `backward` and `step`.
+        net.forward(&[0.7; 24]).unwrap();
+        net.loss(Targets::Values(&[0.0; 12])).unwrap();
+        net.backward().unwrap();
+    }
+    let layout = *net.layout();
+    let before: Vec<u32> = net.backend().arena().iter().map(|v| v.to_bits()).collect();
+    let (g0, g1) = (layout.grads.offset, layout.grads.end());
+    assert!(fused || before[g0..g1].iter().any(|&b| b != 0));
+    let mut scratch = vec![0.0f32; checkpoint::restore_scratch_len(&NET)];
+
+    // Reads of a restore: slot A's header and its blob in two 256-byte
+    // reads; slot B's header and (if written) blob; the chosen slot's blob
+    // again.
+    let head = 16usize.next_multiple_of(R.max(W));
+    let mut lens = vec![head, 256, 256, head];
+    if both {
+        lens.extend([256, 256]);
+    }
+    let survey_a = 3;
+    let survey = lens.len();
+    lens.extend([256, 256]);
+
+    let mut run =
+        |fault: Option<ReadFault>, want: Outcome, net: &mut Network<'_, CpuBackend<'_, f32>>| {
+            net.backend_mut()
+                .arena_mut()
+                .iter_mut()
+                .zip(&before)
+                .for_each(|(v, &b)| *v = f32::from_bits(b));
+            let mut f = flash.clone();
+            f.read_fault = fault;
+            f.reads = 0;
+            let mut ck = Checkpoints::new(&mut f, 0, slot as u32).unwrap();
+            let r = match via {
+                Via::Restore => ck.restore(net),
+                Via::Scratch => ck.restore_with(net, &mut scratch),
+            };
+            let reads = f.reads;
+            let after: Vec<u32> = net.backend().arena().iter().map(|v| v.to_bits()).collect();
+            let ctx = format!("{fault:?}");
+            // Outside the parameters and gradients: always bit-identical.
+            let p = layout.params;
+            assert_eq!(after[p.end()..g0], before[p.end()..g0], "{ctx}");
+            assert_eq!(after[g1..], before[g1..], "{ctx}");
+            let grads_zero = after[g0..g1].iter().all(|&b| b == 0);
+            let grads_same = after[g0..g1] == before[g0..g1];
+            match want {
+                Outcome::Ok(seq, slot) => {
+                    assert_eq!(r, Ok(checkpoint::Restored { seq, slot }), "{ctx}");
+                    let m = &models[seq as usize - 1];
+                    assert_eq!(&after[p.offset..p.end()], &m[..], "{ctx}");
+                    match via {
+                        Via::Restore => assert!(grads_zero, "{ctx}"),
+                        Via::Scratch => assert!(grads_same, "{ctx}"),
+                    }
+                }
+                Outcome::Err(_) | Outcome::NoValid => {
+                    match want {
+                        Outcome::Err(e) => assert_eq!(r, Err(e), "{ctx}"),
+                        _ => assert!(
+                            matches!(r, Err(CheckpointError::NoValidCheckpoint { .. })),
+                            "{ctx}: {r:?}"
+                        ),
+                    }
+                    assert_eq!(
+                        &after[p.offset..p.end()],
+                        &before[p.offset..p.end()],
+                        "{ctx}"
+                    );
+                    match via {
+                        Via::Restore => assert!(grads_same || grads_zero, "{ctx}"),
+                        Via::Scratch => assert!(grads_same, "{ctx}"),
+                    }
+                }
+            }
+            reads
+        };
+
+    // The clean restore, and how many reads it takes.
+    let newest_seq = models.len() as u32;
+    assert_eq!(
+        run(None, Outcome::Ok(newest_seq, newest), &mut net),
+        lens.len()
+    );
+
+    let mut injected = 0;
+    let fail: Outcome = Outcome::Err(CheckpointError::Flash(SimError::ReadFault));
+    for (k, &len) in lens.iter().enumerate() {
+        let at = |kind| {
+            Some(ReadFault {
+                from: k,
+                until: k + 1,
+                kind,
+            })
+        };
+        run(at(FaultKind::Fail), fail, &mut net);
+        injected += 1;
+        // A flipped bit: in the survey it breaks that slot (the other one,
+        // if valid, is restored); in the second read it is caught.
+        let flip = if k < survey_a {
+            if both {
+                Outcome::Ok(2, Slot::B)
+            } else {
+                Outcome::NoValid
+            }
+        } else if k < survey {
+            Outcome::Ok(1, Slot::A)
+        } else {
+            Outcome::Err(CheckpointError::Verify { slot: newest })
+        };
+        for byte in 0..len {
+            let mask = 1u8 << ((byte + k) % 8);
+            run(at(FaultKind::Flip { byte, mask }), flip, &mut net);
+            injected += 1;
+        }
+    }
+    if both {
+        // The second read of slot B returns slot A's valid checkpoint (the
+        // same header and blob, seq 1): not what was validated.
+        let fault = Some(ReadFault {
+            from: survey,
+            until: lens.len(),
+            kind: FaultKind::Elsewhere {
+                delta: -(slot as isize),
+            },
+        });
+        run(
+            fault,
+            Outcome::Err(CheckpointError::Verify { slot: Slot::B }),
+            &mut net,
+        );
+        injected += 1;
+    }
+    injected
+}
+
+#[test]
+fn every_failing_or_inconsistent_read_leaves_the_model_bit_identical() {
+    let momentum = CFG;
+    let adam = Config::new(4, Loss::Mse, Optimizer::adam(0.01));
+    let sgd = Config::new(4, Loss::Mse, Optimizer::sgd(0.05));
+    let fused = Config::new(4, Loss::Mse, Optimizer::fused_sgd(0.05));
+    let counts = [
+        read_fault_campaign::<1, 4, 1024>(true, momentum, Via::Restore),
+        read_fault_campaign::<1, 4, 1024>(false, momentum, Via::Restore),
+        read_fault_campaign::<4, 16, 256>(true, adam, Via::Restore),
+        read_fault_campaign::<4, 16, 256>(false, sgd, Via::Restore),
+        read_fault_campaign::<1, 4, 1024>(true, momentum, Via::Scratch),
+        read_fault_campaign::<4, 16, 256>(true, fused, Via::Scratch),
+    ];
+    let total: usize = counts.iter().sum();
+    println!("read faults injected into restores and survived: {total} {counts:?}");
+    // Two slots: 8 reads (A's header, A's blob in 2, B's header, B's blob in
+    // 2, B's blob again in 2), each failed once, each of its bytes flipped
+    // once (2 headers of 16 bytes, 6 blob reads of 256), and one second read
+    // of B that returns A. One slot: 6 reads (B's erased header only).
+    assert_eq!(counts[0], 8 + 2 * 16 + 6 * 256 + 1);
+    assert_eq!(counts[1], 6 + 2 * 16 + 4 * 256);
+}
+
+#[test]
+fn a_restore_without_room_to_stage_is_refused_before_reading() {
+    let (mut flash, mut arena) = setup();
+    let mut net = Network::new(NET, CpuBackend::new(&mut arena), CFG).unwrap();
+    let mut ck = Checkpoints::new(&mut flash, 0, SLOT as u32).unwrap();
+    ck.save(&mut net).unwrap();
+    let saved = params(&mut net);
+    // Fused SGD: no gradient span to stage in.
+    let fused = Config::new(4, Loss::Mse, Optimizer::fused_sgd(0.05));
+    let mut arena2 = vec![0.0f32; fused.arena_len(&NET)];
+    let mut other = Network::new(NET, CpuBackend::new(&mut arena2), fused).unwrap();
+    let before = other.backend().arena().to_vec();
+    ck.flash_mut().reads = 0;
+    assert_eq!(
+        ck.restore(&mut other),
+        Err(CheckpointError::Staging {
+            needed: 123,
+            available: 0
+        })
+    );
+    let mut short = vec![0.0f32; 122];
+    assert_eq!(
+        ck.restore_with(&mut other, &mut short),
+        Err(CheckpointError::Staging {
+            needed: 123,
+            available: 122
+        })
+    );
+    assert_eq!(ck.flash_mut().reads, 0);
+    assert_eq!(other.backend().arena(), &before[..]);
+    // A longer scratch is fine: its first 123 elements are used.
+    let mut long = vec![0.0f32; 200];
+    assert_eq!(ck.restore_with(&mut other, &mut long).map(|r| r.seq), Ok(1));
+    assert_eq!(params(&mut other), saved);
 }
