@@ -5,10 +5,10 @@
 //! step. A step *diverged* when
 //!
 //! - its loss is NaN or ±∞ ([`Divergence::NonFiniteLoss`]),
-//! - `Σ w²` over the parameters it was computed at is NaN or ±∞
-//!   ([`Divergence::NonFiniteParameters`]: a NaN weight that a ReLU's
-//!   `max(x, 0)` hides from the loss, or weights so large their squares
-//!   overflow), or
+//! - `Σ w²` over the parameters the step wrote is NaN or ±∞
+//!   ([`Divergence::NonFiniteParameters`]: an update that overflowed, a NaN
+//!   weight that a ReLU's `max(x, 0)` hides from the loss, or weights so
+//!   large their squares overflow), or
 //! - after [`GuardConfig::warmup`] good steps, its loss exceeds
 //!   [`GuardConfig::explode_factor`] × `max(EMA, `[`GuardConfig::floor`]`)`,
 //!   where EMA is the exponential moving average of the accepted losses
@@ -29,6 +29,15 @@
 //! into the spare slot, and promotes that slot to "verified" only when the
 //! step's loss and `Σ w²` pass. A restore goes back to the last parameters
 //! that were checked, never to the ones that produced the bad loss.
+//!
+//! **Never `Ok` with a non-finite parameter.** `Σ w²` is taken over the
+//! parameters the step *wrote*, so a step is accepted only if every
+//! parameter it leaves is finite (a finite sum of squares has no NaN or ±∞
+//! term), whatever the warm-up: the first step at a learning rate that
+//! overflows an update is undone like any other. (The parameters a step
+//! starts from were the previous step's result, checked then; a NaN
+//! written behind the guard's back survives any update and is caught after
+//! the next step, which is then undone.)
 //!
 //! Snapshots live in the same arena, after the network's own spans, and are
 //! taken with the backend's `Copy` op: on a recording backend (Vulkan) the
@@ -371,6 +380,7 @@ impl<'n, 's, B: Backend> Guard<'n, 's, B> {
     /// Put the verified snapshot back.
     fn restore(&mut self) -> Result<(), B> {
         let l = *self.net.layout();
+        self.net.params_changed();
         let slot = self.slots[self.verified];
         self.copy(slot.params, l.params)?;
         self.copy(slot.state, l.state)?;
@@ -391,15 +401,6 @@ impl<'n, 's, B: Backend> Guard<'n, 's, B> {
         targets: Targets<'_, B::Elem>,
     ) -> Result<StepOutcome<B::Elem>, B> {
         let l = *self.net.layout();
-        // Checked against the parameters the loss is computed at; issued
-        // before the step so that a recording backend runs it in the same
-        // submission.
-        self.net.exec(&Op::SumSquares(op::SumSquares {
-            x: l.params,
-            out: self.check,
-            scale: B::Elem::ONE,
-            accumulate: false,
-        }))?;
         let snapshot = self.since_snapshot + 1 >= self.config.snapshot_every;
         let pending = 1 - self.verified;
         let pending_clock = self.net.clock();
@@ -407,12 +408,19 @@ impl<'n, 's, B: Backend> Guard<'n, 's, B> {
         if snapshot {
             self.copy_in(pending)?;
         }
-        let loss = self.net.train_step(x, targets)?;
-        let mut sum = [B::Elem::ZERO];
-        self.net
-            .backend_mut()
-            .download(self.check.offset, &mut sum)
-            .map_err(Error::Backend)?;
+        let check = self.check;
+        // Σw² over the parameters the step wrote: issued before the loss is
+        // read, so that a recording backend runs the snapshot, the step and
+        // the check as one submission.
+        let loss = self.net.train_step_then(x, targets, |net| {
+            net.exec(&Op::SumSquares(op::SumSquares {
+                x: l.params,
+                out: check,
+                scale: B::Elem::ONE,
+                accumulate: false,
+            }))
+        })?;
+        let sum = self.net.read_scalar(self.check)?;
         let lf = loss.to_f64();
         let reference = if self.ema > self.config.floor {
             self.ema
@@ -421,7 +429,7 @@ impl<'n, 's, B: Backend> Guard<'n, 's, B> {
         };
         let verdict = if !lf.is_finite() {
             Some(Divergence::NonFiniteLoss)
-        } else if !sum[0].is_finite() {
+        } else if !sum.is_finite() {
             Some(Divergence::NonFiniteParameters)
         } else if self.stats.good_steps >= self.config.warmup as u64
             && lf > self.config.explode_factor * reference

@@ -355,6 +355,124 @@ fn backward_before_loss() {
     );
 }
 
+/// Run `setup` on a trained fixture, then `bad`: it must return `want` and
+/// change nothing (model and gradients), and the model must still train.
+/// For the stale-stage rows: `setup` moves the parameters (or the
+/// activations) after a forward pass, `bad` then reads that pass.
+#[track_caller]
+fn stale(setup: impl FnOnce(&mut Net), want: Error<CpuError>, bad: impl FnOnce(&mut Net) -> R<()>) {
+    let mut n = net(CFG);
+    setup(&mut n);
+    let before = model(&mut n);
+    let mut grads = vec![0.0f32; NET.param_count()];
+    n.gradients(&mut grads).unwrap();
+    assert_eq!(bad(&mut n).unwrap_err(), want);
+    assert_eq!(model(&mut n), before, "a rejected call changed the model");
+    let mut after = vec![0.0f32; NET.param_count()];
+    n.gradients(&mut after).unwrap();
+    assert_eq!(
+        after.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+        grads.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+        "a rejected call changed the gradients"
+    );
+    // A fresh forward pass makes the sequence valid again.
+    n.forward(&X).unwrap();
+    n.loss(Targets::Labels(&LABELS)).unwrap();
+    n.backward().unwrap();
+    assert!(n.train_step(&X, Targets::Labels(&LABELS)).is_ok());
+}
+
+const NEEDS_FORWARD: Error<CpuError> = Error::OutOfOrder {
+    called: "loss",
+    needs: "forward",
+};
+const NEEDS_LOSS: Error<CpuError> = Error::OutOfOrder {
+    called: "backward",
+    needs: "loss",
+};
+
+fn loss(n: &mut Net) -> R<()> {
+    n.loss(Targets::Labels(&LABELS)).map(|_| ())
+}
+
+/// The fixture's last call is `train_step`: its activations belong to the
+/// parameters before its update.
+#[test]
+fn loss_after_train_step() {
+    stale(|_| {}, NEEDS_FORWARD, loss);
+}
+
+#[test]
+fn backward_after_step() {
+    stale(
+        |n| {
+            n.forward(&X).unwrap();
+            n.loss(Targets::Labels(&LABELS)).unwrap();
+            n.step().unwrap();
+        },
+        NEEDS_LOSS,
+        |n| n.backward(),
+    );
+}
+
+/// Other parameters than the ones the forward pass ran at.
+fn halved(n: &mut Net) -> Vec<f32> {
+    let mut p = vec![0.0f32; NET.param_count()];
+    n.parameters(&mut p).unwrap();
+    p.iter().map(|v| v * 0.5).collect()
+}
+
+#[test]
+fn loss_after_load_parameters() {
+    stale(
+        |n| {
+            n.forward(&X).unwrap();
+            let p = halved(n);
+            n.load_parameters(&p).unwrap();
+        },
+        NEEDS_FORWARD,
+        loss,
+    );
+}
+
+#[test]
+fn backward_after_load_blob() {
+    stale(
+        |n| {
+            let p = halved(n);
+            let mut other = net(CFG);
+            other.load_parameters(&p).unwrap();
+            let mut b = vec![0u8; blob::blob_len(NET.param_count())];
+            other.save_blob(&mut b).unwrap();
+            n.forward(&X).unwrap();
+            n.loss(Targets::Labels(&LABELS)).unwrap();
+            n.load_blob(&b).unwrap();
+        },
+        NEEDS_LOSS,
+        |n| n.backward(),
+    );
+}
+
+/// A gradient check overwrites the input and the activations.
+#[test]
+fn backward_after_grad_check() {
+    stale(
+        |n| {
+            n.forward(&X).unwrap();
+            n.loss(Targets::Labels(&LABELS)).unwrap();
+            let x = [0.25, 0.75, -1.0, 0.5];
+            n.grad_check(
+                &x,
+                Targets::Labels(&[1, 0]),
+                &microprop::GradCheckConfig::F32,
+            )
+            .unwrap();
+        },
+        NEEDS_LOSS,
+        |n| n.backward(),
+    );
+}
+
 // ---------------------------------------------------- construction
 
 #[test]
@@ -751,4 +869,89 @@ fn blob_with_a_nonzero_reserved_byte() {
     b[7] = 2;
     fix_crc(&mut b);
     rejected(CFG, Error::Blob(BlobError::Reserved { found: 2 }), load(b));
+}
+
+// ------------------------------------------------------------ the guard
+
+/// XOR as regression, 2-8-1 tanh, f32, SGD at lr 3e38 (the largest finite
+/// f32 is 3.4e38), seed 2: the first step's update of some weight is
+/// `lr · g` with `|g| > 1.13`, which overflows to ±∞. It used to be
+/// accepted (`Ok`, the warm-up step is not checked against the EMA, and
+/// `Σ w²` was taken over the parameters the step started from).
+///
+/// Now `Σ w²` covers what the step wrote: every step from the initial
+/// weights at these rates leaves a weight of at least ~1e19 (`lr ≥ 3e38 /
+/// 2¹⁰`, a non-zero gradient), whose square overflows f32, so the guard
+/// halves the rate ten times, then gives up with `Diverged` and the initial
+/// model, bit for bit; a guard with room for more halvings gets back to
+/// finite training. Whenever a step is `Ok`, every parameter is finite.
+#[test]
+fn guard_first_step_that_overflows_a_weight() {
+    use microprop::guard::{self, Divergence, Guard, GuardConfig, StepOutcome};
+    const XOR: Spec = Spec::new(&[Layer::dense(2, 8), Layer::tanh(), Layer::dense(8, 1)]);
+    const LR: f64 = 3e38;
+    let cfg = Config::new(4, Loss::Mse, Optimizer::sgd(LR)).with_seed(2);
+    let x = [0.0f32, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0];
+    let y = [0.0f32, 1.0, 1.0, 0.0];
+    let params = |n: &mut Network<'_, CpuBackend<'_, f32>>| {
+        let mut p = vec![0.0f32; XOR.param_count()];
+        n.parameters(&mut p).unwrap();
+        p
+    };
+    let bits = |p: &[f32]| p.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+
+    // Default guard: ten recoveries, then Diverged with the initial model.
+    let mut arena = vec![0.0f32; guard::arena_len(&XOR, &cfg)];
+    let mut net = Network::new(XOR, CpuBackend::new(&mut arena), cfg).unwrap();
+    let initial = bits(&params(&mut net));
+    let mut g = Guard::new(&mut net, GuardConfig::new()).unwrap();
+    for k in 1..=10u32 {
+        let out = g.train_step(&x, Targets::Values(&y)).unwrap();
+        let StepOutcome::Recovered {
+            reason,
+            new_lr,
+            restored_steps,
+            recoveries,
+            ..
+        } = out
+        else {
+            let p = params(g.network());
+            panic!("step {k} accepted: {out:?}, parameters {p:?}");
+        };
+        assert_eq!(reason, Divergence::NonFiniteParameters, "step {k}");
+        assert_eq!(new_lr, LR * 0.5f64.powi(k as i32), "step {k}");
+        assert_eq!((restored_steps, recoveries), (0, k));
+        assert_eq!(bits(&params(g.network())), initial, "step {k}");
+        // The restore moved the parameters: the step's forward pass is stale.
+        assert_eq!(
+            g.network().loss(Targets::Values(&y)).unwrap_err(),
+            Error::OutOfOrder {
+                called: "loss",
+                needs: "forward"
+            }
+        );
+    }
+    assert_eq!(
+        g.train_step(&x, Targets::Values(&y)).unwrap_err(),
+        Error::Diverged { recoveries: 10 }
+    );
+    assert_eq!(bits(&params(g.network())), initial);
+    assert_eq!(g.network().lr(), LR * 0.5f64.powi(10));
+
+    // Room for enough halvings: it recovers; every accepted step leaves
+    // finite parameters.
+    let mut arena = vec![0.0f32; guard::arena_len(&XOR, &cfg)];
+    let mut net = Network::new(XOR, CpuBackend::new(&mut arena), cfg).unwrap();
+    let mut g = Guard::new(&mut net, GuardConfig::new().with_max_recoveries(300)).unwrap();
+    let mut accepted = 0;
+    for step in 0..2000 {
+        let out = g.train_step(&x, Targets::Values(&y)).unwrap();
+        if let StepOutcome::Ok(_) = out {
+            accepted += 1;
+            let p = params(g.network());
+            assert!(p.iter().all(|v| v.is_finite()), "step {step}: {p:?}");
+        }
+    }
+    assert!(accepted > 1000, "{accepted} steps accepted");
+    assert!(g.network().lr() < 1.0, "{}", g.network().lr());
 }

@@ -12,6 +12,8 @@ impl<'s, B: Backend> Network<'s, B> {
     /// Returns the number of rows.
     pub fn forward(&mut self, x: &[B::Elem]) -> Result<usize, B> {
         let rows = self.check_input(x)?;
+        // Until this pass is complete nothing in the activations is whole.
+        self.stage = Stage::Idle;
         self.backend
             .upload(self.layout.input.offset, x)
             .map_err(Error::Backend)?;
@@ -21,7 +23,9 @@ impl<'s, B: Backend> Network<'s, B> {
         Ok(rows)
     }
 
-    /// Copy the last forward pass's `rows × outputs` outputs into `out`.
+    /// Copy the last forward pass's `rows × outputs` outputs into `out`
+    /// (also after a [`Network::train_step`]: its forward pass, at the
+    /// parameters before its update).
     pub fn output(&mut self, out: &mut [B::Elem]) -> Result<(), B> {
         if self.stage == Stage::Idle {
             return Err(Error::OutOfOrder {
@@ -95,8 +99,14 @@ impl<'s, B: Backend> Network<'s, B> {
     /// Compute the loss of the last forward pass against `targets`, and the
     /// gradient at the output for a following [`Network::backward`]. The
     /// returned loss includes the L2 term.
+    ///
+    /// Fails with [`Error::OutOfOrder`] (`needs: "forward"`) before any
+    /// forward pass, and when the parameters changed since the last one
+    /// ([`Network::step`], [`Network::train_step`],
+    /// [`Network::load_parameters`], [`Network::load_blob`]): its
+    /// activations no longer belong to them.
     pub fn loss(&mut self, targets: Targets<'_, B::Elem>) -> Result<B::Elem, B> {
-        if self.stage == Stage::Idle {
+        if !matches!(self.stage, Stage::Forward | Stage::Loss) {
             return Err(Error::OutOfOrder {
                 called: "loss",
                 needs: "forward",
@@ -104,6 +114,8 @@ impl<'s, B: Backend> Network<'s, B> {
         }
         let rows = self.rows;
         self.check_targets(&targets, rows)?;
+        // A loss that fails halfway leaves no output gradient to trust.
+        self.stage = Stage::Forward;
         self.upload_targets(&targets)?;
         self.emit_loss(rows, true, true)?;
         self.stage = Stage::Loss;
@@ -112,7 +124,11 @@ impl<'s, B: Backend> Network<'s, B> {
 
     /// Backpropagate the gradient of the last [`Network::loss`], adding it to
     /// the parameters' gradients (as PyTorch does: call
-    /// [`Network::zero_grad`] between steps).
+    /// [`Network::zero_grad`] between steps). Each `backward` needs its own
+    /// [`Network::loss`] after the last forward pass; `loss` then `backward`
+    /// twice on one forward pass adds its gradient twice. Fails with
+    /// [`Error::OutOfOrder`] (`needs: "loss"`) otherwise, also when the
+    /// parameters changed since that `loss`.
     pub fn backward(&mut self) -> Result<(), B> {
         self.check_unfused("backward")?;
         if self.stage != Stage::Loss {
@@ -158,22 +174,40 @@ impl<'s, B: Backend> Network<'s, B> {
         self.emit_zero_grad()
     }
 
-    /// Apply the optimizer to the accumulated gradients.
+    /// Apply the optimizer to the accumulated gradients. The last forward
+    /// pass's activations then belong to the old parameters: a following
+    /// [`Network::loss`] or [`Network::backward`] needs a new forward pass.
     pub fn step(&mut self) -> Result<(), B> {
         self.check_unfused("step")?;
+        self.params_changed();
         self.emit_step()?;
         self.backend.submit().map_err(Error::Backend)
     }
 
     /// One training step on a batch: zero the gradients, forward, loss,
     /// backward, optimizer step. Returns the loss (with the L2 term) before
-    /// the step. Nothing changes if `x` or `targets` is rejected.
+    /// the step. Nothing changes if `x` or `targets` is rejected. Its
+    /// outputs stay readable with [`Network::output`]; [`Network::loss`] and
+    /// [`Network::backward`] need a new forward pass (the parameters moved).
     ///
     /// On a recording backend this whole step is one submission.
     pub fn train_step(
         &mut self,
         x: &[B::Elem],
         targets: Targets<'_, B::Elem>,
+    ) -> Result<B::Elem, B> {
+        self.train_step_then(x, targets, |_| Ok(()))
+    }
+
+    /// [`Network::train_step`], issuing `then`'s ops after the step's and
+    /// before the loss is read, so that they run in the step's one
+    /// submission (the guard's check). `train_step` passes a no-op, which
+    /// compiles away: its per-step code is what it was.
+    pub(crate) fn train_step_then(
+        &mut self,
+        x: &[B::Elem],
+        targets: Targets<'_, B::Elem>,
+        then: impl FnOnce(&mut Self) -> Result<(), B>,
     ) -> Result<B::Elem, B> {
         let rows = self.check_input(x)?;
         self.check_targets(&targets, rows)?;
@@ -190,7 +224,8 @@ impl<'s, B: Backend> Network<'s, B> {
         self.grad_slot = self.emit_backward_with(rows, false, fused)?;
         self.emit_step()?;
         self.rows = rows;
-        self.stage = Stage::Forward;
+        self.stage = Stage::Stale;
+        then(self)?;
         // `download` executes everything issued before it: reading the loss
         // ends the step as one submission, also on devices whose memory the
         // host cannot map (a `submit` first would cost a second one there).
@@ -249,6 +284,9 @@ impl<'s, B: Backend> Network<'s, B> {
             });
         }
         let labels = self.config.loss.uses_labels();
+        // The batches overwrite the input and the activations.
+        self.stage = Stage::Idle;
+        self.rows = 0;
         self.exec(&Op::Fill(op::Fill {
             dst: self.count_scalar(),
             value: B::Elem::ZERO,
@@ -276,8 +314,6 @@ impl<'s, B: Backend> Network<'s, B> {
             loss_sum += self.read_scalar(self.loss_scalar())?.to_f64() * rows as f64;
             start += rows;
         }
-        self.rows = 0;
-        self.stage = Stage::Idle;
         let accuracy = if labels {
             Some(self.read_scalar(self.count_scalar())?.to_f64() / n as f64)
         } else {

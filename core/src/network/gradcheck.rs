@@ -3,7 +3,7 @@
 
 use microprop_hal::{Backend, Element, Span};
 
-use super::{Network, Result, Targets};
+use super::{Network, Result, Stage, Targets};
 use crate::gradcheck::{check, Differentiable, GradCheckConfig, GradCheckReport, Location};
 use crate::Error;
 
@@ -131,6 +131,12 @@ impl<B: Backend> Network<'_, B> {
             return Err(Error::Hyperparameter { name: "h" });
         }
         self.check_unfused("grad_check")?;
+        let rows = self.check_input(x)?;
+        self.check_targets(&targets, rows)?;
+        // The check overwrites the input and the activations (its last
+        // forward pass is at perturbed parameters): nothing of an earlier
+        // forward pass is left to read.
+        self.stage = Stage::Idle;
         let rows = self.stage_batch(x, &targets)?;
         self.emit_zero()?;
         self.emit_forward(rows)?;

@@ -62,9 +62,20 @@ pub struct Evaluation {
 /// Where the model is in the forward → loss → backward sequence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Stage {
+    /// No forward pass to read (new, reset, after `evaluate` or a gradient
+    /// check).
     Idle,
+    /// The activations are the last forward pass's, at the current
+    /// parameters: `loss` may follow.
     Forward,
+    /// `loss` left the output gradient: `backward` may follow.
     Loss,
+    /// The last forward pass's outputs are still readable with `output`, but
+    /// the parameters changed since (`step`, `train_step`,
+    /// `load_parameters`, `load_blob`, a guard restore): `loss` and
+    /// `backward` would mix old activations with new parameters, so they
+    /// need a new `forward`.
+    Stale,
 }
 
 /// A network bound to a backend: parameters, gradients, optimizer state and
@@ -304,6 +315,16 @@ impl<'s, B: Backend> Network<'s, B> {
     /// Adam's clock `(t, β1ᵗ, β2ᵗ)`, for snapshots (the divergence guard).
     pub(crate) fn clock(&self) -> (u64, f64, f64) {
         (self.adam_t, self.beta1_t, self.beta2_t)
+    }
+
+    /// The parameters are about to change behind the last forward pass:
+    /// `loss` and `backward` need a new `forward` (its outputs stay
+    /// readable). Called before the write, so that a write that fails
+    /// halfway leaves no stage that trusts the activations.
+    pub(crate) fn params_changed(&mut self) {
+        if self.stage != Stage::Idle {
+            self.stage = Stage::Stale;
+        }
     }
 
     /// Restore a clock taken with [`Network::clock`].

@@ -38,6 +38,7 @@ impl<'s, B: Backend> Network<'s, B> {
                 index,
             });
         }
+        self.params_changed();
         self.backend
             .upload(p.offset, params)
             .map_err(Error::Backend)

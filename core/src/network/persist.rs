@@ -14,6 +14,7 @@ impl<'s, B: Backend> Network<'s, B> {
     /// so on error the model is unchanged. Optimizer state is kept.
     pub fn load_blob(&mut self, bytes: &[u8]) -> Result<(), B> {
         validate(self.spec(), bytes).map_err(Error::Blob)?;
+        self.params_changed();
         let offset = self.layout().params.offset;
         let mut buf = [B::Elem::ZERO; CHUNK];
         let mut done = 0;

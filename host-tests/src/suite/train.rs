@@ -2,7 +2,9 @@
 
 use crate::data;
 use crate::Harness;
-use microprop::{Config, Element, Error, Layer, Loss, Network, Operand, Optimizer, Spec, Targets};
+use microprop::{
+    Backend, Config, Element, Error, Layer, Loss, Network, Operand, Optimizer, Spec, Targets,
+};
 
 fn e<E: Element>(v: &[f64]) -> Vec<E> {
     v.iter().map(|&x| E::from_f64(x)).collect()
@@ -418,4 +420,123 @@ pub fn fused_sgd_gradient_calls_are_typed_errors<H: Harness>() {
         last = net.train_step(&x, Targets::Values(&y)).unwrap().to_f64();
     }
     assert!(last < 0.1 * first, "{}: {first} → {last}", H::NAME);
+}
+
+/// The forward → loss → backward stages (issue 13, item 5). `loss` and
+/// `backward` read the last forward pass's activations, so they are refused
+/// (`OutOfOrder`) once the parameters moved (`step`, `train_step`,
+/// `load_parameters`) or the activations were overwritten (`predict`,
+/// `evaluate`); `zero_grad` and `set_lr` change neither and keep the stage.
+/// Accumulation: `loss` then `backward` twice on one forward pass adds the
+/// gradient twice. After a refusal, a new forward pass works, and the
+/// manual sequence still matches `train_step` bit for bit.
+pub fn stale_loss_and_backward_are_refused<H: Harness>() {
+    const NET: Spec = Spec::new(&[Layer::dense(2, 3), Layer::tanh(), Layer::dense(3, 2)]);
+    let cfg = Config::new(2, Loss::SoftmaxCrossEntropy, Optimizer::momentum(0.1, 0.9)).with_seed(5);
+    let len = cfg.arena_len(&NET);
+    let (Some(b1), Some(b2)) = (H::backend(len), H::backend(len)) else {
+        return;
+    };
+    let mut net = Network::new(NET, b1, cfg).unwrap();
+    let mut twin = Network::new(NET, b2, cfg).unwrap();
+    let x = e::<H::E>(&[0.5, -0.5, 1.0, 2.0]);
+    let other = e::<H::E>(&[-1.0, 0.25, 0.5, 0.5]);
+    let t = Targets::Labels(&[0, 1]);
+    let p = NET.param_count();
+    let grads = |net: &mut Network<'_, H::B>| {
+        let mut g = vec![H::E::ZERO; p];
+        net.gradients(&mut g).unwrap();
+        g.iter().map(|v| v.to_f64()).collect::<Vec<_>>()
+    };
+    let params = |net: &mut Network<'_, H::B>| {
+        let mut w = vec![H::E::ZERO; p];
+        net.parameters(&mut w).unwrap();
+        w.iter().map(|v| v.to_f64().to_bits()).collect::<Vec<_>>()
+    };
+    #[track_caller]
+    fn refused<T: std::fmt::Debug, BE: std::fmt::Debug>(
+        r: Result<T, Error<BE>>,
+        called: &str,
+        needs: &str,
+    ) {
+        match r {
+            Err(Error::OutOfOrder {
+                called: c,
+                needs: n,
+            }) if c == called && n == needs => {}
+            other => panic!("{called} should need {needs}: {other:?}"),
+        }
+    }
+
+    refused(net.loss(t), "loss", "forward");
+    // One gradient, then the same loss and backward again: twice it.
+    net.forward(&x).unwrap();
+    net.loss(t).unwrap();
+    net.backward().unwrap();
+    let g1 = grads(&mut net);
+    assert!(g1.iter().any(|&v| v != 0.0));
+    refused(net.backward(), "backward", "loss");
+    net.loss(t).unwrap();
+    net.backward().unwrap();
+    let g2 = grads(&mut net);
+    for (a, b) in g1.iter().zip(&g2) {
+        assert!(
+            (b - 2.0 * a).abs() <= 1e-6 * a.abs().max(1e-3),
+            "{}: {g1:?} {g2:?}",
+            H::NAME
+        );
+    }
+    // zero_grad and set_lr between loss and backward: the same gradient.
+    net.zero_grad().unwrap();
+    net.forward(&x).unwrap();
+    net.loss(t).unwrap();
+    net.zero_grad().unwrap();
+    net.set_lr(0.2).unwrap();
+    net.backward().unwrap();
+    assert_eq!(grads(&mut net), g1, "{}", H::NAME);
+    net.set_lr(0.1).unwrap();
+    // predict and evaluate overwrite the activations.
+    net.forward(&x).unwrap();
+    net.loss(t).unwrap();
+    let mut out = vec![H::E::ZERO; 4];
+    net.predict(&other, &mut out).unwrap();
+    refused(net.backward(), "backward", "loss");
+    net.evaluate(&x, t).unwrap();
+    refused(net.loss(t), "loss", "forward");
+    // A step: its forward pass no longer matches the parameters.
+    net.forward(&x).unwrap();
+    net.loss(t).unwrap();
+    net.step().unwrap();
+    refused(net.backward(), "backward", "loss");
+    refused(net.loss(t), "loss", "forward");
+    // train_step: the same; its outputs stay readable.
+    net.train_step(&x, t).unwrap();
+    refused(net.loss(t), "loss", "forward");
+    net.output(&mut out).unwrap();
+    // load_parameters: the same.
+    net.forward(&x).unwrap();
+    let w: Vec<H::E> = {
+        let mut w = vec![H::E::ZERO; p];
+        net.parameters(&mut w).unwrap();
+        w
+    };
+    net.load_parameters(&w).unwrap();
+    refused(net.loss(t), "loss", "forward");
+
+    // The manual sequence after all that still equals train_step.
+    twin.load_parameters(&w).unwrap();
+    let mut state = vec![H::E::ZERO; net.layout().state.len];
+    let off = net.layout().state.offset;
+    net.backend_mut().download(off, &mut state).unwrap();
+    twin.backend_mut().upload(off, &state).unwrap();
+    for _ in 0..2 {
+        net.zero_grad().unwrap();
+        net.forward(&x).unwrap();
+        let a = net.loss(t).unwrap();
+        net.backward().unwrap();
+        net.step().unwrap();
+        let b = twin.train_step(&x, t).unwrap();
+        assert_eq!(a.to_f64().to_bits(), b.to_f64().to_bits(), "{}", H::NAME);
+    }
+    assert_eq!(params(&mut net), params(&mut twin), "{}", H::NAME);
 }
