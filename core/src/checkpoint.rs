@@ -840,7 +840,9 @@ impl<F: NorFlash> Checkpoints<F> {
     /// backend `Copy` op. On any error the parameters and optimizer state
     /// are bit-identical; with no valid checkpoint the error says what each
     /// slot held. Once staging began (the error is a flash, verify or
-    /// backend error) the gradients are zero, `Ok` or `Err`.
+    /// backend error) the gradients are zero, `Ok` or `Err`. After `Ok`,
+    /// `loss` and `backward` need a new `forward`, as after
+    /// [`Network::load_parameters`].
     ///
     /// A network without a gradient span (fused SGD) gets
     /// [`CheckpointError::Staging`]: use [`Checkpoints::restore_with`].
@@ -864,6 +866,8 @@ impl<F: NorFlash> Checkpoints<F> {
                 .map_err(backend_error)
         });
         let applied = found.and_then(|found| {
+            // `loss` and `backward` need a new forward pass from here on.
+            net.params_changed();
             let copy = Op::Copy(op::Copy {
                 src: staging,
                 dst: p,

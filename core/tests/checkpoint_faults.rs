@@ -1034,3 +1034,30 @@ fn a_restore_without_room_to_stage_is_refused_before_reading() {
     assert_eq!(ck.restore_with(&mut other, &mut long).map(|r| r.seq), Ok(1));
     assert_eq!(params(&mut other), saved);
 }
+
+#[test]
+fn a_restore_makes_the_last_forward_pass_stale() {
+    let (mut flash, mut arena) = setup();
+    let mut net = Network::new(NET, CpuBackend::new(&mut arena), CFG).unwrap();
+    let mut ck = Checkpoints::new(&mut flash, 0, SLOT as u32).unwrap();
+    ck.save(&mut net).unwrap();
+    let stale = Err(microprop::Error::OutOfOrder {
+        called: "loss",
+        needs: "forward",
+    });
+    let mut arena2 = vec![0.0f32; ARENA];
+    let mut other = Network::new(NET, CpuBackend::new(&mut arena2), CFG.with_seed(5)).unwrap();
+    let mut scratch = vec![0.0f32; checkpoint::restore_scratch_len(&NET)];
+    for via in [Via::Restore, Via::Scratch] {
+        // The activations are those of the old parameters.
+        other.forward(&[0.5; 24]).unwrap();
+        let r = match via {
+            Via::Restore => ck.restore(&mut other),
+            Via::Scratch => ck.restore_with(&mut other, &mut scratch),
+        };
+        assert_eq!(r.map(|r| r.seq), Ok(1));
+        assert_eq!(other.loss(Targets::Values(&[0.0; 12])), stale, "{via:?}");
+        other.forward(&[0.5; 24]).unwrap();
+        assert!(other.loss(Targets::Values(&[0.0; 12])).is_ok());
+    }
+}
