@@ -12,8 +12,6 @@ impl<'s, B: Backend> Network<'s, B> {
     /// Returns the number of rows.
     pub fn forward(&mut self, x: &[B::Elem]) -> Result<usize, B> {
         let rows = self.check_input(x)?;
-        // Until this pass is complete nothing in the activations is whole.
-        self.stage = Stage::Idle;
         self.backend
             .upload(self.layout.input.offset, x)
             .map_err(Error::Backend)?;

@@ -137,6 +137,7 @@ impl<B: Backend> Network<'_, B> {
         // forward pass is at perturbed parameters): nothing of an earlier
         // forward pass is left to read.
         self.stage = Stage::Idle;
+        self.rows = 0;
         let rows = self.stage_batch(x, &targets)?;
         self.emit_zero()?;
         self.emit_forward(rows)?;

@@ -65,17 +65,19 @@ enum Stage {
     /// No forward pass to read (new, reset, after `evaluate` or a gradient
     /// check).
     Idle,
+    /// The last forward pass's outputs are still readable with `output`, but
+    /// the parameters changed since (`step`, `train_step`,
+    /// `load_parameters`, `load_blob`, a guard restore): `loss` and
+    /// `backward` would mix old activations with new parameters, so they
+    /// need a new `forward`. (Second, with the discriminant `Forward` had:
+    /// `train_step` stores it, and the same constant kept the firmware's
+    /// per-step count on the Cortex-M0 where it was.)
+    Stale,
     /// The activations are the last forward pass's, at the current
     /// parameters: `loss` may follow.
     Forward,
     /// `loss` left the output gradient: `backward` may follow.
     Loss,
-    /// The last forward pass's outputs are still readable with `output`, but
-    /// the parameters changed since (`step`, `train_step`,
-    /// `load_parameters`, `load_blob`, a guard restore): `loss` and
-    /// `backward` would mix old activations with new parameters, so they
-    /// need a new `forward`.
-    Stale,
 }
 
 /// A network bound to a backend: parameters, gradients, optimizer state and
@@ -321,10 +323,12 @@ impl<'s, B: Backend> Network<'s, B> {
     /// `loss` and `backward` need a new `forward` (its outputs stay
     /// readable). Called before the write, so that a write that fails
     /// halfway leaves no stage that trusts the activations.
+    /// (From `Idle` too, unconditionally: a branch here moved the
+    /// firmware's per-step count through LTO. `output` then reads the last
+    /// forward pass's outputs, if any, or nothing: `rows` is 0 before the
+    /// first, after `evaluate` and after a gradient check.)
     pub(crate) fn params_changed(&mut self) {
-        if self.stage != Stage::Idle {
-            self.stage = Stage::Stale;
-        }
+        self.stage = Stage::Stale;
     }
 
     /// Restore a clock taken with [`Network::clock`].
