@@ -45,8 +45,10 @@ pub fn to_blob(spec: &Spec<'_>, params: &[f32]) -> Result<Vec<u8>, BlobError> {
     Ok(out)
 }
 
-/// Decode a device blob for `spec` (validated in full first).
+/// Decode a device blob for `spec` (validated in full first, so the
+/// allocation is bounded by the blob's own length).
 pub fn from_blob(spec: &Spec<'_>, bytes: &[u8]) -> Result<Vec<f32>, BlobError> {
+    blob::validate(spec, bytes)?;
     let mut out = vec![0.0f32; spec.param_count()];
     blob::decode(spec, bytes, &mut out)?;
     Ok(out)

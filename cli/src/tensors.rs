@@ -357,7 +357,10 @@ pub fn import(spec: &Spec<'_>, bytes: &[u8]) -> Result<Vec<f32>, ImportError> {
             name: extra.to_string(),
         });
     }
-    let mut params = Vec::with_capacity(spec.param_count());
+    // Memory is bounded by the file, not by what its metadata declares: a
+    // few hundred bytes may claim dense(100000,100000). Values are kept
+    // only after their tensor's shape matched, and each is 4 bytes of it.
+    let mut params = Vec::with_capacity(spec.param_count().min(bytes.len() / 4));
     for slot in &slots {
         let view = match st.tensor(&slot.name) {
             Ok(v) => v,

@@ -228,3 +228,45 @@ fn eval_matches_what_jax_measured() {
     assert!(line.contains(&want), "JAX measured {want}; {line}");
     assert!(out.contains("/1797)"), "{out}");
 }
+
+/// A few-hundred-byte safetensors file whose metadata declares `spec`, with
+/// one 1×1 tensor: `summary`, `to-blob` and `eval` refuse it with a typed
+/// error (exit 1), in memory bounded by the file, never aborting on a huge
+/// allocation nor panicking on a capacity overflow.
+#[test]
+fn hostile_spec_metadata_is_refused_not_allocated() {
+    use std::collections::HashMap;
+    let one = 1.0f32.to_le_bytes();
+    for (name, spec) in [
+        ("dense-1e5.safetensors", "dense(100000,100000)"),
+        ("dense-u32max.safetensors", "dense(4294967295,4294967295)"),
+        (
+            "two-dense-u32max.safetensors",
+            "dense(4294967295,4294967295) dense(4294967295,4294967295)",
+        ),
+    ] {
+        let view = safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![1, 1], &one)
+            .unwrap();
+        let meta = HashMap::from([(
+            microprop_cli::tensors::SPEC_KEY.to_string(),
+            spec.to_string(),
+        )]);
+        let bytes =
+            safetensors::serialize(vec![("0.weight".to_string(), view)], Some(meta)).unwrap();
+        assert!(bytes.len() < 300, "{}", bytes.len());
+        let f = tmp(name);
+        std::fs::write(&f, &bytes).unwrap();
+        let out = tmp(&format!("{name}.mpb"));
+        for args in [
+            vec!["summary", f.to_str().unwrap()],
+            vec!["to-blob", f.to_str().unwrap(), "-o", out.to_str().unwrap()],
+            vec!["eval", f.to_str().unwrap()],
+        ] {
+            let o = run(&args);
+            // Exit 1 with a message: not a signal (abort) nor 101 (panic).
+            assert_eq!(o.status.code(), Some(1), "{args:?}: {}", stderr(&o));
+            assert!(!stderr(&o).is_empty(), "{args:?}");
+        }
+        assert!(!out.exists(), "{name}: no blob may be written");
+    }
+}

@@ -217,11 +217,17 @@ impl<'a> Spec<'a> {
             _ => return Err(SpecError::NoInputWidth),
         };
         let mut width = inputs;
+        let mut params: usize = 0;
         let mut i = 0;
         while i < layers.len() {
             if let Err(e) = layers[i].check(i, width) {
                 return Err(e);
             }
+            // Each layer's count fits (its check); their sum must too.
+            params = match params.checked_add(layers[i].param_count()) {
+                Some(p) => p,
+                None => return Err(SpecError::TooLarge),
+            };
             width = layers[i].output_width(width);
             i += 1;
         }
@@ -424,6 +430,30 @@ mod tests {
         assert_eq!(
             NET.arena_len(4, OptimizerKind::Sgd),
             17 + 17 + 8 + 36 + 32 + 6 + 4 + 4
+        );
+    }
+
+    #[test]
+    fn parameter_counts_that_overflow_are_too_large_not_a_panic() {
+        let m = usize::MAX;
+        // dense(MAX, 1): MAX weights fit, the bias does not (MAX + 1).
+        assert_eq!(
+            Spec::try_new(&[Layer::dense(m, 1)]).err(),
+            Some(SpecError::TooLarge)
+        );
+        // maxout(MAX, 1, 1): inputs + 1 overflows.
+        assert_eq!(
+            Spec::try_new(&[Layer::maxout(m, 1, 1)]).err(),
+            Some(SpecError::TooLarge)
+        );
+        // Each layer fits on its own, their sum does not: w = 2^(bits/2) - 1
+        // gives w·(w + 1) = 2^bits - 2^(bits/2) per layer, twice > MAX.
+        let w = (1usize << (usize::BITS / 2)) - 1;
+        let one = [Layer::dense(w, w)];
+        assert!(Spec::try_new(&one).is_ok());
+        assert_eq!(
+            Spec::try_new(&[Layer::dense(w, w), Layer::dense(w, w)]).err(),
+            Some(SpecError::TooLarge)
         );
     }
 

@@ -24,10 +24,11 @@ pub(crate) const fn check(
     if inputs == 0 || outputs == 0 {
         return Err(SpecError::ZeroWidth { layer });
     }
-    if inputs.checked_mul(outputs).is_none() {
-        return Err(SpecError::TooLarge);
+    // W and b together: outputs · (inputs + 1) parameters.
+    match inputs.checked_add(1) {
+        Some(i) if i.checked_mul(outputs).is_some() => Ok(()),
+        _ => Err(SpecError::TooLarge),
     }
-    Ok(())
 }
 
 /// A layer that declares `inputs` must follow one that gives `width`.

@@ -28,8 +28,8 @@ pub(crate) const fn check(
     if inputs == 0 || outputs == 0 || pieces == 0 {
         return Err(SpecError::ZeroWidth { layer });
     }
-    match outputs.checked_mul(pieces) {
-        Some(op) if op.checked_mul(inputs + 1).is_some() => Ok(()),
+    match (outputs.checked_mul(pieces), inputs.checked_add(1)) {
+        (Some(op), Some(i)) if op.checked_mul(i).is_some() => Ok(()),
         _ => Err(SpecError::TooLarge),
     }
 }
