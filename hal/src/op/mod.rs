@@ -63,11 +63,6 @@ pub trait OpInfo {
     /// no output partially overlaps an input, through `c`.
     fn check(&self, c: &Check) -> Result<(), OpError>;
 
-    /// [`OpInfo::NAME`] of a value (for generated code).
-    fn name_of(&self) -> &'static str {
-        Self::NAME
-    }
-
     /// [`OpInfo::check`] against an arena of `arena_len` elements.
     fn validate(&self, arena_len: usize) -> Result<(), OpError> {
         self.check(&Check::new(Self::NAME, arena_len))
@@ -86,6 +81,12 @@ pub trait Composite<E: Element>: OpInfo {
     fn check_scratch(&self, c: &Check) -> Result<(), OpError> {
         let _ = c;
         Ok(())
+    }
+
+    /// [`Composite::check_scratch`] against an arena of `arena_len`
+    /// elements.
+    fn validate_scratch(&self, arena_len: usize) -> Result<(), OpError> {
+        self.check_scratch(&Check::new(Self::NAME, arena_len))
     }
 
     /// Issue, in order, the primitive ops that compute this op, stopping at
@@ -205,7 +206,7 @@ macro_rules! scratch_variant {
         Ok(())
     }};
     (composite, $o:ident, $len:ident) => {
-        Composite::<E>::check_scratch($o, &Check::new(OpInfo::name_of($o), $len))
+        Composite::<E>::validate_scratch($o, $len)
     };
 }
 

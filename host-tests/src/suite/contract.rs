@@ -3,7 +3,6 @@
 //! host copies take effect in the order they were issued, and an empty arena
 //! works.
 
-use super::cast_op;
 use crate::Harness;
 use microprop::hal::{op, Activation, Error as _, ErrorKind, LossKind, Op, Span};
 use microprop::{Backend, Element};
@@ -304,7 +303,7 @@ pub fn every_op_rejects_spans_past_the_arena<H: Harness>() {
         let vals: Vec<H::E> = init.iter().map(|&v| H::E::from_f64(v)).collect();
         b.upload(0, &vals).expect("upload");
         for op in &ops {
-            let r = b.execute(&cast_op::<H::E>(op));
+            let r = b.execute(&op.map(H::E::from_f64));
             if len < 34 {
                 let e = r.expect_err("a span past the arena");
                 assert_eq!(
@@ -362,7 +361,9 @@ pub fn partial_overlaps_and_wrong_shapes_are_shape_errors<H: Harness>() {
         }),
     ];
     for op in &bad {
-        let e = b.execute(&cast_op::<H::E>(op)).expect_err("a malformed op");
+        let e = b
+            .execute(&op.map(H::E::from_f64))
+            .expect_err("a malformed op");
         assert_eq!(e.kind(), ErrorKind::Shape, "{}: {op:?}: {e:?}", H::NAME);
     }
     b.submit().expect("submit");
@@ -403,10 +404,11 @@ pub fn uploads_and_ops_apply_in_issue_order<H: Harness>() {
     let Some(mut b) = H::backend(8) else { return };
     let e = |v: &[f64]| -> Vec<H::E> { v.iter().map(|&x| H::E::from_f64(x)).collect() };
     let copy = |dst| {
-        cast_op::<H::E>(&Op::Copy(op::Copy {
+        Op::Copy(op::Copy {
             src: s(0, 2),
             dst: s(dst, 2),
-        }))
+        })
+        .map(H::E::from_f64)
     };
     b.upload(0, &e(&[1.0, 2.0])).expect("upload");
     b.execute(&copy(2)).expect("copy");
@@ -422,18 +424,24 @@ pub fn empty_arena_and_empty_ops_work<H: Harness>() {
     let Some(mut b) = H::backend(0) else { return };
     assert_eq!(b.arena_len(), 0);
     b.upload(0, &[]).expect("upload");
-    b.execute(&cast_op::<H::E>(&Op::Fill(op::Fill {
-        dst: s(0, 0),
-        value: 1.0,
-    })))
+    b.execute(
+        &Op::Fill(op::Fill {
+            dst: s(0, 0),
+            value: 1.0,
+        })
+        .map(H::E::from_f64),
+    )
     .expect("an empty fill");
     b.submit().expect("submit");
     b.download(0, &mut []).expect("download");
     let e = b
-        .execute(&cast_op::<H::E>(&Op::Fill(op::Fill {
-            dst: s(0, 1),
-            value: 1.0,
-        })))
+        .execute(
+            &Op::Fill(op::Fill {
+                dst: s(0, 1),
+                value: 1.0,
+            })
+            .map(H::E::from_f64),
+        )
         .expect_err("a fill past an empty arena");
     assert_eq!(e.kind(), ErrorKind::OutOfBounds);
 }

@@ -179,20 +179,25 @@ pub fn activations_match_reference_into_the_tails<H: Harness>() {
     }
 }
 
+/// Gemm shapes `(m, n, k)` that cross tile and block edges: 1, odd sizes,
+/// tile ± 1, `k = 0`, and sizes past one tile (the Vulkan backend's own
+/// gemm-kernel test uses them too).
+pub const GEMM_SHAPES: [(usize, usize, usize); 9] = [
+    (1, 1, 1),
+    (3, 5, 7),
+    (16, 16, 16),
+    (17, 33, 15),
+    (32, 10, 64),
+    (64, 32, 32),
+    (5, 3, 0),
+    (100, 70, 130),
+    (200, 199, 64),
+];
+
 pub fn gemm_matches_reference_on_many_shapes<H: Harness>() {
     let mut rng = Rng::new(7);
     let red = tol::<H>().1;
-    for (m, n, k) in [
-        (1, 1, 1),
-        (3, 5, 7),
-        (16, 16, 16),
-        (17, 33, 15),
-        (32, 10, 64),
-        (64, 32, 32),
-        (5, 3, 0),
-        (100, 70, 130),
-        (200, 199, 64),
-    ] {
+    for (m, n, k) in GEMM_SHAPES {
         for (ta, tb, alpha, beta) in [
             (false, false, 1.0, 0.0),
             (true, false, 0.5, 1.0),

@@ -38,11 +38,6 @@ impl ArenaBuilder {
     }
 }
 
-/// Convert an op's scalars from f64 to `E` ([`Op::map`]).
-pub fn cast_op<E: Element>(op: &Op<f64>) -> Op<E> {
-    op.map(E::from_f64)
-}
-
 /// Run `ops` on a fresh backend of `H` whose arena starts as `init`; return
 /// the whole arena as f64, or `None` when the harness skips.
 pub fn run_ops<H: Harness>(init: &[f64], ops: &[Op<f64>]) -> Option<Vec<f64>> {
@@ -50,7 +45,7 @@ pub fn run_ops<H: Harness>(init: &[f64], ops: &[Op<f64>]) -> Option<Vec<f64>> {
     let vals: Vec<H::E> = init.iter().map(|&v| H::E::from_f64(v)).collect();
     b.upload(0, &vals).expect("upload");
     for op in ops {
-        b.execute(&cast_op::<H::E>(op))
+        b.execute(&op.map(H::E::from_f64))
             .unwrap_or_else(|e| panic!("{}: {op:?}: {e:?}", H::NAME));
     }
     b.submit().expect("submit");

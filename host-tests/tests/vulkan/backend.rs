@@ -176,17 +176,7 @@ fn gemm_matches_reference_both_kernels() {
     for kernel in [GemmKernel::Tiled, GemmKernel::Blocked] {
         vk.set_gemm_kernel(kernel);
         let mut worst = 0.0f64;
-        for (m, n, k) in [
-            (1, 1, 1),
-            (3, 5, 7),
-            (16, 16, 16),
-            (17, 33, 15),
-            (32, 10, 64),
-            (64, 32, 32),
-            (5, 3, 0),
-            (100, 70, 130),
-            (200, 199, 64),
-        ] {
+        for (m, n, k) in host_tests::suite::differential::GEMM_SHAPES {
             worst = worst.max(gemm_case(&mut vk, &mut rng, m, n, k));
         }
         report(&format!("gemm {kernel:?}"), worst);
