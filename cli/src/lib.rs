@@ -117,32 +117,45 @@ pub fn summary(spec: &Spec<'_>, batch: usize, optimizer: OptimizerKind) -> Strin
         );
     }
     let p = spec.param_count();
-    let layout = spec.layout(batch, optimizer);
-    let _ = writeln!(s, "parameters: {p} ({} bytes as f32)", 4 * p);
+    // Byte counts in u128: a spec whose parameters fit in usize may still
+    // have more bytes than usize counts (4 · p), and is summarised, not
+    // wrapped.
+    let bytes = |elems: usize| 4 * elems as u128;
+    let _ = writeln!(s, "parameters: {p} ({} bytes as f32)", bytes(p));
     let _ = writeln!(s, "spec hash: {:#010x}", spec.hash());
     let _ = writeln!(
         s,
         "device blob: {} bytes ({}-byte header + {} bytes of f32)",
-        blob::blob_len(p),
+        blob::HEADER_LEN as u128 + bytes(p),
         blob::HEADER_LEN,
-        4 * p
+        bytes(p)
     );
-    let _ = writeln!(
-        s,
-        "arena for batch {batch}, {optimizer:?}: {} f32 = {} bytes \
-         (params {}, grads {}, optimizer state {}, input {}, activations {}, scratch {}, loss scratch {}, targets {}, scalars {})",
-        layout.len,
-        spec.arena_bytes(batch, optimizer, 4),
-        layout.params.len,
-        layout.grads.len,
-        layout.state.len,
-        layout.input.len,
-        layout.activations.len,
-        layout.scratch[0].len + layout.scratch[1].len,
-        layout.loss_scratch.len,
-        layout.target.len,
-        layout.scalars.len,
-    );
+    match spec.try_layout(batch, optimizer) {
+        Ok(layout) => {
+            let _ = writeln!(
+                s,
+                "arena for batch {batch}, {optimizer:?}: {} f32 = {} bytes \
+                 (params {}, grads {}, optimizer state {}, input {}, activations {}, scratch {}, loss scratch {}, targets {}, scalars {})",
+                layout.len,
+                bytes(layout.len),
+                layout.params.len,
+                layout.grads.len,
+                layout.state.len,
+                layout.input.len,
+                layout.activations.len,
+                layout.scratch[0].len + layout.scratch[1].len,
+                layout.loss_scratch.len,
+                layout.target.len,
+                layout.scalars.len,
+            );
+        }
+        Err(e) => {
+            let _ = writeln!(
+                s,
+                "arena for batch {batch}, {optimizer:?}: too large ({e:?}: its length overflows usize)"
+            );
+        }
+    }
     s
 }
 

@@ -86,6 +86,21 @@ fn summary_of_the_jax_mlp() {
         "{}",
         stdout(&o)
     );
+    // A batch whose arena overflows usize (64 · batch inputs alone) is
+    // reported as too large; it used to overflow-panic (debug) or print a
+    // wrapped, small arena (release).
+    let o = run(&[
+        "summary",
+        f.to_str().unwrap(),
+        "--batch",
+        &(usize::MAX / 64 + 1).to_string(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("Adam: too large (TooLarge: its length overflows usize)"),
+        "{}",
+        stdout(&o)
+    );
 }
 
 #[test]

@@ -52,9 +52,10 @@ pub const ELEM_F32: u8 = 1;
 pub const HEADER_LEN: usize = 20;
 
 /// Bytes of a blob holding `param_count` parameters (use with
-/// [`Spec::param_count`] to size a buffer at compile time).
+/// [`Spec::param_count`] to size a buffer at compile time). Saturates at
+/// `usize::MAX` (no buffer is that long) instead of wrapping.
 pub const fn blob_len(param_count: usize) -> usize {
-    HEADER_LEN + 4 * param_count
+    HEADER_LEN.saturating_add(param_count.saturating_mul(4))
 }
 
 /// Why a blob was rejected (or could not be written).

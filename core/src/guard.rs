@@ -75,17 +75,21 @@ use crate::{Config, Error, Spec, Targets};
 use microprop_hal::{op, Backend, Element, Op, Span};
 
 /// Extra arena elements the guard needs after a network's own spans: two
-/// snapshot slots of parameters + optimizer state, and one scalar.
+/// snapshot slots of parameters + optimizer state, and one scalar
+/// (saturating at `usize::MAX`, which no arena satisfies).
 pub const fn extra_len(spec: &Spec, config: &Config) -> usize {
     let p = spec.param_count();
-    let s = p * config.optimizer.kind().state_per_param();
-    2 * (p + s) + 1
+    let s = p.saturating_mul(config.optimizer.kind().state_per_param());
+    p.saturating_add(s).saturating_mul(2).saturating_add(1)
 }
 
 /// Arena elements for a guarded network: [`Config::arena_len`] +
-/// [`extra_len`]. Use it to size a `static` arena.
+/// [`extra_len`]. Use it to size a `static` arena. Saturates at
+/// `usize::MAX`, which no arena satisfies.
 pub const fn arena_len(spec: &Spec, config: &Config) -> usize {
-    config.arena_len(spec) + extra_len(spec, config)
+    config
+        .arena_len(spec)
+        .saturating_add(extra_len(spec, config))
 }
 
 /// The guard's thresholds and reactions. [`GuardConfig::new`] gives the
@@ -304,7 +308,13 @@ impl<'n, 's, B: Backend> Guard<'n, 's, B> {
         let layout = *net.layout();
         let p = layout.params.len;
         let s = layout.state.len;
-        let needed = layout.len + 2 * (p + s) + 1;
+        // p + s ≤ layout.len, which fits; twice that plus the network's own
+        // spans may not (a huge arena on a 32-bit target).
+        let needed = (p + s)
+            .checked_mul(2)
+            .and_then(|n| n.checked_add(1))
+            .and_then(|n| n.checked_add(layout.len))
+            .ok_or(Error::Spec(crate::SpecError::TooLarge))?;
         let available = net.backend().arena_len();
         if available < needed {
             return Err(Error::ArenaTooSmall { needed, available });

@@ -95,6 +95,21 @@ pub(crate) const fn mix(mut h: u32, word: u32) -> u32 {
     h
 }
 
+/// A width's words for [`Spec::hash`]: its low 32 bits, then, only if it
+/// has any, its high 32 bits. A width below 2³² (every width on a 32-bit
+/// target) hashes as one word, as it always has; a wider one (64-bit hosts)
+/// is hashed in full instead of being truncated to the width mod 2³².
+pub(crate) const fn mix_width(h: u32, width: usize) -> u32 {
+    let w = width as u64;
+    let h = mix(h, w as u32);
+    let high = (w >> 32) as u32;
+    if high == 0 {
+        h
+    } else {
+        mix(h, high)
+    }
+}
+
 /// Why a spec is not a valid network.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -274,7 +289,7 @@ impl<'a> Spec<'a> {
     }
 
     /// A 32-bit fingerprint of the layer list (FNV-1a over each layer's
-    /// kind, widths and activation parameters). A device blob stores it so
+    /// kind, widths in full and activation parameters). A device blob stores it so
     /// that parameters are never loaded into a network of another shape or
     /// with other activations. Stable across builds and targets. An
     /// activation parameter is hashed as the bits of its `f32` rounding (the
@@ -302,15 +317,48 @@ impl<'a> Spec<'a> {
     }
 
     /// The arena layout for a batch capacity and optimizer.
+    ///
+    /// # Panics
+    /// If the arena's size overflows `usize` (in a `const` item, a compile
+    /// error). At run time use [`Spec::try_layout`], which returns
+    /// [`SpecError::TooLarge`] instead.
     pub const fn layout(&self, batch: usize, optimizer: OptimizerKind) -> Layout {
-        let p = self.param_count();
-        let mut acts = 0;
+        match self.try_layout(batch, optimizer) {
+            Ok(layout) => layout,
+            Err(_) => panic!("microprop spec: the arena's size overflows usize"),
+        }
+    }
+
+    /// The arena layout for a batch capacity and optimizer, or
+    /// [`SpecError::TooLarge`] when any size in it (a span, an offset, the
+    /// total) overflows `usize`. Every size is computed with checked
+    /// arithmetic, so a huge width or batch is refused, never wrapped into a
+    /// small arena.
+    pub const fn try_layout(
+        &self,
+        batch: usize,
+        optimizer: OptimizerKind,
+    ) -> Result<Layout, SpecError> {
+        // `?` is not available in a `const fn`: one macro per checked step.
+        macro_rules! checked {
+            ($e:expr) => {
+                match $e {
+                    Some(v) => v,
+                    None => return Err(SpecError::TooLarge),
+                }
+            };
+        }
+        // Widths and counts: each layer's and their sum were checked by
+        // `try_new` (the only way to build a `Spec`), the rest is new.
+        let mut p: usize = 0;
+        let mut acts: usize = 0;
         let mut scratch_w = self.inputs;
         let mut width = self.inputs;
         let mut i = 0;
         while i < self.layers.len() {
             let layer = &self.layers[i];
-            acts += layer.activation_width(width);
+            p = checked!(p.checked_add(layer.param_count()));
+            acts = checked!(acts.checked_add(layer.activation_width(width)));
             let sw = layer.scratch_width(width);
             if sw > scratch_w {
                 scratch_w = sw;
@@ -318,17 +366,37 @@ impl<'a> Spec<'a> {
             width = layer.output_width(width);
             i += 1;
         }
-        let params = Span::new(0, p);
-        let grads = Span::new(params.end(), p * optimizer.grads_per_param());
-        let state = Span::new(grads.end(), p * optimizer.state_per_param());
-        let input = Span::new(state.end(), batch * self.inputs);
-        let activations = Span::new(input.end(), batch * acts);
-        let scratch_a = Span::new(activations.end(), batch * scratch_w);
-        let scratch_b = Span::new(scratch_a.end(), batch * scratch_w);
-        let loss_scratch = Span::new(scratch_b.end(), loss_scratch_len(self.outputs));
-        let target = Span::new(loss_scratch.end(), batch * self.outputs);
-        let scalars = Span::new(target.end(), SCALARS);
-        Layout {
+        // Each span starts where the previous one ends; `at` is that end.
+        const fn span(at: usize, len: usize) -> Option<Span> {
+            match at.checked_add(len) {
+                Some(_) => Some(Span::new(at, len)),
+                None => None,
+            }
+        }
+        let params = checked!(span(0, p));
+        let grads = checked!(span(
+            params.end(),
+            checked!(p.checked_mul(optimizer.grads_per_param()))
+        ));
+        let state = checked!(span(
+            grads.end(),
+            checked!(p.checked_mul(optimizer.state_per_param()))
+        ));
+        let input = checked!(span(state.end(), checked!(batch.checked_mul(self.inputs))));
+        let activations = checked!(span(input.end(), checked!(batch.checked_mul(acts))));
+        let sw = checked!(batch.checked_mul(scratch_w));
+        let scratch_a = checked!(span(activations.end(), sw));
+        let scratch_b = checked!(span(scratch_a.end(), sw));
+        // The loss decomposition's working space: enough for every loss
+        // kind (hinge needs the most, `4 · outputs + 2`).
+        let ls = checked!(checked!(self.outputs.checked_mul(4)).checked_add(2));
+        let loss_scratch = checked!(span(scratch_b.end(), ls));
+        let target = checked!(span(
+            loss_scratch.end(),
+            checked!(batch.checked_mul(self.outputs))
+        ));
+        let scalars = checked!(span(target.end(), SCALARS));
+        Ok(Layout {
             batch,
             optimizer,
             params,
@@ -341,30 +409,30 @@ impl<'a> Spec<'a> {
             target,
             scalars,
             len: scalars.end(),
-        }
+        })
     }
 
     /// Arena length, in elements, for a batch capacity and optimizer: use it
-    /// to size a `static` arena.
+    /// to size a `static` arena. `usize::MAX` when the size overflows
+    /// (no arena is that long, and [`Network::new`](crate::Network::new)
+    /// refuses such a configuration with [`SpecError::TooLarge`]).
     pub const fn arena_len(&self, batch: usize, optimizer: OptimizerKind) -> usize {
-        self.layout(batch, optimizer).len
+        match self.try_layout(batch, optimizer) {
+            Ok(layout) => layout.len,
+            Err(_) => usize::MAX,
+        }
     }
 
-    /// Arena size in bytes for element type size `elem_bytes`.
+    /// Arena size in bytes for element type size `elem_bytes` (saturating at
+    /// `usize::MAX`, like [`Spec::arena_len`]).
     pub const fn arena_bytes(
         &self,
         batch: usize,
         optimizer: OptimizerKind,
         elem_bytes: usize,
     ) -> usize {
-        self.arena_len(batch, optimizer) * elem_bytes
+        self.arena_len(batch, optimizer).saturating_mul(elem_bytes)
     }
-}
-
-/// Elements of [`Layout::loss_scratch`] for `outputs` columns: enough for
-/// every loss kind's decomposition (hinge needs the most, `4 · outputs + 2`).
-pub(crate) const fn loss_scratch_len(outputs: usize) -> usize {
-    outputs.saturating_mul(4).saturating_add(2)
 }
 
 /// Scalars at the end of the arena: loss, correct count, and two spare.
@@ -454,6 +522,71 @@ mod tests {
         assert_eq!(
             Spec::try_new(&[Layer::dense(w, w), Layer::dense(w, w)]).err(),
             Some(SpecError::TooLarge)
+        );
+    }
+
+    #[test]
+    fn arena_sizes_that_overflow_are_too_large_not_wrapped() {
+        // 2-4-1 is tiny; a batch whose input span alone (batch × 2) overflows
+        // used to wrap to a short arena (or panic in debug builds).
+        let huge = usize::MAX / 2 + 1;
+        assert_eq!(
+            NET.try_layout(huge, OptimizerKind::Sgd).err(),
+            Some(SpecError::TooLarge)
+        );
+        assert_eq!(NET.arena_len(huge, OptimizerKind::Adam), usize::MAX);
+        assert_eq!(
+            NET.arena_bytes(usize::MAX / 64, OptimizerKind::Sgd, 4),
+            usize::MAX
+        );
+        // Each span fits, their sum does not: activations 9·batch and
+        // scratch 2·4·batch are 17·batch > MAX for batch = MAX / 16.
+        assert_eq!(
+            NET.try_layout(usize::MAX / 16, OptimizerKind::Sgd).err(),
+            Some(SpecError::TooLarge)
+        );
+        // A width whose parameters fit (MAX / 2) but whose arena (params,
+        // input, activations, scratch, 4 · outputs + 2 of loss scratch,
+        // targets) does not.
+        let wide = [Layer::dense(1, usize::MAX / 4)];
+        let spec = Spec::try_new(&wide).unwrap();
+        assert_eq!(
+            spec.try_layout(1, OptimizerKind::Sgd).err(),
+            Some(SpecError::TooLarge)
+        );
+        // The largest batch that fits still gives the layout by hand.
+        assert_eq!(
+            NET.try_layout(4, OptimizerKind::Adam).map(|l| l.len),
+            Ok(NET.arena_len(4, OptimizerKind::Adam))
+        );
+    }
+
+    #[test]
+    fn spec_hash_is_fnv1a_over_kind_and_widths() {
+        // FNV-1a (offset 0x811c9dc5, prime 0x01000193) over the bytes of the
+        // words 1, 2, 3 (kind dense, inputs, outputs), little-endian,
+        // computed independently (python3: h ^= b; h = h * 0x01000193 mod
+        // 2^32): 0x794671b5.
+        assert_eq!(Spec::new(&[Layer::dense(2, 3)]).hash(), 0x7946_71b5);
+    }
+
+    #[cfg(target_pointer_width = "64")]
+    #[test]
+    fn spec_hash_covers_widths_beyond_32_bits() {
+        // dense(2^32 + 5, 3) used to hash as dense(5, 3): its width was
+        // truncated to 32 bits. Now its high word is hashed too: the words
+        // are 1, 5, 1, 3, whose FNV-1a is 0x4d8ba443 (computed as above).
+        let wide = [Layer::dense((1 << 32) + 5, 3)];
+        let narrow = [Layer::dense(5, 3)];
+        let wide = Spec::try_new(&wide).unwrap();
+        let narrow = Spec::try_new(&narrow).unwrap();
+        assert_ne!(wide.hash(), narrow.hash());
+        assert_eq!(wide.hash(), 0x4d8b_a443);
+        let wide_maxout = [Layer::maxout(3, 2, (1 << 32) + 1)];
+        let narrow_maxout = [Layer::maxout(3, 2, 1)];
+        assert_ne!(
+            Spec::try_new(&wide_maxout).unwrap().hash(),
+            Spec::try_new(&narrow_maxout).unwrap().hash()
         );
     }
 

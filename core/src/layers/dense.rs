@@ -7,7 +7,7 @@
 use microprop_hal::{op, Activation, Backend, Element, Op, Span};
 
 use crate::network::{LayerSpans, Network, Result};
-use crate::spec::mix;
+use crate::spec::{mix, mix_width};
 use crate::SpecError;
 
 /// The spec checks: the declared input width chains from `width`, no width
@@ -49,7 +49,7 @@ pub(crate) const fn chain(
 
 /// The spec hash's words for this layer: kind 1, then its widths.
 pub(crate) const fn mix_hash(h: u32, inputs: usize, outputs: usize) -> u32 {
-    mix(mix(mix(h, 1), inputs as u32), outputs as u32)
+    mix_width(mix_width(mix(h, 1), inputs), outputs)
 }
 
 /// Parameters: `W` then `b`.

@@ -10,7 +10,7 @@ use microprop_hal::{op, Backend, Element, Op, Span};
 
 use super::dense;
 use crate::network::{LayerSpans, Network, Result};
-use crate::spec::mix;
+use crate::spec::{mix, mix_width};
 use crate::SpecError;
 
 /// The spec checks: the declared input width chains from `width`, no width
@@ -36,10 +36,7 @@ pub(crate) const fn check(
 
 /// The spec hash's words for this layer: kind 2, then its widths and pieces.
 pub(crate) const fn mix_hash(h: u32, inputs: usize, outputs: usize, pieces: usize) -> u32 {
-    mix(
-        mix(mix(mix(h, 2), inputs as u32), outputs as u32),
-        pieces as u32,
-    )
+    mix_width(mix_width(mix_width(mix(h, 2), inputs), outputs), pieces)
 }
 
 /// Parameters: `W` then `b`.

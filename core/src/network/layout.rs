@@ -154,7 +154,7 @@ impl<'s, B: Backend> Network<'s, B> {
 
 #[cfg(test)]
 mod tests {
-    use crate::{Config, Layer, Loss, Network, Optimizer, Spec};
+    use crate::{Config, Error, Layer, Loss, Network, Optimizer, Spec, SpecError};
     use microprop_cpu::CpuBackend;
 
     const NET: Spec = Spec::new(&[
@@ -165,6 +165,22 @@ mod tests {
         Layer::dense(5, 2),
         Layer::softmax(),
     ]);
+
+    #[test]
+    fn a_batch_whose_arena_overflows_is_too_large_not_a_short_arena() {
+        // batch × 3 inputs wraps: the arena length used to come out small
+        // (release) or overflow-panic (debug); now `new` refuses it.
+        let cfg = Config::new(usize::MAX / 3 + 1, Loss::Mse, Optimizer::adam(0.01));
+        assert_eq!(cfg.arena_len(&NET), usize::MAX);
+        let mut arena = vec![0.0f32; 64];
+        let before = arena.clone();
+        let err = Network::new(NET, CpuBackend::new(&mut arena), cfg).err();
+        assert!(
+            matches!(err, Some(Error::Spec(SpecError::TooLarge))),
+            "{err:?}"
+        );
+        assert_eq!(arena, before);
+    }
 
     #[test]
     fn cursors_walk_forward_and_back_to_the_same_places() {

@@ -174,14 +174,15 @@ impl<'s, B: Backend> Network<'s, B> {
     /// from `config.seed`.
     ///
     /// Fails with [`Error::ArenaTooSmall`] when the backend's arena is shorter
-    /// than [`Config::arena_len`], and with [`Error::Hyperparameter`] for a
+    /// than [`Config::arena_len`], with [`Error::Spec`]`(`[`SpecError::TooLarge`](crate::SpecError::TooLarge)`)`
+    /// when the arena's size for this batch overflows `usize`, and with [`Error::Hyperparameter`] for a
     /// learning rate, momentum or β outside its range.
     pub fn new(spec: Spec<'s>, backend: B, config: Config) -> Result<Self, B> {
         // Re-validate: a `Spec` built at run time with `try_new` is valid, but
         // this keeps `new` honest for any spec value.
         let spec = Spec::try_new(spec.layers())?;
         check_config::<B::Elem, _>(&spec, &config)?;
-        let layout = spec.layout(config.batch, config.optimizer.kind());
+        let layout = spec.try_layout(config.batch, config.optimizer.kind())?;
         if backend.arena_len() < layout.len {
             return Err(Error::ArenaTooSmall {
                 needed: layout.len,
