@@ -46,8 +46,22 @@ pub trait Element:
     fn to_f32(self) -> f32;
     /// `true` unless NaN or ±∞.
     fn is_finite(self) -> bool;
-    /// Convert a small non-negative integer (a class label, a count).
+    /// Convert a small non-negative integer (a count, a batch size) to the
+    /// nearest value. Not for class labels: see [`Element::from_index`].
     fn from_usize(v: usize) -> Self;
+    /// The element that carries the class index `i` in a label span: its
+    /// bit pattern is `i` (for `f32`, `f32::from_bits(i)`; for `f64`,
+    /// `f64::from_bits(i as u64)`). Every `u32` travels exactly, where an
+    /// element value would round (`2^24 + 1` as an `f32` value is `2^24`).
+    /// Such an element is not meant for arithmetic: ops that read labels
+    /// ([`OneHot`](crate::op::OneHot), [`CountCorrect`](crate::op::CountCorrect),
+    /// the classification [`Loss`](crate::op::Loss)es) decode it with
+    /// [`Element::to_index`], and moves (upload, download, copy) keep bits.
+    fn from_index(i: u32) -> Self;
+    /// The class index a label element carries (see [`Element::from_index`]):
+    /// `Some(i)` for the bit pattern of a `u32`, `None` for a pattern that no
+    /// `from_index` makes (an `f64` whose high 32 bits are not zero).
+    fn to_index(self) -> Option<u32>;
     /// The larger of two values (NaN-propagating is not guaranteed).
     fn max(self, other: Self) -> Self {
         if other > self {
@@ -107,9 +121,45 @@ macro_rules! float_element {
             fn from_usize(v: usize) -> Self {
                 v as $t
             }
+            #[inline(always)]
+            #[allow(clippy::useless_conversion)] // u32 -> u32 for f32
+            fn from_index(i: u32) -> Self {
+                <$t>::from_bits(i.into())
+            }
+            #[inline(always)]
+            #[allow(clippy::useless_conversion)] // u32 -> u32 for f32
+            fn to_index(self) -> Option<u32> {
+                u32::try_from(self.to_bits()).ok()
+            }
         }
     };
 }
 
 float_element!(f32, "f32");
 float_element!(f64, "f64");
+
+#[cfg(test)]
+mod tests {
+    use super::Element;
+
+    /// `2^24 + 1` is the first integer an `f32` value cannot hold: as a value
+    /// it rounds to `2^24`, as a label element it comes back exactly.
+    #[test]
+    fn label_indices_round_trip_exactly() {
+        let big = (1u32 << 24) + 1;
+        assert_eq!(big as f32 as u32, 1 << 24, "the rounding this avoids");
+        for i in [0, 1, 9, big, (1 << 24) + 3, u32::MAX - 1, u32::MAX] {
+            assert_eq!(f32::from_index(i).to_index(), Some(i));
+            assert_eq!(f64::from_index(i).to_index(), Some(i));
+        }
+        assert_ne!(
+            f32::from_index(big).to_index(),
+            f32::from_index(1 << 24).to_index()
+        );
+        // Patterns that are no u32: an f64 value's bits (1.0 is 0x3FF0...).
+        assert_eq!(1.0f64.to_index(), None);
+        assert_eq!(f64::NAN.to_index(), None);
+        // An f32 value read as a label is some index, just not its value.
+        assert_eq!(1.0f32.to_index(), Some(0x3F80_0000));
+    }
+}
