@@ -41,16 +41,14 @@ pub(crate) fn check(
     }
 }
 
-/// The class index a label element stands for: `Some(i)` when `v` is exactly
-/// the integer `i` and `i < cols`, `None` otherwise (negative, fractional,
-/// too large, NaN, infinite).
+/// The class index a label element carries ([`Element::to_index`]):
+/// `Some(i)` when `i < cols`, `None` otherwise. The element's bits are the
+/// index, so every `u32` is exact (no float-to-integer conversion).
+///
+/// [`Element::to_index`]: microprop_hal::Element::to_index
 pub fn label<E: Float>(v: E, cols: usize) -> Option<usize> {
-    let f = v.to_f64();
-    if f.is_nan() || f < 0.0 || f >= cols as f64 {
-        return None;
-    }
-    let i = f as usize;
-    if i as f64 == f {
+    let i = usize::try_from(v.to_index()?).ok()?;
+    if i < cols {
         Some(i)
     } else {
         None
@@ -414,7 +412,7 @@ pub fn log_softmax_in_place<E: Float>(
     Ok(())
 }
 
-/// `y[r][c] = value` where `labels[r]` is the class `c` (see [`label`]),
+/// `y[r][c] = value` where `labels[r]` carries the class `c` (see [`label`]),
 /// `0` elsewhere.
 pub fn one_hot<E: Float>(
     rows: usize,

@@ -78,16 +78,59 @@ fn error_messages_say_what_is_wrong() {
 }
 
 #[test]
-fn labels_must_be_exact_integers_in_range() {
+fn labels_are_indices_carried_in_bits_and_must_be_in_range() {
     use crate::reference::label;
-    assert_eq!(label(2.0f32, 3), Some(2));
-    assert_eq!(label(0.0f64, 3), Some(0));
-    assert_eq!(label(3.0f32, 3), None);
-    assert_eq!(label(1.5f32, 3), None);
-    assert_eq!(label(-1.0f64, 3), None);
-    assert_eq!(label(f32::NAN, 3), None);
-    assert_eq!(label(f64::INFINITY, 3), None);
-    assert_eq!(label(0.0f32, 0), None);
+    use microprop_hal::Element;
+    let big = (1u32 << 24) + 1; // 2^24 + 1: no f32 value holds it
+    assert_eq!(label(f32::from_index(2), 3), Some(2));
+    assert_eq!(label(f64::from_index(0), 3), Some(0));
+    assert_eq!(label(f32::from_index(big), 1 << 25), Some(1 << 24 | 1));
+    assert_eq!(label(f64::from_index(big), 1 << 25), Some(1 << 24 | 1));
+    assert_eq!(
+        label(f32::from_index(u32::MAX), usize::MAX),
+        Some(u32::MAX as usize)
+    );
+    assert_eq!(label(f32::from_index(3), 3), None);
+    assert_eq!(label(f32::from_index(big), 1 << 24), None);
+    assert_eq!(label(f32::from_index(0), 0), None);
+    // Element values are not labels: 2.0's bits are no index below 3, and
+    // an f64 whose high word is set carries no index at all.
+    assert_eq!(label(2.0f32, 3), None);
+    assert_eq!(label(2.0f64, usize::MAX), None);
+    assert_eq!(label(f64::NAN, usize::MAX), None);
+}
+
+/// With `2^24 + 2` classes, the label `2^24 + 1` (an f32 value would round
+/// it to `2^24`) is the class `count_correct` and the losses use. The scores
+/// are the one-hot row of class `2^24 + 1`: its arg-max is that class, so
+/// the count is 1; every hinge margin `p_j - p_t + 1` off the label is
+/// `0 - 1 + 1 = 0`, so the hinge loss is 0 (read as `2^24`, `p_t` would be 0
+/// and the loss `2^24 + 2`: 1 for each other class, 2 for the one holding
+/// the 1); the cross-entropy
+/// gradient at the label is `softmax - 1 < 0` and `softmax > 0` elsewhere.
+#[test]
+fn count_and_losses_read_labels_above_2_pow_24_exactly() {
+    use crate::reference::{count_correct, loss};
+    use microprop_hal::{Element, LossKind};
+    let big = (1u32 << 24) + 1;
+    let (t, cols) = (big as usize, big as usize + 1);
+    let mut pred = vec![0.0f32; cols];
+    pred[t] = 1.0;
+    let target = [f32::from_index(big)];
+    assert_eq!(count_correct(1, cols, &pred, &target), Ok(1));
+    let hinge = LossKind::Hinge { margin: 1.0 };
+    assert_eq!(loss(hinge, 1, cols, &pred, &target, None), Ok(0.0));
+    let mut g = vec![0.0f32; cols];
+    let ce = loss(
+        LossKind::SoftmaxCrossEntropy,
+        1,
+        cols,
+        &pred,
+        &target,
+        Some(&mut g),
+    );
+    assert!(ce.is_ok());
+    assert!(g[t] < 0.0 && g[t - 1] > 0.0, "{} {}", g[t], g[t - 1]);
 }
 
 #[test]

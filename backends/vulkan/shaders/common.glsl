@@ -73,7 +73,8 @@ float act_df(uint code, float x, float y, float a) {
     }
 }
 
-// A label stored as a float is valid when it is an integer in 0..cols.
-bool label_ok(float t, uint cols) {
-    return t >= 0.0 && t < float(cols) && t == floor(t);
-}
+// Label elements carry their class index in their bits, not as a value
+// (Element::from_index): a kernel that reads labels declares the arena a second
+// time as words, `LABEL_VIEW`, and reads `arena_bits[i]`, exact for every u32.
+// A label is a class when that index is below cols.
+#define LABEL_VIEW layout(set = 0, binding = 0) readonly buffer ArenaBits { uint arena_bits[]; };

@@ -1,5 +1,7 @@
 // out += #{r : first argmax pred[r] == target[r]}. One workgroup.
+// target[r] is a label element: its bits are the index (see LABEL_VIEW).
 // 0 pred, 1 target, 2 rows, 3 cols, 4 out
+LABEL_VIEW
 layout(local_size_x = 256) in;
 shared float part[256];
 void main() {
@@ -11,7 +13,7 @@ void main() {
         uint o = pred + r * cols;
         uint bj = 0u; float best = arena[o];
         for (uint j = 1u; j < cols; j++) { float v = arena[o + j]; if (v > best) { best = v; bj = j; } }
-        if (arena[target + r] == float(bj)) cnt += 1.0;
+        if (arena_bits[target + r] == bj) cnt += 1.0;
     }
     part[tid] = cnt;
     barrier();

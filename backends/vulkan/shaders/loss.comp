@@ -1,5 +1,8 @@
 // Mean loss over rows (one workgroup; see LossKind). 0 kind (0 mse, 1 softmax CE,
-// 2 hinge), 1 pred, 2 target, 3 rows, 4 cols, 5 out, 6 grad, 7 has_grad, 8 margin
+// 2 hinge), 1 pred, 2 target, 3 rows, 4 cols, 5 out, 6 grad, 7 has_grad, 8 margin.
+// For kinds 1 and 2, target[r] is a label element: its bits are the index
+// (see LABEL_VIEW).
+LABEL_VIEW
 layout(local_size_x = 256) in;
 shared float part[256];
 void main() {
@@ -18,12 +21,11 @@ void main() {
             }
             continue;
         }
-        float tf = arena[target + r];
-        if (!label_ok(tf, cols)) {
+        uint t = arena_bits[target + r];
+        if (t >= cols) {
             if (hg) for (uint j = 0u; j < cols; j++) arena[grad + o + j] = 0.0;
             continue;
         }
-        uint t = uint(tf);
         if (kind == 1u) {
             float mx = -1.0 / 0.0;
             for (uint j = 0u; j < cols; j++) mx = max(mx, arena[pred + o + j]);

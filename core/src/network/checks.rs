@@ -132,7 +132,9 @@ impl<'s, B: Backend> Network<'s, B> {
                         got: labels.len(),
                     });
                 }
-                if let Some(index) = labels.iter().position(|&l| l >= classes) {
+                // A label travels to the backend as a u32 (Element::from_index).
+                let fits = |l: usize| l < classes && u32::try_from(l).is_ok();
+                if let Some(index) = labels.iter().position(|&l| !fits(l)) {
                     return Err(Error::LabelOutOfRange {
                         index,
                         label: labels[index],

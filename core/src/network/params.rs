@@ -76,10 +76,13 @@ impl<'s, B: Backend> Network<'s, B> {
         match *t {
             Targets::Values(v) => self.backend.upload(off, v).map_err(Error::Backend),
             Targets::Labels(labels) => {
+                // A label travels as its index's bits (Element::from_index),
+                // exact for every u32; check_targets has refused a label
+                // that is not below the class count or does not fit a u32.
                 let mut chunk = [B::Elem::ZERO; 64];
                 for (c, part) in labels.chunks(chunk.len()).enumerate() {
                     for (dst, &l) in chunk.iter_mut().zip(part) {
-                        *dst = B::Elem::from_usize(l);
+                        *dst = B::Elem::from_index(u32::try_from(l).unwrap_or(u32::MAX));
                     }
                     self.backend
                         .upload(off + c * 64, &chunk[..part.len()])

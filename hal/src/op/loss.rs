@@ -18,12 +18,13 @@ pub enum LossKind<E> {
     Mse,
     /// Softmax fused with cross-entropy, computed with log-sum-exp:
     /// `L = 1/rows Σ_r (logsumexp(p_r) - p_r[t_r])`,
-    /// `dL/dp = (softmax(p) - onehot(t)) / rows`. Targets are `rows` class
-    /// indices stored as element values.
+    /// `dL/dp = (softmax(p) - onehot(t)) / rows`. Targets are `rows` label
+    /// elements, each carrying its class index as [`Element::from_index`]
+    /// encodes it.
     SoftmaxCrossEntropy,
     /// Multiclass SVM hinge (Weston–Watkins, the CS231n form):
     /// `L = 1/rows Σ_r Σ_{j≠t_r} max(0, p_r[j] - p_r[t_r] + margin)`.
-    /// Targets are `rows` class indices stored as element values.
+    /// Targets are `rows` label elements (see [`Element::from_index`]).
     Hinge {
         /// The margin Δ (1 in the lecture's form).
         margin: E,
@@ -47,12 +48,18 @@ impl<E> LossKind<E> {
     }
 }
 
-/// `y[r][c] = value` where `labels[r]` is the integer `c` (`0 ≤ c < cols`),
-/// `0` elsewhere; a row whose label is not such an integer is all zeros.
+/// `y[r][c] = value` where `labels[r]` carries the class index `c`
+/// (`0 ≤ c < cols`), `0` elsewhere; a row whose label carries an index
+/// `≥ cols` (or no index) is all zeros.
+///
+/// A label element carries its index in its bits, not as its value:
+/// `labels[r]` is `E::from_index(c)` and a backend reads it with
+/// [`Element::to_index`] (a shader reads the word as an unsigned integer), so
+/// every `u32` index is exact, also where `c as f32` would round.
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct OneHot<E> {
-    /// `rows` labels.
+    /// `rows` label elements ([`Element::from_index`]).
     pub labels: Span,
     /// `rows × cols` output (overwritten).
     pub y: Span,
@@ -87,9 +94,11 @@ impl<E> OpInfo for OneHot<E> {
 }
 
 /// `out[0] = L(pred, target)` (see [`LossKind`]) and, when `grad` is given,
-/// `grad = dL/dpred` (overwritten, `rows × cols`). A label that is not an
-/// integer in `0..cols` contributes neither loss nor gradient (`microprop`
-/// rejects such labels before they reach a backend).
+/// `grad = dL/dpred` (overwritten, `rows × cols`). For the classification
+/// losses `target` holds label elements, read as [`OneHot`] reads them
+/// ([`Element::to_index`]); a label whose index is not in `0..cols`
+/// contributes neither loss nor gradient (`microprop` rejects such labels
+/// before they reach a backend).
 ///
 /// A composite: its reference decomposition works row by row in `scratch`
 /// ([`Loss::scratch_len`] elements, whose contents it overwrites), with
@@ -103,7 +112,8 @@ pub struct Loss<E> {
     pub kind: LossKind<E>,
     /// `rows × cols` predictions (logits for the classification losses).
     pub pred: Span,
-    /// `rows × cols` values (MSE) or `rows` labels.
+    /// `rows × cols` values (MSE) or `rows` label elements
+    /// ([`Element::from_index`]).
     pub target: Span,
     /// Batch rows.
     pub rows: usize,
@@ -361,13 +371,15 @@ impl<E: Element> Composite<E> for Loss<E> {
 }
 
 /// `out[0] += #{r : argmax_j pred[r][j] == target[r]}` (first maximum on
-/// ties).
+/// ties), where `target[r]` is a label element read as [`OneHot`] reads it
+/// ([`Element::to_index`]); a label whose index is not in `0..cols` never
+/// counts. The count is added as an element value.
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct CountCorrect {
     /// `rows × cols` scores.
     pub pred: Span,
-    /// `rows` labels.
+    /// `rows` label elements ([`Element::from_index`]).
     pub target: Span,
     /// Batch rows.
     pub rows: usize,

@@ -5,7 +5,7 @@
 //! classes, and the perceptron (exact). Each case runs on a fresh backend
 //! and the whole arenas are compared ([`assert_matches_reference`]).
 
-use super::{assert_matches_reference, ArenaBuilder};
+use super::{assert_matches_reference, label, ArenaBuilder};
 use crate::Harness;
 use microprop::hal::{op, Activation, LossKind, Op, Span};
 use microprop::Rng;
@@ -232,7 +232,7 @@ pub fn gemm_matches_reference_on_many_shapes<H: Harness>() {
 }
 
 /// Row-wise ops and losses on 37 rows of 12, with labels that are mostly
-/// classes and sometimes not (`cols`, 1.5).
+/// classes and sometimes not (index `cols`, the element value 1.5).
 pub fn row_ops_match_reference_with_invalid_labels<H: Harness>() {
     let (rows, cols) = (37, 12);
     let rc = rows * cols;
@@ -243,9 +243,9 @@ pub fn row_ops_match_reference_with_invalid_labels<H: Harness>() {
     let labels = Span::new(6 * rc + 2 * rows, rows);
     for (r, v) in init[labels.offset..labels.end()].iter_mut().enumerate() {
         *v = match r % 9 {
-            7 => cols as f64,
+            7 => label(cols as u32),
             8 => 1.5,
-            _ => (r % cols) as f64,
+            _ => label((r % cols) as u32),
         };
     }
     let out = Span::new(labels.end(), 1);

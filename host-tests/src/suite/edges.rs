@@ -3,9 +3,10 @@
 //! labels that are not classes, optional outputs, empty sums, and the
 //! perceptron's accumulating counters.
 
-use super::{at, run_ops, ArenaBuilder};
+use super::{at, label, run_ops, ArenaBuilder};
 use crate::{assert_close, Harness};
-use microprop::hal::{op, Activation, LossKind, Op};
+use microprop::hal::{op, Activation, LossKind, Op, Span};
+use microprop::{Backend, Element};
 
 fn tol<H: Harness>() -> (f64, f64) {
     let t = H::tolerances();
@@ -310,14 +311,14 @@ pub fn loss_without_grad_writes_only_the_loss<H: Harness>() {
         (
             LossKind::SoftmaxCrossEntropy,
             vec![1.0, 2.0, 3.0, 0.0, 0.0, 0.0],
-            vec![2.0, 0.0],
+            vec![label(2), label(0)],
             3,
             0.753109126556245,
         ),
         (
             LossKind::Hinge { margin: 1.0 },
             vec![3.2, 5.1, -1.7],
-            vec![0.0],
+            vec![label(0)],
             3,
             2.9,
         ),
@@ -352,15 +353,24 @@ pub fn loss_without_grad_writes_only_the_loss<H: Harness>() {
     }
 }
 
-/// Labels that are not classes (`cols`, fractional, negative, NaN)
-/// contribute neither loss nor gradient nor a correct count.
+/// Labels that are not classes (an index `>= cols`, an element value where
+/// a label element belongs) contribute neither loss nor gradient nor a
+/// correct count.
 pub fn invalid_labels_contribute_nothing<H: Harness>() {
-    // Labels 3 (== cols), 0.5, -1 and NaN are not classes: only row 4
-    // (label 2, logits [1,2,3]) contributes: L = 0.407606 / 5 (the mean is
-    // over all rows), and only row 4 has a gradient.
+    // Indices 3 (== cols), 2^24 + 1 and u32::MAX are not classes, nor is the
+    // element value 2.0 (a value is no label element: its bits are no index
+    // below 3): only row 4 (label 2, logits [1,2,3]) contributes:
+    // L = 0.407606 / 5 (the mean is over all rows), and only row 4 has a
+    // gradient.
     let mut pred = vec![0.0; 12];
     pred.extend([1.0, 2.0, 3.0]);
-    let labels = [3.0, 0.5, -1.0, f64::NAN, 2.0];
+    let labels = [
+        label(3),
+        label((1 << 24) + 1),
+        label(u32::MAX),
+        2.0,
+        label(2),
+    ];
     let (e, red) = tol::<H>();
     for kind in [
         LossKind::SoftmaxCrossEntropy,
@@ -408,16 +418,17 @@ pub fn invalid_labels_contribute_nothing<H: Harness>() {
         assert_close(&format!("{kind:?}"), at(&r, out), &[want], red);
         assert_close(&format!("{kind:?} row 4 grad"), &g[12..], &want_g, e);
     }
-    // count_correct ignores them too: [5, 0, 0, 1] with label 0.5 is not a
-    // hit for class 0, and the count (7 before) stays 7.
+    // count_correct ignores them too: [5, 0, 0, 1] (arg-max 0) with label 4
+    // (== cols) and [0, 5, 0, 0] (arg-max 1) with the element value 1.0 are
+    // no hits, and the count (7 before) stays 7.
     let mut ar = ArenaBuilder::default();
-    let pred = ar.put(&[5.0, 0.0, 0.0, 1.0]);
-    let target = ar.put(&[0.5]);
+    let pred = ar.put(&[5.0, 0.0, 0.0, 1.0, 0.0, 5.0, 0.0, 0.0]);
+    let target = ar.put(&[label(4), 1.0]);
     let out = ar.put(&[7.0]);
     let op = Op::CountCorrect(op::CountCorrect {
         pred,
         target,
-        rows: 1,
+        rows: 2,
         cols: 4,
         out,
     });
@@ -425,6 +436,45 @@ pub fn invalid_labels_contribute_nothing<H: Harness>() {
         return;
     };
     assert_close("count_correct", at(&r, out), &[7.0], 0.0);
+}
+
+/// A label carries its class index in its bits, exact for indices an `f32`
+/// value cannot hold: with `2^24 + 2` classes, label `2^24 + 1` (as an f32
+/// value it would round to `2^24`) one-hots position `2^24 + 1`. One row of
+/// `2^24 + 2` elements (64 MiB in f32). (`count_correct` and the losses read
+/// labels as one-hot does; the CPU's unit tests check them at this size,
+/// which lavapipe's loop limit of 65535 iterations keeps from the Vulkan
+/// shaders' one-invocation-per-row loops here.)
+pub fn labels_above_2_pow_24_are_exact<H: Harness>() {
+    let big: u32 = (1 << 24) + 1;
+    let cols = big as usize + 1;
+    let t = Span::new(0, 1);
+    let y = Span::new(1, cols);
+    let Some(mut b) = H::backend(y.end()) else {
+        return;
+    };
+    b.upload(t.offset, &[H::E::from_index(big)])
+        .expect("upload");
+    let o = Op::OneHot(op::OneHot {
+        labels: t,
+        y,
+        rows: 1,
+        cols,
+        value: H::E::ONE,
+    });
+    b.execute(&o)
+        .unwrap_or_else(|e| panic!("{}: {o:?}: {e:?}", H::NAME));
+    b.submit().expect("submit");
+    // y[2^24 - 1 ..= 2^24 + 1] = [0, 0, 1].
+    let mut w = [H::E::ZERO; 3];
+    b.download(y.offset + cols - 3, &mut w).expect("download");
+    let w: Vec<f64> = w.iter().map(|v| v.to_f64()).collect();
+    assert_close(
+        &format!("{}: one_hot around 2^24", H::NAME),
+        &w,
+        &[0.0, 0.0, 1.0],
+        0.0,
+    );
 }
 
 /// The perceptron epoch adds its mistakes to `stats` and, without an

@@ -1,7 +1,7 @@
 //! Every op against a hand-derived expectation (worked out in the comments),
 //! finite differences, and the CPU reference kernels in f64 on random data.
 
-use super::{assert_matches_reference, at, run_ops, ArenaBuilder};
+use super::{assert_matches_reference, at, label, run_ops, ArenaBuilder};
 use crate::{assert_close, Harness};
 use microprop::hal::{op, Activation, LossKind, Op, Span};
 use microprop::{Backend, Rng};
@@ -477,7 +477,7 @@ pub fn cross_entropy_by_hand<H: Harness>() {
     let Some((l, g)) = loss_case::<H>(
         LossKind::SoftmaxCrossEntropy,
         &[1.0, 2.0, 3.0, 0.0, 0.0, 0.0],
-        &[2.0, 0.0],
+        &[label(2), label(0)],
         2,
         3,
     ) else {
@@ -504,7 +504,7 @@ pub fn cross_entropy_is_stable_at_1000<H: Harness>() {
     let Some((l, g)) = loss_case::<H>(
         LossKind::SoftmaxCrossEntropy,
         &[1000.0, -1000.0, 0.0],
-        &[1.0],
+        &[label(1)],
         1,
         3,
     ) else {
@@ -523,7 +523,7 @@ pub fn cross_entropy_is_stable_at_1000<H: Harness>() {
     let Some((l, g)) = loss_case::<H>(
         LossKind::SoftmaxCrossEntropy,
         &[1000.0, -1000.0, -1000.0, 1000.0],
-        &[1.0, 1.0],
+        &[label(1), label(1)],
         2,
         2,
     ) else {
@@ -536,7 +536,7 @@ pub fn cross_entropy_is_stable_at_1000<H: Harness>() {
     let Some((l, g)) = loss_case::<H>(
         LossKind::SoftmaxCrossEntropy,
         &[1000.0, -1000.0, 0.0, -1000.0, 1000.0, 0.0],
-        &[0.0, 2.0],
+        &[label(0), label(2)],
         2,
         3,
     ) else {
@@ -558,7 +558,7 @@ pub fn hinge_cs231n_example<H: Harness>() {
     let Some((l, g)) = loss_case::<H>(
         LossKind::Hinge { margin: 1.0 },
         &pred,
-        &[0.0, 1.0, 2.0],
+        &[label(0), label(1), label(2)],
         3,
         3,
     ) else {
@@ -579,7 +579,7 @@ pub fn hinge_cs231n_example<H: Harness>() {
 pub fn count_correct<H: Harness>() {
     let mut ar = ArenaBuilder::default();
     let pred = ar.put(&[0.1, 0.9, 0.8, 0.2, 0.5, 0.5]);
-    let target = ar.put(&[1.0, 1.0, 0.0]);
+    let target = ar.put_labels(&[1, 1, 0]);
     let out = ar.put(&[1.0]);
     // Row 0 right, row 1 wrong, row 2 a tie → first → right: 1 + 2 = 3.
     let op = Op::CountCorrect(op::CountCorrect {
@@ -797,7 +797,7 @@ pub fn ops_match_cpu_reference_on_random_data<H: Harness>() {
                 .collect::<Vec<_>>(),
         );
         let t: Vec<f64> = if kind.uses_labels() {
-            (0..rows).map(|r| (r % cols) as f64).collect()
+            (0..rows).map(|r| label((r % cols) as u32)).collect()
         } else {
             rand(rows * cols)
         };

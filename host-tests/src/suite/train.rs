@@ -157,6 +157,19 @@ pub fn bad_inputs_are_typed_errors<H: Harness>() {
         net.train_step(&x, Targets::Labels(&[0, 2])),
         "LabelOutOfRange { index: 1, label: 2, classes: 2 }",
     );
+    // Labels travel as u32 (Element::from_index): past u32::MAX is still the
+    // same typed error, not a wrapped index.
+    check(
+        net.train_step(&x, Targets::Labels(&[0, 1 << 32])),
+        "LabelOutOfRange { index: 1, label: 4294967296, classes: 2 }",
+    );
+    check(
+        net.train_step(&x, Targets::Labels(&[usize::MAX, 0])),
+        &format!(
+            "LabelOutOfRange {{ index: 0, label: {}, classes: 2 }}",
+            usize::MAX
+        ),
+    );
     check(
         net.train_step(&x[..3], Targets::Labels(&[0])),
         "Length { what: Input",

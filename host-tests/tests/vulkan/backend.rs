@@ -10,7 +10,7 @@
 //! `MICROPROP_VULKAN_GEMM` say.
 
 use microprop::hal::{op, Activation, Error as _, ErrorKind, LossKind, Op, OpError, Span};
-use microprop::Backend;
+use microprop::{Backend, Element};
 use microprop_cpu::CpuBackend;
 use microprop_vulkan::{devices, Error, GemmKernel, Options, VulkanBackend};
 
@@ -211,7 +211,7 @@ fn a_training_step_is_one_submission_and_replays() {
     let mut rng = Rng(11);
     let mut init = rng.vec(len, -1.0, 1.0);
     for r in 0..b {
-        init[t.offset + r] = (r % o) as f32;
+        init[t.offset + r] = f32::from_index((r % o) as u32);
     }
     let step = |lr: f32| {
         vec![
