@@ -25,7 +25,7 @@ use embedded_storage::nor_flash::{
 };
 use microprop::blob::{self, BlobError};
 use microprop::checkpoint::{self, CheckpointError, Checkpoints, Geometry, Slot, SlotState};
-use microprop::{Config, Layer, Loss, Network, Optimizer, Spec, Targets};
+use microprop::{Config, Layer, Loss, Network, Optimizer, OptimizerKind, Spec, Targets};
 use microprop_cpu::CpuBackend;
 
 /// splitmix64: a small deterministic generator.
@@ -281,7 +281,7 @@ struct Tally {
 
 /// Run `trials` saves on flash geometry `R/W/E`, cutting most of them.
 fn campaign<const R: usize, const W: usize, const E: usize>(seed: u64, trials: usize) -> Tally {
-    let slot = checkpoint::slot_len::<Nor<R, W, E>>(&NET);
+    let slot = checkpoint::slot_len_for::<Nor<R, W, E>>(&NET, OptimizerKind::Momentum);
     // The region does not start at 0, and there is flash on both sides.
     let region = E as u32;
     let cap = E + 2 * slot + E;
@@ -324,7 +324,15 @@ fn campaign<const R: usize, const W: usize, const E: usize>(seed: u64, trials: u
         let mut ck = Checkpoints::new(&mut dry, region, slot as u32).unwrap();
         let saved = ck.save(&mut net).unwrap();
         let nops = dry.ops;
-        assert_eq!(nops, 2 + blob::blob_len(P).div_ceil(checkpoint::BUF_LEN));
+        // Erase, the blob's writes, the state section's writes (its
+        // 56-byte header, padded to the write unit, and 123 velocities),
+        // the slot header.
+        let state_bytes = 56usize.next_multiple_of(W.max(R)) + 4 * P;
+        assert_eq!(
+            nops,
+            2 + blob::blob_len(P).div_ceil(checkpoint::BUF_LEN)
+                + state_bytes.div_ceil(checkpoint::BUF_LEN)
+        );
         assert_eq!(dry.set_bits, 0, "a write over unerased bits");
 
         // One save in four completes; the others are cut.
@@ -451,18 +459,40 @@ fn ten_thousand_power_cuts_never_lose_or_corrupt_a_model() {
 
 type Flash = Nor<1, 4, 1024>;
 const SLOT: usize = checkpoint::slot_len::<Flash>(&NET);
+const MOMENTUM: OptimizerKind = OptimizerKind::Momentum;
 
 fn setup() -> (Flash, Vec<f32>) {
     (Flash::new(4 * 1024), vec![0.0f32; ARENA])
 }
 
 #[test]
-fn slot_len_is_page_aligned_and_fits_the_blob() {
+fn slot_len_is_page_aligned_and_fits_the_blob_and_the_state() {
     assert_eq!(blob::blob_len(P), 512);
-    // 16-byte slot header + 512-byte blob, rounded up to one 1 KiB page.
-    assert_eq!(SLOT, 1024);
-    assert_eq!(checkpoint::slot_len::<Nor<4, 16, 256>>(&NET), 768);
-    assert_eq!(checkpoint::slot_len::<Nor<1, 1, 1>>(&NET), 16 + 512);
+    // 16-byte slot header + 512-byte blob + 56-byte state header + the
+    // state (SGD none, momentum 123 × 4 bytes, Adam 246 × 4), rounded up
+    // to the 1 KiB page; `slot_len` is Adam's.
+    let for_kind = |k| checkpoint::slot_len_for::<Flash>(&NET, k);
+    assert_eq!(for_kind(OptimizerKind::Sgd), 1024); // 584
+    assert_eq!(for_kind(OptimizerKind::FusedSgd), 1024);
+    assert_eq!(for_kind(MOMENTUM), 2048); // 1076
+    assert_eq!(for_kind(OptimizerKind::Adam), 2048); // 1568
+    assert_eq!(SLOT, 2048);
+    // 256-byte pages: 1568 → 7 pages; write unit 16: the state header
+    // pads to 64 bytes (1576 → 7 pages).
+    assert_eq!(checkpoint::slot_len::<Nor<4, 16, 256>>(&NET), 1792);
+    assert_eq!(
+        checkpoint::slot_len::<Nor<1, 1, 1>>(&NET),
+        16 + 512 + 56 + 984
+    );
+    assert_eq!(
+        checkpoint::resume_scratch_len(&NET, OptimizerKind::Adam),
+        369
+    );
+    assert_eq!(checkpoint::resume_scratch_len(&NET, MOMENTUM), 246);
+    assert_eq!(
+        checkpoint::resume_scratch_len(&NET, OptimizerKind::Sgd),
+        123
+    );
 }
 
 #[test]
@@ -531,8 +561,10 @@ fn slot_too_small_touches_nothing() {
     let mut arena = vec![0.0f32; CBIG.arena_len(&BIG)];
     let mut net = Network::new(BIG, CpuBackend::new(&mut arena), CBIG).unwrap();
     let mut ck = Checkpoints::new(&mut flash, 0, 1024).unwrap();
-    let needed = checkpoint::slot_len::<Flash>(&BIG);
-    assert_eq!(needed, 4096); // 840 parameters: 3,380 bytes, 4 pages
+    let needed = checkpoint::slot_len_for::<Flash>(&BIG, OptimizerKind::Sgd);
+    // 840 parameters: 16 + 3,380 + 56 bytes, 4 pages (a restore needs a
+    // slot of format 1, 16 + 3,380 bytes: 4 pages too).
+    assert_eq!(needed, 4096);
     let err = Err(CheckpointError::SlotTooSmall {
         needed,
         slot_len: 1024,
@@ -641,7 +673,7 @@ fn a_checkpoint_of_another_network_is_not_restored() {
 /// matching CRC), for a 512-byte blob.
 fn set_seq(mem: &mut [u8], at: usize, seq: u32) {
     let mut h = [0u8; 16];
-    h[..4].copy_from_slice(b"MPCK");
+    h[..4].copy_from_slice(&mem[at..at + 4]);
     h[4..8].copy_from_slice(&seq.to_le_bytes());
     h[8..12].copy_from_slice(&512u32.to_le_bytes());
     let crc = blob::crc32(&h[..12]);
@@ -796,133 +828,186 @@ enum Outcome {
     Ok(u32, Slot),
 }
 
-/// Restore from flash holding slot A (seq 1, model 1) and, if `both`, slot
-/// B (seq 2, model 2), into a network `cfg` whose arena holds a third
-/// model, optimizer state and (unfused) accumulated gradients; once
-/// cleanly, then with one fault at each read: a failed read, a read with
-/// one bit flipped (every byte of the read in turn), and (with two slots)
-/// a second read of slot B that returns slot A's complete, valid
-/// checkpoint. After every fault, the outcome derived from where the read
-/// falls, and nothing else changed: on an error the parameters, optimizer
-/// state and the rest of the arena are bit-identical (the gradients too
-/// through `restore_with`; through `restore` they are as before or zero);
-/// on a fallback to the other slot, exactly that slot's model. Returns the
-/// number of faults injected.
-fn read_fault_campaign<const R: usize, const W: usize, const E: usize>(
-    both: bool,
-    cfg: Config,
-    via: Via,
-) -> usize {
-    let slot = checkpoint::slot_len::<Nor<R, W, E>>(&NET);
-    let mut flash = Nor::<R, W, E>::new(2 * slot);
-    let mut arena = vec![0.0f32; ARENA];
-    let mut saver = Network::new(NET, CpuBackend::new(&mut arena), CFG).unwrap();
-    let mut models = vec![];
-    let mut ck = Checkpoints::new(&mut flash, 0, slot as u32).unwrap();
-    for _ in 0..if both { 2 } else { 1 } {
-        saver
-            .train_step(&[0.3; 24], Targets::Values(&[-0.2; 12]))
-            .unwrap();
-        models.push(params(&mut saver));
-        ck.save(&mut saver).unwrap();
-    }
-    let newest = if both { Slot::B } else { Slot::A };
+/// A model as a restore must leave it, in bits: parameters, optimizer
+/// state, Adam's step count, learning rate.
+#[derive(Clone, Debug, PartialEq)]
+struct Model {
+    params: Vec<u32>,
+    state: Vec<u32>,
+    steps: u64,
+    lr: u64,
+}
 
-    let mut arena2 = vec![0.0f32; cfg.arena_len(&NET)];
-    let mut net = Network::new(NET, CpuBackend::new(&mut arena2), cfg.with_seed(77)).unwrap();
+fn model(net: &Network<'_, CpuBackend<'_, f32>>) -> Model {
+    let l = *net.layout();
+    let a = net.backend().arena();
+    let bits = |from: usize, to: usize| a[from..to].iter().map(|v| v.to_bits()).collect();
+    Model {
+        params: bits(l.params.offset, l.params.end()),
+        state: bits(l.state.offset, l.state.end()),
+        steps: net.steps(),
+        lr: net.lr().to_bits(),
+    }
+}
+
+/// The network a read-fault campaign restores into: other parameters,
+/// state, step count and learning rate than any saved, and (unfused)
+/// accumulated gradients.
+fn target(cfg: Config, arena: &mut [f32]) -> Network<'_, CpuBackend<'_, f32>> {
+    let mut net = Network::new(NET, CpuBackend::new(arena), cfg.with_seed(77)).unwrap();
+    net.set_lr(0.005).unwrap();
     for i in 0..3 {
         let x: Vec<f32> = (0..24)
             .map(|j| ((i * 24 + j) as f32 * 0.37).sin())
             .collect();
         net.train_step(&x, Targets::Values(&[0.1; 12])).unwrap();
     }
-    let fused = cfg.optimizer.kind() == microprop::OptimizerKind::FusedSgd;
-    if !fused {
+    if cfg.optimizer.kind() != OptimizerKind::FusedSgd {
         // Accumulated gradients, as between `backward` and `step`.
         net.forward(&[0.7; 24]).unwrap();
         net.loss(Targets::Values(&[0.0; 12])).unwrap();
         net.backward().unwrap();
     }
+    net
+}
+
+/// Restore from flash holding slot A (seq 1, model 1) and, if `both`, slot
+/// B (seq 2, model 2), saved with `cfg`'s optimizer (parameters, state,
+/// step count, learning rate, tag = seq), into a network `cfg` whose arena
+/// holds a third model (other parameters, state, step count and learning
+/// rate) and (unfused) accumulated gradients; once cleanly, then with one
+/// fault at each read: a failed read, a read with one bit flipped (every
+/// meaningful byte of the read in turn), and (with two slots) a second
+/// read of slot B that returns slot A's complete, valid checkpoint. After
+/// every fault, the outcome derived from where the read falls, and nothing
+/// else changed: on an error the parameters, optimizer state, step count
+/// and learning rate are bit-identical, and so is the rest of the arena
+/// (through `restore`, the gradients are as before or zero and the
+/// working space may differ: it staged); on a fallback to the other slot,
+/// exactly that slot's model. Returns the number of faults injected.
+fn read_fault_campaign<const R: usize, const W: usize, const E: usize>(
+    both: bool,
+    cfg: Config,
+    via: Via,
+) -> usize {
+    let kind = cfg.optimizer.kind();
+    let slot = checkpoint::slot_len_for::<Nor<R, W, E>>(&NET, kind);
+    let mut flash = Nor::<R, W, E>::new(2 * slot);
+    let mut arena = vec![0.0f32; cfg.arena_len(&NET)];
+    let mut saver = Network::new(NET, CpuBackend::new(&mut arena), cfg).unwrap();
+    let mut models = vec![];
+    let mut ck = Checkpoints::new(&mut flash, 0, slot as u32).unwrap();
+    for seq in 1..=if both { 2 } else { 1 } {
+        saver.set_lr(0.01 * seq as f64 + 0.01).unwrap();
+        saver
+            .train_step(&[0.3; 24], Targets::Values(&[-0.2; 12]))
+            .unwrap();
+        models.push(model(&saver));
+        ck.save_tagged(&mut saver, seq).unwrap();
+    }
+    let newest = if both { Slot::B } else { Slot::A };
+
+    let fused = kind == OptimizerKind::FusedSgd;
+    let mut arena2 = vec![0.0f32; cfg.arena_len(&NET)];
+    let net = target(cfg, &mut arena2);
     let layout = *net.layout();
     let before: Vec<u32> = net.backend().arena().iter().map(|v| v.to_bits()).collect();
+    let before_model = model(&net);
     let (g0, g1) = (layout.grads.offset, layout.grads.end());
+    let (s0, s1) = (layout.state.offset, layout.state.end());
     assert!(fused || before[g0..g1].iter().any(|&b| b != 0));
-    let mut scratch = vec![0.0f32; checkpoint::restore_scratch_len(&NET)];
+    let mut scratch = vec![0.0f32; checkpoint::resume_scratch_len(&NET, kind)];
 
-    // Reads of a restore: slot A's header and its blob in two 256-byte
-    // reads; slot B's header and (if written) blob; the chosen slot's blob
-    // again.
-    let head = 16usize.next_multiple_of(R.max(W));
-    let mut lens = vec![head, 256, 256, head];
+    // Reads of a restore, by their meaningful bytes: per slot its header
+    // (16 bytes), its blob (512 bytes in 2 reads), its state header (56
+    // bytes) and its state (4 bytes per element, in reads of 256); slot
+    // B's header only if not written; the chosen slot's blob, state header
+    // and state again.
+    let pieces = |n: usize| -> Vec<usize> {
+        (0..n.div_ceil(256))
+            .map(|i| (n - 256 * i).min(256))
+            .collect()
+    };
+    let body: Vec<usize> = [
+        pieces(512),
+        vec![56],
+        pieces(4 * P * kind.state_per_param()),
+    ]
+    .concat();
+    let mut lens = vec![16];
+    lens.extend(&body);
+    let survey_a = lens.len();
+    lens.push(16);
     if both {
-        lens.extend([256, 256]);
+        lens.extend(&body);
     }
-    let survey_a = 3;
     let survey = lens.len();
-    lens.extend([256, 256]);
+    lens.extend(&body);
 
-    let mut run =
-        |fault: Option<ReadFault>, want: Outcome, net: &mut Network<'_, CpuBackend<'_, f32>>| {
-            net.backend_mut()
-                .arena_mut()
-                .iter_mut()
-                .zip(&before)
-                .for_each(|(v, &b)| *v = f32::from_bits(b));
-            let mut f = flash.clone();
-            f.read_fault = fault;
-            f.reads = 0;
-            let mut ck = Checkpoints::new(&mut f, 0, slot as u32).unwrap();
-            let r = match via {
-                Via::Restore => ck.restore(net),
-                Via::Scratch => ck.restore_with(net, &mut scratch),
-            };
-            let reads = f.reads;
-            let after: Vec<u32> = net.backend().arena().iter().map(|v| v.to_bits()).collect();
-            let ctx = format!("{fault:?}");
-            // Outside the parameters and gradients: always bit-identical.
-            let p = layout.params;
-            assert_eq!(after[p.end()..g0], before[p.end()..g0], "{ctx}");
-            assert_eq!(after[g1..], before[g1..], "{ctx}");
-            let grads_zero = after[g0..g1].iter().all(|&b| b == 0);
-            let grads_same = after[g0..g1] == before[g0..g1];
-            match want {
-                Outcome::Ok(seq, slot) => {
-                    assert_eq!(r, Ok(checkpoint::Restored { seq, slot }), "{ctx}");
-                    let m = &models[seq as usize - 1];
-                    assert_eq!(&after[p.offset..p.end()], &m[..], "{ctx}");
-                    match via {
-                        Via::Restore => assert!(grads_zero, "{ctx}"),
-                        Via::Scratch => assert!(grads_same, "{ctx}"),
-                    }
-                }
-                Outcome::Err(_) | Outcome::NoValid => {
-                    match want {
-                        Outcome::Err(e) => assert_eq!(r, Err(e), "{ctx}"),
-                        _ => assert!(
-                            matches!(r, Err(CheckpointError::NoValidCheckpoint { .. })),
-                            "{ctx}: {r:?}"
-                        ),
-                    }
-                    assert_eq!(
-                        &after[p.offset..p.end()],
-                        &before[p.offset..p.end()],
-                        "{ctx}"
-                    );
-                    match via {
-                        Via::Restore => assert!(grads_same || grads_zero, "{ctx}"),
-                        Via::Scratch => assert!(grads_same, "{ctx}"),
-                    }
+    let mut run = |fault: Option<ReadFault>, want: Outcome| {
+        let mut arena = vec![0.0f32; cfg.arena_len(&NET)];
+        let mut net = target(cfg, &mut arena);
+        let net = &mut net;
+        let mut f = flash.clone();
+        f.read_fault = fault;
+        f.reads = 0;
+        let mut ck = Checkpoints::new(&mut f, 0, slot as u32).unwrap();
+        let r = match via {
+            Via::Restore => ck.restore(net),
+            Via::Scratch => ck.restore_with(net, &mut scratch),
+        };
+        let reads = f.reads;
+        let after: Vec<u32> = net.backend().arena().iter().map(|v| v.to_bits()).collect();
+        let got = model(net);
+        let ctx = format!("{fault:?}");
+        let grads_zero = after[g0..g1].iter().all(|&b| b == 0);
+        let grads_same = after[g0..g1] == before[g0..g1];
+        match via {
+            // The working space after the state: staging, or untouched.
+            Via::Restore => {}
+            Via::Scratch => assert_eq!(after[s1..], before[s1..], "{ctx}"),
+        }
+        match want {
+            Outcome::Ok(seq, slot) => {
+                assert_eq!(
+                    r,
+                    Ok(checkpoint::Restored {
+                        seq,
+                        slot,
+                        state: true,
+                        tag: seq as u64
+                    }),
+                    "{ctx}"
+                );
+                assert_eq!(got, models[seq as usize - 1], "{ctx}");
+                match via {
+                    Via::Restore => assert!(grads_zero, "{ctx}"),
+                    Via::Scratch => assert!(grads_same, "{ctx}"),
                 }
             }
-            reads
-        };
+            Outcome::Err(_) | Outcome::NoValid => {
+                match want {
+                    Outcome::Err(e) => assert_eq!(r, Err(e), "{ctx}"),
+                    _ => assert!(
+                        matches!(r, Err(CheckpointError::NoValidCheckpoint { .. })),
+                        "{ctx}: {r:?}"
+                    ),
+                }
+                assert_eq!(got, before_model, "{ctx}");
+                assert_eq!(after[..g0], before[..g0], "{ctx}");
+                assert_eq!(after[s0..s1], before[s0..s1], "{ctx}");
+                match via {
+                    Via::Restore => assert!(grads_same || grads_zero, "{ctx}"),
+                    Via::Scratch => assert!(grads_same, "{ctx}"),
+                }
+            }
+        }
+        reads
+    };
 
     // The clean restore, and how many reads it takes.
     let newest_seq = models.len() as u32;
-    assert_eq!(
-        run(None, Outcome::Ok(newest_seq, newest), &mut net),
-        lens.len()
-    );
+    assert_eq!(run(None, Outcome::Ok(newest_seq, newest)), lens.len());
 
     let mut injected = 0;
     let fail: Outcome = Outcome::Err(CheckpointError::Flash(SimError::ReadFault));
@@ -934,7 +1019,7 @@ fn read_fault_campaign<const R: usize, const W: usize, const E: usize>(
                 kind,
             })
         };
-        run(at(FaultKind::Fail), fail, &mut net);
+        run(at(FaultKind::Fail), fail);
         injected += 1;
         // A flipped bit: in the survey it breaks that slot (the other one,
         // if valid, is restored); in the second read it is caught.
@@ -951,13 +1036,14 @@ fn read_fault_campaign<const R: usize, const W: usize, const E: usize>(
         };
         for byte in 0..len {
             let mask = 1u8 << ((byte + k) % 8);
-            run(at(FaultKind::Flip { byte, mask }), flip, &mut net);
+            run(at(FaultKind::Flip { byte, mask }), flip);
             injected += 1;
         }
     }
     if both {
         // The second read of slot B returns slot A's valid checkpoint (the
-        // same header and blob, seq 1): not what was validated.
+        // same header, blob and state section, seq 1): not what was
+        // validated.
         let fault = Some(ReadFault {
             from: survey,
             until: lens.len(),
@@ -968,7 +1054,6 @@ fn read_fault_campaign<const R: usize, const W: usize, const E: usize>(
         run(
             fault,
             Outcome::Err(CheckpointError::Verify { slot: Slot::B }),
-            &mut net,
         );
         injected += 1;
     }
@@ -986,39 +1071,53 @@ fn every_failing_or_inconsistent_read_leaves_the_model_bit_identical() {
         read_fault_campaign::<1, 4, 1024>(false, momentum, Via::Restore),
         read_fault_campaign::<4, 16, 256>(true, adam, Via::Restore),
         read_fault_campaign::<4, 16, 256>(false, sgd, Via::Restore),
+        read_fault_campaign::<1, 4, 1024>(true, fused, Via::Restore),
         read_fault_campaign::<1, 4, 1024>(true, momentum, Via::Scratch),
+        read_fault_campaign::<4, 16, 256>(true, adam, Via::Scratch),
         read_fault_campaign::<4, 16, 256>(true, fused, Via::Scratch),
     ];
     let total: usize = counts.iter().sum();
     println!("read faults injected into restores and survived: {total} {counts:?}");
-    // Two slots: 8 reads (A's header, A's blob in 2, B's header, B's blob in
-    // 2, B's blob again in 2), each failed once, each of its bytes flipped
-    // once (2 headers of 16 bytes, 6 blob reads of 256), and one second read
-    // of B that returns A. One slot: 6 reads (B's erased header only).
-    assert_eq!(counts[0], 8 + 2 * 16 + 6 * 256 + 1);
-    assert_eq!(counts[1], 6 + 2 * 16 + 4 * 256);
+    // Momentum, two slots: 17 reads (per slot: header, blob in 2, state
+    // header, 492 bytes of velocities in 2; then B's blob, state header and
+    // velocities again), each failed once; each meaningful byte flipped
+    // once (per slot 16 + 512 + 56 + 492 bytes, then 512 + 56 + 492 again);
+    // one second read of B that returns A.
+    assert_eq!(counts[0], 17 + 2 * 1076 + 1060 + 1);
+    // One slot: 12 reads (B's erased header only).
+    assert_eq!(counts[1], 12 + 1076 + 16 + 1060);
+    // Adam, two slots: 984 bytes of moments in 4 reads: 8 reads per slot
+    // and 7 again; 2 × 1568 + 1552 bytes.
+    assert_eq!(counts[2], 23 + 2 * 1568 + 1552 + 1);
 }
 
 #[test]
-fn a_restore_without_room_to_stage_is_refused_before_reading() {
+fn a_restore_without_room_to_stage_is_refused_before_applying() {
+    // Adam at batch 1: applying the state needs 123 + 246 staged elements;
+    // the gradient span (123) and the working space are shorter.
+    let adam1 = Config::new(1, Loss::Mse, Optimizer::adam(0.01));
     let (mut flash, mut arena) = setup();
-    let mut net = Network::new(NET, CpuBackend::new(&mut arena), CFG).unwrap();
+    let mut net = Network::new(NET, CpuBackend::new(&mut arena), adam1).unwrap();
+    net.train_step(&[0.5; 6], Targets::Values(&[0.1; 3]))
+        .unwrap();
     let mut ck = Checkpoints::new(&mut flash, 0, SLOT as u32).unwrap();
     ck.save(&mut net).unwrap();
-    let saved = params(&mut net);
-    // Fused SGD: no gradient span to stage in.
-    let fused = Config::new(4, Loss::Mse, Optimizer::fused_sgd(0.05));
-    let mut arena2 = vec![0.0f32; fused.arena_len(&NET)];
-    let mut other = Network::new(NET, CpuBackend::new(&mut arena2), fused).unwrap();
+    let saved = model(&net);
+    let mut arena2 = vec![0.0f32; adam1.arena_len(&NET)];
+    let mut other = Network::new(NET, CpuBackend::new(&mut arena2), adam1.with_seed(9)).unwrap();
+    let l = *other.layout();
+    let available = l.grads.len + (l.len - l.state.end());
+    assert!(available < 369, "{available}");
     let before = other.backend().arena().to_vec();
-    ck.flash_mut().reads = 0;
     assert_eq!(
         ck.restore(&mut other),
         Err(CheckpointError::Staging {
-            needed: 123,
-            available: 0
+            needed: 369,
+            available
         })
     );
+    assert_eq!(other.backend().arena(), &before[..]);
+    ck.flash_mut().reads = 0;
     let mut short = vec![0.0f32; 122];
     assert_eq!(
         ck.restore_with(&mut other, &mut short),
@@ -1028,11 +1127,23 @@ fn a_restore_without_room_to_stage_is_refused_before_reading() {
         })
     );
     assert_eq!(ck.flash_mut().reads, 0);
+    // Room for the parameters, not for the state: refused after the
+    // survey, before anything is staged.
+    let mut params_only = vec![0.0f32; 368];
+    assert_eq!(
+        ck.restore_with(&mut other, &mut params_only),
+        Err(CheckpointError::Staging {
+            needed: 369,
+            available: 368
+        })
+    );
+    assert!(params_only.iter().all(|&v| v == 0.0));
     assert_eq!(other.backend().arena(), &before[..]);
-    // A longer scratch is fine: its first 123 elements are used.
-    let mut long = vec![0.0f32; 200];
-    assert_eq!(ck.restore_with(&mut other, &mut long).map(|r| r.seq), Ok(1));
-    assert_eq!(params(&mut other), saved);
+    // A longer scratch is fine: its first 369 elements are used.
+    let mut long = vec![0.0f32; 400];
+    let r = ck.restore_with(&mut other, &mut long).unwrap();
+    assert!(r.state);
+    assert_eq!(model(&other), saved);
 }
 
 #[test]
@@ -1047,7 +1158,7 @@ fn a_restore_makes_the_last_forward_pass_stale() {
     });
     let mut arena2 = vec![0.0f32; ARENA];
     let mut other = Network::new(NET, CpuBackend::new(&mut arena2), CFG.with_seed(5)).unwrap();
-    let mut scratch = vec![0.0f32; checkpoint::restore_scratch_len(&NET)];
+    let mut scratch = vec![0.0f32; checkpoint::resume_scratch_len(&NET, MOMENTUM)];
     for via in [Via::Restore, Via::Scratch] {
         // The activations are those of the old parameters.
         other.forward(&[0.5; 24]).unwrap();

@@ -332,6 +332,14 @@ impl<'s, B: Backend> Network<'s, B> {
         self.stage = Stage::Stale;
     }
 
+    /// The arena's working space (input, activations, scratch, targets,
+    /// scalars) was overwritten from outside (a checkpoint restore staged
+    /// there): no forward pass is left to read.
+    pub(crate) fn working_space_overwritten(&mut self) {
+        self.stage = Stage::Idle;
+        self.rows = 0;
+    }
+
     /// Restore a clock taken with [`Network::clock`].
     pub(crate) fn set_clock(&mut self, (t, b1, b2): (u64, f64, f64)) {
         self.adam_t = t;

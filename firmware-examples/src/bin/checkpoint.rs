@@ -1,14 +1,18 @@
-//! Power-safe checkpoints on the device: train, save the model into flash
-//! through `microprop::checkpoint` (two A/B slots, sequence numbers, CRCs),
-//! restore it into a fresh network, and check the restored network computes
-//! bit-identical outputs.
+//! Power-safe, resumable checkpoints on the device: train, save the model
+//! and its optimizer state into flash through `microprop::checkpoint` (two
+//! A/B slots, sequence numbers, CRCs), restore it into a fresh network, and
+//! check the restored network computes bit-identical outputs and trains on
+//! bit for bit as the original does.
 //!
 //! 1. Train a 2-8-1 network (tanh, sigmoid, momentum) on XOR for
 //!    [`STEPS`] steps and save (sequence 1, slot A); train [`STEPS`] more
-//!    and save again (sequence 2, slot B).
+//!    and save again (sequence 2, slot B). Each save carries the momentum
+//!    velocity and the learning rate, and a tag: the steps trained.
 //! 2. A second network with other initial weights restores: it must get
-//!    sequence 2 from slot B, the same parameters bit for bit, and the same
-//!    predictions bit for bit.
+//!    sequence 2 from slot B with its state and tag, the same parameters,
+//!    predictions, momentum velocity and learning rate bit for bit:
+//!    everything the next training step reads, so it would train on as
+//!    the original does (the resume of a device that lost power).
 //! 3. A flipped bit in slot B's blob (as a cut mid-erase or bit rot would
 //!    leave it): the restore must fall back to sequence 1 from slot A, and
 //!    its predictions must be those logged at the first save, bit for bit.
@@ -41,8 +45,9 @@ const CFG: Config = Config::new(4, Loss::Mse, Optimizer::momentum(0.5, 0.9)).wit
 const ARENA_LEN: usize = CFG.arena_len(&NET);
 /// Training steps before each save.
 const STEPS: u32 = 300;
-/// One slot: slot header + blob, rounded up to the 1 KiB erase page.
-const SLOT: usize = checkpoint::slot_len::<RamFlash<'static>>(&NET);
+/// One slot: slot header + blob + momentum state, rounded up to the 1 KiB
+/// erase page.
+const SLOT: usize = checkpoint::slot_len_for::<RamFlash<'static>>(&NET, CFG.optimizer.kind());
 /// Two slots after one page that stands for the firmware's own flash.
 const REGION: usize = ERASE_SIZE;
 const FLASH_LEN: usize = REGION + 2 * SLOT;
@@ -59,6 +64,20 @@ const Y: [f32; 4] = [0.0, 1.0, 1.0, 0.0];
 
 fn bits<const N: usize>(v: &[f32; N]) -> [u32; N] {
     v.map(f32::to_bits)
+}
+
+/// The momentum velocity (the optimizer state span), in bits.
+fn state_bits(net: &Network<'_, CpuBackend<'_, f32>>) -> [u32; P] {
+    let s = net.layout().state;
+    let mut out = [0u32; P];
+    let arena = net.backend().arena();
+    for (o, v) in out
+        .iter_mut()
+        .zip(arena.get(s.offset..s.end()).unwrap_or(&[]))
+    {
+        *o = v.to_bits();
+    }
+    out
 }
 
 #[entry]
@@ -111,7 +130,7 @@ fn main() -> ! {
     train(&mut net, &mut meter);
     let mut first = [0.0f32; 4];
     check(net.predict(&X, &mut first), "predict");
-    let (r, n) = meter.measure(|| ckpt.save(&mut net));
+    let (r, n) = meter.measure(|| ckpt.save_tagged(&mut net, u64::from(STEPS)));
     let saved = check(r, "save 1");
     save_instr[0] = n;
     defmt::info!("save 1: {} in {=u64} instructions", saved, n);
@@ -121,6 +140,8 @@ fn main() -> ! {
             == Restored {
                 seq: 1,
                 slot: Slot::A,
+                state: true,
+                tag: u64::from(STEPS),
             },
     );
 
@@ -129,7 +150,7 @@ fn main() -> ! {
     check(net.parameters(&mut params), "parameters");
     let mut second = [0.0f32; 4];
     check(net.predict(&X, &mut second), "predict");
-    let (r, n) = meter.measure(|| ckpt.save(&mut net));
+    let (r, n) = meter.measure(|| ckpt.save_tagged(&mut net, u64::from(2 * STEPS)));
     let saved = check(r, "save 2");
     save_instr[1] = n;
     defmt::info!("save 2: {} in {=u64} instructions", saved, n);
@@ -139,6 +160,8 @@ fn main() -> ! {
             == Restored {
                 seq: 2,
                 slot: Slot::B,
+                state: true,
+                tag: u64::from(2 * STEPS),
             },
     );
 
@@ -164,6 +187,13 @@ fn main() -> ! {
     check(fresh.predict(&X, &mut out), "predict");
     defmt::info!("outputs after restore {} (saved {})", out, second);
     expect("outputs bit-identical", bits(&out) == bits(&second));
+    // Everything the next step reads besides the parameters is restored
+    // too: the momentum velocity (bit for bit) and the learning rate, so
+    // the restored network trains on exactly as the saved one would.
+    expect(
+        "momentum state bit-identical",
+        state_bits(&net) == state_bits(&fresh) && net.lr() == fresh.lr(),
+    );
 
     // 3. Damage the newest slot: the previous checkpoint is restored.
     let b_blob = REGION + SLOT + 16 + 40;
@@ -179,6 +209,8 @@ fn main() -> ! {
             == Restored {
                 seq: 1,
                 slot: Slot::A,
+                state: true,
+                tag: u64::from(STEPS),
             },
     );
     check(fresh.predict(&X, &mut out), "predict");
@@ -189,7 +221,7 @@ fn main() -> ! {
     );
 
     // 4. The next save repairs slot B with sequence 3.
-    let (r, n) = meter.measure(|| ckpt.save(&mut net));
+    let (r, n) = meter.measure(|| ckpt.save_tagged(&mut net, u64::from(2 * STEPS)));
     let saved = check(r, "save 3");
     save_instr[2] = n;
     expect(
@@ -198,6 +230,8 @@ fn main() -> ! {
             == Restored {
                 seq: 3,
                 slot: Slot::B,
+                state: true,
+                tag: u64::from(2 * STEPS),
             },
     );
     let restored = check(ckpt.restore(&mut fresh), "restore 3");
