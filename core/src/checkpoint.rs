@@ -130,7 +130,8 @@
 //! # RAM and flash
 //!
 //! Parameters and state stream between the backend's arena and flash
-//! through a [`BUF_LEN`]-byte buffer and a 64-element buffer on the stack:
+//! through the [`BUF_LEN`]-byte buffer a [`Checkpoints`] holds and a
+//! 64-element buffer on the stack:
 //! no second copy of the model outside the arena (except `restore_with`'s
 //! scratch). `save` reads the parameters and state twice (CRC, then write)
 //! and the flash once (verify); `restore` reads both slots to validate
@@ -224,7 +225,7 @@ pub const STATE_VERSION: u16 = 1;
 pub const STATE_HEADER_LEN: usize = 56;
 /// Bytes of the slot header before padding to the write unit.
 pub const SLOT_HEADER_LEN: usize = 16;
-/// Bytes moved per flash read or write (a stack buffer); the flash's
+/// Bytes moved per flash read or write (the buffer a [`Checkpoints`] holds); the flash's
 /// `READ_SIZE` and `WRITE_SIZE` must divide it.
 pub const BUF_LEN: usize = 256;
 /// Parameters moved per backend transfer.
@@ -835,6 +836,9 @@ pub struct Checkpoints<F> {
     flash: F,
     base: u32,
     slot_len: u32,
+    /// The one buffer every flash read and write goes through (here rather
+    /// than on the stack of each nested call).
+    buf: [u8; BUF_LEN],
 }
 impl<F: NorFlash> Checkpoints<F> {
     /// Use `2 · slot_len` bytes of `flash` from `region_offset` (both
@@ -868,6 +872,7 @@ impl<F: NorFlash> Checkpoints<F> {
             flash,
             base: region_offset,
             slot_len,
+            buf: [0; BUF_LEN],
         })
     }
 
@@ -918,28 +923,27 @@ impl<F: NorFlash> Checkpoints<F> {
     /// Read `len` bytes of `slot` from `from` (counted from the end of the
     /// slot header's area, a multiple of the write unit) in pieces of at
     /// most [`BUF_LEN`] bytes, giving each piece's offset (from `from`) to
-    /// `f`.
-    fn stream<X>(
+    /// `f`; stops when `f` returns `false`. (Not generic over the callback:
+    /// one copy of the code serves every caller.)
+    fn stream(
         &mut self,
         slot: Slot,
         from: usize,
         len: usize,
-        mut f: impl FnMut(usize, &[u8]) -> core::result::Result<(), X>,
-        flash_err: impl Fn(F::Error) -> X,
-    ) -> core::result::Result<(), X> {
+        f: &mut dyn FnMut(usize, &[u8]) -> bool,
+    ) -> core::result::Result<(), F::Error> {
         let u = unit::<F>();
         let start = self.slot_offset(slot) + header_area::<F>() as u32 + from as u32;
-        let mut buf = [0u8; BUF_LEN];
         let mut at = 0;
         while at < len {
             let n = BUF_LEN.min(len - at);
-            let Some(piece) = buf.get_mut(..round_up(n, u)) else {
+            let Some(piece) = self.buf.get_mut(..round_up(n, u)) else {
                 break;
             };
-            self.flash
-                .read(start + at as u32, piece)
-                .map_err(&flash_err)?;
-            f(at, piece.get(..n).unwrap_or(&[]))?;
+            self.flash.read(start + at as u32, piece)?;
+            if !f(at, piece.get(..n).unwrap_or(&[])) {
+                break;
+            }
             at += n;
         }
         Ok(())
@@ -953,15 +957,15 @@ impl<F: NorFlash> Checkpoints<F> {
 
     /// Read and check `slot`'s optimizer-state section (format 2): its
     /// header (one read), then its payload, handed to `put(byte offset in
-    /// the payload, piece)`. The inner result is the header, whose CRC-32
-    /// matched, or why the section is rejected.
-    fn read_state<X>(
+    /// the payload, piece)`, which stops the read by returning `false`
+    /// (the section then counts as truncated). The inner result is the
+    /// header, whose CRC-32 matched, or why the section is rejected.
+    fn read_state(
         &mut self,
         spec: &Spec<'_>,
         slot: Slot,
-        mut put: impl FnMut(usize, &[u8]) -> core::result::Result<(), X>,
-        flash_err: impl Fn(F::Error) -> X,
-    ) -> core::result::Result<core::result::Result<StateHead, BlobError>, X> {
+        put: &mut dyn FnMut(usize, &[u8]) -> bool,
+    ) -> core::result::Result<core::result::Result<StateHead, BlobError>, F::Error> {
         let from = Self::state_from(spec);
         let area = state_header_area::<F>();
         let data = (self.slot_len as usize).saturating_sub(header_area::<F>());
@@ -972,10 +976,9 @@ impl<F: NorFlash> Checkpoints<F> {
         if from.saturating_add(area) > data {
             return Ok(Err(truncated(area)));
         }
-        let mut head = [0u8; BUF_LEN];
-        let head = head.get_mut(..area).unwrap_or(&mut []);
         let start = self.slot_offset(slot) + header_area::<F>() as u32 + from as u32;
-        self.flash.read(start, head).map_err(&flash_err)?;
+        let head = self.buf.get_mut(..area).unwrap_or(&mut []);
+        self.flash.read(start, head)?;
         let h = match parse_state_head(spec, head) {
             Ok(h) => h,
             Err(e) => return Ok(Err(e)),
@@ -985,16 +988,10 @@ impl<F: NorFlash> Checkpoints<F> {
             return Ok(Err(truncated(area.saturating_add(payload))));
         }
         let mut v = Validator::state(head, &h);
-        self.stream(
-            slot,
-            from + area,
-            payload,
-            |at, piece| {
-                v.payload(piece);
-                put(at, piece)
-            },
-            flash_err,
-        )?;
+        self.stream(slot, from + area, payload, &mut |at, piece| {
+            v.payload(piece);
+            put(at, piece)
+        })?;
         Ok(v.finish().map(|_| h))
     }
 
@@ -1006,10 +1003,10 @@ impl<F: NorFlash> Checkpoints<F> {
         spec: &Spec<'_>,
         slot: Slot,
     ) -> core::result::Result<Checked, F::Error> {
-        let mut head = [0u8; BUF_LEN];
         let area = header_area::<F>();
-        let head = head.get_mut(..area).unwrap_or(&mut []);
-        self.flash.read(self.slot_offset(slot), head)?;
+        let at = self.slot_offset(slot);
+        let head = self.buf.get_mut(..area).unwrap_or(&mut []);
+        self.flash.read(at, head)?;
         let (seq, len, has_state) = match parse_slot_header(head) {
             Ok(h) => h,
             Err(state) => {
@@ -1032,26 +1029,20 @@ impl<F: NorFlash> Checkpoints<F> {
             return Ok(rejected(SlotState::Length { found: len }));
         }
         let mut v: Option<core::result::Result<Validator, BlobError>> = None;
-        self.stream(
-            slot,
-            0,
-            want,
-            |_, piece| {
-                match v.as_mut() {
-                    None => {
-                        let mut val = Validator::new(spec, piece);
-                        if let Ok(val) = val.as_mut() {
-                            val.payload(piece.get(HEADER_LEN..).unwrap_or(&[]));
-                        }
-                        v = Some(val);
+        self.stream(slot, 0, want, &mut |_, piece| {
+            match v.as_mut() {
+                None => {
+                    let mut val = Validator::new(spec, piece);
+                    if let Ok(val) = val.as_mut() {
+                        val.payload(piece.get(HEADER_LEN..).unwrap_or(&[]));
                     }
-                    Some(Ok(val)) => val.payload(piece),
-                    Some(Err(_)) => {}
+                    v = Some(val);
                 }
-                Ok(())
-            },
-            |e| e,
-        )?;
+                Some(Ok(val)) => val.payload(piece),
+                Some(Err(_)) => {}
+            }
+            true
+        })?;
         let crc = match v.map(|v| v.and_then(Validator::finish)) {
             Some(Ok(crc)) => crc,
             Some(Err(e)) => return Ok(rejected(SlotState::Blob(e))),
@@ -1063,7 +1054,7 @@ impl<F: NorFlash> Checkpoints<F> {
             }
         };
         let opt = if has_state {
-            match self.read_state(spec, slot, |_, _| Ok(()), |e| e)? {
+            match self.read_state(spec, slot, &mut |_, _| true)? {
                 Ok(h) => Some(h),
                 Err(e) => return Ok(rejected(SlotState::State(e))),
             }
@@ -1204,8 +1195,10 @@ impl<F: NorFlash> Checkpoints<F> {
         let bhead = blob::header_bytes(&spec, crc).map_err(CheckpointError::Blob)?;
         let written = write_section::<F, B>(
             &mut self.flash,
+            &mut self.buf,
             start,
             &bhead,
+            0,
             bhead.get(..16).unwrap_or(&[]),
             net,
             layout.params,
@@ -1215,15 +1208,12 @@ impl<F: NorFlash> Checkpoints<F> {
             return Err(CheckpointError::Verify { slot });
         }
         let shead = state_head_bytes(&head);
-        let mut padded = [0xFFu8; BUF_LEN];
-        let area = state_header_area::<F>();
-        if let Some(dst) = padded.get_mut(..STATE_HEADER_LEN) {
-            dst.copy_from_slice(&shead);
-        }
         let written = write_section::<F, B>(
             &mut self.flash,
+            &mut self.buf,
             start + Self::state_from(&spec) as u32,
-            padded.get(..area).unwrap_or(&[]),
+            &shead,
+            state_header_area::<F>(),
             shead.get(..STATE_HEADER_LEN - 4).unwrap_or(&[]),
             net,
             layout.state,
@@ -1234,34 +1224,32 @@ impl<F: NorFlash> Checkpoints<F> {
 
         // Read back what was written before committing.
         let mut back = Crc32::new();
-        self.stream(
-            slot,
-            0,
-            len,
-            |at, piece| {
-                if at == 0 {
-                    back.update(piece.get(..16).unwrap_or(&[]));
-                    back.update(piece.get(HEADER_LEN..).unwrap_or(&[]));
-                } else {
-                    back.update(piece);
-                }
-                Ok(())
-            },
-            CheckpointError::Flash,
-        )?;
+        self.stream(slot, 0, len, &mut |at, piece| {
+            if at == 0 {
+                back.update(piece.get(..16).unwrap_or(&[]));
+                back.update(piece.get(HEADER_LEN..).unwrap_or(&[]));
+            } else {
+                back.update(piece);
+            }
+            true
+        })
+        .map_err(CheckpointError::Flash)?;
         if back.finish() != crc {
             return Err(CheckpointError::Verify { slot });
         }
-        match self.read_state(&spec, slot, |_, _| Ok(()), CheckpointError::Flash)? {
+        match self
+            .read_state(&spec, slot, &mut |_, _| true)
+            .map_err(CheckpointError::Flash)?
+        {
             Ok(h) if h == head => {}
             _ => return Err(CheckpointError::Verify { slot }),
         }
 
         // Commit: the slot header, written last.
-        let mut hdr = [0xFFu8; BUF_LEN];
-        hdr[..SLOT_HEADER_LEN].copy_from_slice(&slot_header(seq, len as u32));
+        self.buf = [0xFF; BUF_LEN];
+        self.buf[..SLOT_HEADER_LEN].copy_from_slice(&slot_header(seq, len as u32));
         self.flash
-            .write(from, hdr.get(..header_area::<F>()).unwrap_or(&[]))
+            .write(from, self.buf.get(..header_area::<F>()).unwrap_or(&[]))
             .map_err(CheckpointError::Flash)?;
         Ok(Saved {
             seq,
@@ -1403,7 +1391,7 @@ impl<F: NorFlash> Checkpoints<F> {
     /// Survey both slots, then read the newer valid one again, validating
     /// it as it is read, and hand its parameters, then (when it has state
     /// for `net`'s optimizer) its state elements, to `put(net, index,
-    /// piece)` in order, [`CHUNK`] elements at most at a time, indices
+    /// piece)` in order, 16 elements at most at a time, indices
     /// counting on from the parameters into the state. `Ok` with the state
     /// header only when every element was handed over and the second read
     /// passed every check of the first with the same CRC-32s; `put` sees
@@ -1441,25 +1429,31 @@ impl<F: NorFlash> Checkpoints<F> {
         let len = blob::blob_len(p);
         let mut val: Option<Validator> = None;
         let mut index = 0usize;
-        self.stream(
-            found.slot,
-            0,
-            len,
-            |at, piece| {
-                let payload = if at == 0 {
-                    val = Some(Validator::new(&spec, piece).map_err(|_| verify())?);
-                    piece.get(HEADER_LEN..).unwrap_or(&[])
-                } else {
-                    piece
-                };
-                let Some(v) = val.as_mut() else {
-                    return Err(verify());
-                };
-                v.payload(payload);
-                hand_over(net, &mut put, &mut index, payload)
-            },
-            CheckpointError::Flash,
-        )?;
+        // The first error `put` returned, which stopped the read.
+        let mut failed = None;
+        self.stream(found.slot, 0, len, &mut |at, piece| {
+            let payload = if at == 0 {
+                val = Validator::new(&spec, piece).ok();
+                piece.get(HEADER_LEN..).unwrap_or(&[])
+            } else {
+                piece
+            };
+            let Some(v) = val.as_mut() else {
+                return false;
+            };
+            v.payload(payload);
+            match hand_over(net, &mut put, &mut index, payload) {
+                Ok(()) => true,
+                Err(e) => {
+                    failed = Some(e);
+                    false
+                }
+            }
+        })
+        .map_err(CheckpointError::Flash)?;
+        if let Some(e) = failed {
+            return Err(e);
+        }
         // The second read must be complete, valid, and what the first one
         // validated.
         match val.map(Validator::finish) {
@@ -1476,12 +1470,20 @@ impl<F: NorFlash> Checkpoints<F> {
                 None,
             ));
         };
-        let again = self.read_state(
-            &spec,
-            slot,
-            |_, piece| hand_over(net, &mut put, &mut index, piece),
-            CheckpointError::Flash,
-        )?;
+        let again = self
+            .read_state(&spec, slot, &mut |_, piece| match hand_over(
+                net, &mut put, &mut index, piece,
+            ) {
+                Ok(()) => true,
+                Err(e) => {
+                    failed = Some(e);
+                    false
+                }
+            })
+            .map_err(CheckpointError::Flash)?;
+        if let Some(e) = failed {
+            return Err(e);
+        }
         match again {
             Ok(h) if h == want && index == needed => Ok((found, Some(h))),
             _ => Err(verify()),
@@ -1490,15 +1492,15 @@ impl<F: NorFlash> Checkpoints<F> {
 }
 
 /// Convert the f32s of `bytes` to elements and hand them to `put` at
-/// `*index` on, [`CHUNK`] at a time.
+/// `*index` on, 16 at a time.
 fn hand_over<N, E: Element, X>(
     net: &mut N,
     put: &mut impl FnMut(&mut N, usize, &[E]) -> core::result::Result<(), X>,
     index: &mut usize,
     bytes: &[u8],
 ) -> core::result::Result<(), X> {
-    let mut elems = [E::ZERO; CHUNK];
-    for part in bytes.chunks(4 * CHUNK) {
+    let mut elems = [E::ZERO; 16];
+    for part in bytes.chunks(4 * 16) {
         let mut n = 0;
         for (o, x) in elems.iter_mut().zip(floats(part)) {
             *o = E::from_f32(x);
@@ -1559,56 +1561,97 @@ fn apply<F: NorFlash, B: Backend>(
     Ok(())
 }
 
-/// Write a section at flash offset `start` (unit-aligned): `prefix`, then
-/// the f32 LE bytes of `span`'s elements, through one buffer of
-/// [`BUF_LEN`] bytes, the last unit padded with `0xFF`. Returns the CRC-32
-/// of `crc_seed` and the payload as written.
+/// Bytes on their way to flash through one buffer of [`BUF_LEN`] bytes,
+/// written whenever it is full.
+struct Sink<'b> {
+    buf: &'b mut [u8; BUF_LEN],
+    fill: usize,
+    /// Flash offset of the buffer's first byte.
+    at: u32,
+}
+
+impl<'b> Sink<'b> {
+    fn new(buf: &'b mut [u8; BUF_LEN], at: u32) -> Self {
+        *buf = [0xFF; BUF_LEN];
+        Sink { buf, fill: 0, at }
+    }
+
+    /// Append `bytes`, or `n` bytes of `0xFF` padding when `bytes` is
+    /// `None`. (Not inlined: one copy of the flash write serves all.)
+    #[inline(never)]
+    fn push<F: NorFlash>(
+        &mut self,
+        flash: &mut F,
+        mut bytes: Option<&[u8]>,
+        mut n: usize,
+    ) -> core::result::Result<(), F::Error> {
+        if let Some(b) = bytes {
+            n = b.len();
+        }
+        while n > 0 {
+            let k = n.min(BUF_LEN - self.fill);
+            if let (Some(dst), Some(src)) = (self.buf.get_mut(self.fill..self.fill + k), bytes) {
+                for (d, b) in dst.iter_mut().zip(src) {
+                    *d = *b;
+                }
+                bytes = src.get(k..);
+            }
+            self.fill += k;
+            n -= k;
+            if self.fill == BUF_LEN {
+                flash.write(self.at, &self.buf[..])?;
+                self.at += BUF_LEN as u32;
+                self.fill = 0;
+                *self.buf = [0xFF; BUF_LEN];
+            }
+        }
+        Ok(())
+    }
+
+    /// Write what is left, its last unit padded with `0xFF`.
+    fn finish<F: NorFlash>(self, flash: &mut F) -> core::result::Result<(), F::Error> {
+        if self.fill > 0 {
+            let piece = self
+                .buf
+                .get(..round_up(self.fill, unit::<F>()))
+                .unwrap_or(&[]);
+            flash.write(self.at, piece)?;
+        }
+        Ok(())
+    }
+}
+
+/// Write a section at flash offset `start` (unit-aligned): `prefix`,
+/// `0xFF` up to `pad_to` bytes, then the f32 LE bytes of `span`'s
+/// elements, the last unit padded with `0xFF`. Returns the CRC-32 of
+/// `crc_seed` and the payload as written.
+#[allow(clippy::too_many_arguments)]
 fn write_section<F: NorFlash, B: Backend>(
     flash: &mut F,
+    buf: &mut [u8; BUF_LEN],
     start: u32,
     prefix: &[u8],
+    pad_to: usize,
     crc_seed: &[u8],
     net: &mut Network<'_, B>,
     span: Span,
 ) -> Result<u32, F, B> {
-    let u = unit::<F>();
-    let mut buf = [0xFFu8; BUF_LEN];
-    let mut fill = 0usize;
-    let mut written = 0usize;
+    let mut sink = Sink::new(buf, start);
     let mut check = Crc32::new();
     check.update(crc_seed);
-    let mut push = |flash: &mut F, bytes: &[u8]| -> Result<(), F, B> {
-        for &b in bytes {
-            if let Some(d) = buf.get_mut(fill) {
-                *d = b;
-            }
-            fill += 1;
-            if fill == BUF_LEN {
-                flash
-                    .write(start + written as u32, &buf)
-                    .map_err(CheckpointError::Flash)?;
-                written += BUF_LEN;
-                fill = 0;
-                buf = [0xFF; BUF_LEN];
-            }
-        }
-        Ok(())
-    };
-    push(flash, prefix)?;
+    sink.push(flash, Some(prefix), 0)
+        .and_then(|()| sink.push(flash, None, pad_to.saturating_sub(prefix.len())))
+        .map_err(CheckpointError::Flash)?;
     stream_span::<F, B>(net, span, |piece| {
         for p in piece {
-            let b = p.to_f32().to_le_bytes();
-            check.update(&b);
-            push(flash, &b)?;
+            let bytes = p.to_f32().to_le_bytes();
+            check.update(&bytes);
+            sink.push(flash, Some(&bytes), 0)
+                .map_err(CheckpointError::Flash)?;
         }
         Ok(())
     })?;
-    if fill > 0 {
-        let piece = buf.get(..round_up(fill, u)).unwrap_or(&[]);
-        flash
-            .write(start + written as u32, piece)
-            .map_err(CheckpointError::Flash)?;
-    }
+    sink.finish(flash).map_err(CheckpointError::Flash)?;
     Ok(check.finish())
 }
 
