@@ -1321,7 +1321,10 @@ impl<F: NorFlash> Checkpoints<F> {
                 for src in state_src {
                     copy::<F, B>(net, src, &mut dst)?;
                 }
-                Ok(())
+                // On a recording backend the copies run here (a failed
+                // submission runs none of them, and the learning rate goes
+                // back).
+                net.backend_mut().submit().map_err(backend_error)
             })?;
             Ok(found)
         });
