@@ -330,6 +330,10 @@ impl fmt::Display for SpecError {
                 write!(f, "layer {layer} has a zero width or zero maxout pieces")
             }
             SpecError::TooLarge => write!(f, "the spec's sizes overflow usize"),
+            SpecError::Training { layers, got } => write!(
+                f,
+                "the trainability list has {got} entries for {layers} layers"
+            ),
         }
     }
 }

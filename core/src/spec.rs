@@ -135,6 +135,48 @@ pub enum SpecError {
     },
     /// The sizes overflow `usize`.
     TooLarge,
+    /// A trainability list ([`Spec::with_training`]) whose length is not
+    /// the number of layers.
+    Training {
+        /// Number of layers in the spec.
+        layers: usize,
+        /// Entries in the list.
+        got: usize,
+    },
+}
+
+/// Which of a layer's parameters training updates (set per layer with
+/// [`Spec::with_training`]; every layer is [`Train::Full`] by default).
+///
+/// A frozen layer, or a bias-only layer's weights, gets no gradient and no
+/// optimizer state in the arena, and backward stops at the first layer that
+/// has something to train (the frozen layers before it are only run
+/// forward). Layers without parameters (activations, softmax) accept any
+/// value; it does not change them. Trainability is not part of the spec
+/// hash: a blob saved by a fully trained network loads into the same layers
+/// frozen, which is how fine-tuning starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Train {
+    /// Weights and biases are trained.
+    Full,
+    /// Only the biases are trained (TinyTL's bias-only update).
+    BiasOnly,
+    /// Nothing in the layer is trained.
+    Frozen,
+}
+
+impl Train {
+    /// Parameters of `layer` that this mode trains: they come last in the
+    /// layer's parameters (weights, then biases), so the trained ones are
+    /// always the layer's last `n`.
+    pub const fn trained_count(self, layer: &Layer) -> usize {
+        match self {
+            Train::Full => layer.param_count(),
+            Train::BiasOnly => layer.param_count() - layer.weight_count(),
+            Train::Frozen => 0,
+        }
+    }
 }
 
 /// Which optimizer the arena must hold state for.
@@ -196,6 +238,8 @@ impl OptimizerKind {
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Spec<'a> {
     layers: &'a [Layer],
+    /// One entry per layer, or empty: every layer [`Train::Full`].
+    train: &'a [Train],
     inputs: usize,
     outputs: usize,
 }
@@ -219,6 +263,9 @@ impl<'a> Spec<'a> {
             }
             Err(SpecError::ZeroWidth { .. }) => panic!("microprop spec: a layer has zero width"),
             Err(SpecError::TooLarge) => panic!("microprop spec: sizes overflow usize"),
+            Err(SpecError::Training { .. }) => {
+                panic!("microprop spec: one trainability entry per layer")
+            }
         }
     }
 
@@ -248,9 +295,95 @@ impl<'a> Spec<'a> {
         }
         Ok(Spec {
             layers,
+            train: &[],
             inputs,
             outputs: width,
         })
+    }
+
+    /// This spec with per-layer trainability, one entry per layer; meant
+    /// for `const` items:
+    ///
+    /// ```
+    /// use microprop::{Layer, OptimizerKind, Spec, Train};
+    /// const LAYERS: [Layer; 3] = [Layer::dense(64, 32), Layer::relu(), Layer::dense(32, 10)];
+    /// const FULL: Spec = Spec::new(&LAYERS);
+    /// // Fine-tune the last layer only: no gradient or Adam state for the first.
+    /// const LAST: Spec = FULL.with_training(&[Train::Frozen, Train::Frozen, Train::Full]);
+    /// assert_eq!(LAST.trained_count(), 32 * 10 + 10);
+    /// assert_eq!(
+    ///     FULL.arena_len(1, OptimizerKind::Adam) - LAST.arena_len(1, OptimizerKind::Adam),
+    ///     3 * (64 * 32 + 32)
+    /// );
+    /// assert_eq!(LAST.hash(), FULL.hash());
+    /// ```
+    ///
+    /// # Panics
+    /// If `train`'s length is not the number of layers (in a `const` item,
+    /// a compile error); [`Spec::try_with_training`] returns the error.
+    pub const fn with_training(self, train: &'a [Train]) -> Self {
+        match self.try_with_training(train) {
+            Ok(spec) => spec,
+            Err(_) => panic!("microprop spec: one trainability entry per layer"),
+        }
+    }
+
+    /// [`Spec::with_training`], or [`SpecError::Training`] when `train`
+    /// does not have one entry per layer. An empty list means every layer
+    /// is [`Train::Full`].
+    pub const fn try_with_training(self, train: &'a [Train]) -> Result<Self, SpecError> {
+        if !train.is_empty() && train.len() != self.layers.len() {
+            return Err(SpecError::Training {
+                layers: self.layers.len(),
+                got: train.len(),
+            });
+        }
+        Ok(Spec { train, ..self })
+    }
+
+    /// The trainability list as given (empty: every layer trained in full).
+    pub const fn training(&self) -> &'a [Train] {
+        self.train
+    }
+
+    /// What training updates in layer `layer` ([`Train::Full`] past the end).
+    #[inline(always)]
+    pub const fn train(&self, layer: usize) -> Train {
+        if layer < self.train.len() {
+            self.train[layer]
+        } else {
+            Train::Full
+        }
+    }
+
+    /// Whether every parameter is trained (no layer frozen or bias-only).
+    pub const fn trains_all(&self) -> bool {
+        self.trained_count() == self.param_count()
+    }
+
+    /// Parameters training updates: the length of the gradient span (and
+    /// of each optimizer-state vector).
+    pub const fn trained_count(&self) -> usize {
+        let mut n = 0;
+        let mut i = 0;
+        while i < self.layers.len() {
+            n += self.train(i).trained_count(&self.layers[i]);
+            i += 1;
+        }
+        n
+    }
+
+    /// Index of the first layer with a trained parameter (the number of
+    /// layers when nothing is trained): backward stops there.
+    pub const fn first_trained(&self) -> usize {
+        let mut i = 0;
+        while i < self.layers.len() {
+            if self.train(i).trained_count(&self.layers[i]) > 0 {
+                return i;
+            }
+            i += 1;
+        }
+        self.layers.len()
     }
 
     /// The layers.
@@ -351,6 +484,8 @@ impl<'a> Spec<'a> {
         // Widths and counts: each layer's and their sum were checked by
         // `try_new` (the only way to build a `Spec`), the rest is new.
         let mut p: usize = 0;
+        // Trained parameters (≤ p): the gradient and state vectors' length.
+        let mut t: usize = 0;
         let mut acts: usize = 0;
         let mut scratch_w = self.inputs;
         let mut width = self.inputs;
@@ -358,6 +493,7 @@ impl<'a> Spec<'a> {
         while i < self.layers.len() {
             let layer = &self.layers[i];
             p = checked!(p.checked_add(layer.param_count()));
+            t += self.train(i).trained_count(layer);
             acts = checked!(acts.checked_add(layer.activation_width(width)));
             let sw = layer.scratch_width(width);
             if sw > scratch_w {
@@ -376,11 +512,11 @@ impl<'a> Spec<'a> {
         let params = checked!(span(0, p));
         let grads = checked!(span(
             params.end(),
-            checked!(p.checked_mul(optimizer.grads_per_param()))
+            checked!(t.checked_mul(optimizer.grads_per_param()))
         ));
         let state = checked!(span(
             grads.end(),
-            checked!(p.checked_mul(optimizer.state_per_param()))
+            checked!(t.checked_mul(optimizer.state_per_param()))
         ));
         let input = checked!(span(state.end(), checked!(batch.checked_mul(self.inputs))));
         let activations = checked!(span(input.end(), checked!(batch.checked_mul(acts))));
@@ -448,9 +584,12 @@ pub struct Layout {
     pub optimizer: OptimizerKind,
     /// All parameters, layer after layer (weights then biases).
     pub params: Span,
-    /// Gradients, same layout as `params`.
+    /// Gradients of the trained parameters ([`Spec::trained_count`]),
+    /// layer after layer in the order of `params` (the same layout as
+    /// `params` when every layer is trained in full).
     pub grads: Span,
-    /// Optimizer state: velocity, or Adam's `m` then `v`.
+    /// Optimizer state for the trained parameters: velocity, or Adam's `m`
+    /// then `v`, each laid out like `grads`.
     pub state: Span,
     /// The input batch, `batch × inputs`.
     pub input: Span,

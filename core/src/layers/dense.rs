@@ -8,7 +8,7 @@ use microprop_hal::{op, Activation, Backend, Element, Op, Span};
 
 use crate::network::{LayerSpans, Network, Result};
 use crate::spec::{mix, mix_width};
-use crate::SpecError;
+use crate::{SpecError, Train};
 
 /// The spec checks: the declared input width chains from `width`, no width
 /// is 0, and `W` is addressable.
@@ -117,7 +117,8 @@ pub(crate) fn backward<B: Backend>(
 }
 
 /// `dW += dzᵀ x`, `db += Σ dz`, and (with `want_dx`) `dx = dz W` into the
-/// other scratch slot. `shape` is `(rows, inputs, outputs)`.
+/// other scratch slot. `shape` is `(rows, inputs, outputs)`. Only what the
+/// layer trains ([`crate::Train`]) gets a gradient (or, fused, an update).
 ///
 /// With `fused` (SGD during backward): `dx = dz W` first, from the old
 /// `W`; then one gemm `W ← (1 − 2·lr·λ)·W − lr·dzᵀx` (the L2 gradient
@@ -148,23 +149,33 @@ pub(crate) fn affine_backward<B: Backend>(
         }))?;
     }
     let neg_lr = net.hyper.neg_lr;
+    let (train_w, train_b) = match s.train {
+        Train::Full => (true, true),
+        Train::BiasOnly => (false, true),
+        Train::Frozen => (false, false),
+    };
+    if !train_b {
+        return Ok(());
+    }
     let (c, alpha, beta) = if fused {
         (s.weights, neg_lr, net.hyper.decay)
     } else {
         (s.dweights, one, one)
     };
-    net.exec(&Op::Gemm(op::Gemm {
-        m: outputs,
-        n: inputs,
-        k: rows,
-        a: dz,
-        trans_a: true,
-        b: s.input,
-        trans_b: false,
-        c,
-        alpha,
-        beta,
-    }))?;
+    if train_w {
+        net.exec(&Op::Gemm(op::Gemm {
+            m: outputs,
+            n: inputs,
+            k: rows,
+            a: dz,
+            trans_a: true,
+            b: s.input,
+            trans_b: false,
+            c,
+            alpha,
+            beta,
+        }))?;
+    }
     if fused {
         for r in 0..rows {
             net.exec(&Op::Axpy(op::Axpy {

@@ -17,9 +17,27 @@ struct NetworkCheck<'n, 's, B: Backend> {
 }
 
 impl<B: Backend> NetworkCheck<'_, '_, B> {
+    /// The parameter that check index `i < self.params` stands for: the
+    /// check covers trained parameters only, in the gradient span's order.
+    fn param(&self, i: usize) -> usize {
+        let spec = self.net.spec();
+        if spec.trains_all() {
+            return i;
+        }
+        let mut g = 0;
+        for (layer, l) in spec.layers().iter().enumerate() {
+            let t = spec.train(layer).trained_count(l);
+            if i < g + t {
+                return spec.param_offset(layer) + l.param_count() - t + (i - g);
+            }
+            g += t;
+        }
+        i
+    }
+
     fn offset(&self, i: usize) -> usize {
         if i < self.params {
-            self.net.layout().params.offset + i
+            self.net.layout().params.offset + self.param(i)
         } else {
             self.net.layout().input.offset + (i - self.params)
         }
@@ -52,6 +70,7 @@ impl<B: Backend> Differentiable for NetworkCheck<'_, '_, B> {
                 index: i - self.params,
             };
         }
+        let i = self.param(i);
         let spec = self.net.spec();
         for (layer, l) in spec.layers().iter().enumerate() {
             let start = spec.param_offset(layer);
@@ -105,7 +124,7 @@ impl<B: Backend> Differentiable for NetworkCheck<'_, '_, B> {
 }
 
 impl<B: Backend> Network<'_, B> {
-    /// Check the analytic gradients of every parameter (and, with
+    /// Check the analytic gradients of every trained parameter (and, with
     /// `config.inputs`, every input element) on one batch against central
     /// differences. Parameters are restored; the gradient span is left
     /// holding this batch's analytic gradient.
@@ -144,7 +163,7 @@ impl<B: Backend> Network<'_, B> {
         self.emit_loss(rows, true, true)?;
         let slot = self.emit_backward(rows, config.inputs)?;
         let input_grad = self.scratch(slot).prefix(rows * self.spec().inputs());
-        let params = self.spec().param_count();
+        let params = self.spec().trained_count();
         let mut check_target = NetworkCheck {
             net: self,
             rows,

@@ -18,6 +18,21 @@ pub(crate) struct LayerSpans {
     pub dweights: Span,
     pub dbias: Span,
     pub out_width: usize,
+    /// What training updates in this layer.
+    pub train: crate::Train,
+}
+
+/// Parameters of `layer` that `train` leaves untrained (its first ones).
+#[inline(always)]
+fn untrained(train: crate::Train, layer: &Layer) -> usize {
+    if let crate::Train::Full = train {
+        return 0;
+    }
+    match train {
+        crate::Train::Full => 0,
+        crate::Train::BiasOnly => layer.weight_count(),
+        crate::Train::Frozen => layer.param_count(),
+    }
 }
 
 /// Where layer `i` starts in the arena: its input width, the offset of its
@@ -34,6 +49,9 @@ pub(crate) struct Cursor {
     act_off: usize,
     /// First element of its parameters within the parameter span.
     p_off: usize,
+    /// Parameters before it that are not trained (see [`crate::Train`]):
+    /// its gradients start `p_off - skipped` into the gradient span.
+    skipped: usize,
 }
 
 impl<'s, B: Backend> Network<'s, B> {
@@ -44,6 +62,7 @@ impl<'s, B: Backend> Network<'s, B> {
             width: self.spec.inputs(),
             act_off: self.layout.activations.offset,
             p_off: 0,
+            skipped: 0,
         }
     }
 
@@ -55,10 +74,12 @@ impl<'s, B: Backend> Network<'s, B> {
             width: self.spec.outputs(),
             act_off: self.layout.activations.end(),
             p_off: self.layout.params.len,
+            skipped: self.layout.params.len - self.trained,
         }
     }
 
     /// The cursor at the layer after `c`'s.
+    #[inline(always)]
     pub(crate) fn next(&self, c: Cursor) -> Cursor {
         let layer = self.layer(c.i);
         Cursor {
@@ -66,6 +87,7 @@ impl<'s, B: Backend> Network<'s, B> {
             width: layer.output_width(c.width),
             act_off: c.act_off + self.layout.batch * layer.activation_width(c.width),
             p_off: c.p_off + layer.param_count(),
+            skipped: c.skipped + untrained(self.spec.train(c.i), &layer),
         }
     }
 
@@ -80,6 +102,9 @@ impl<'s, B: Backend> Network<'s, B> {
                 .act_off
                 .saturating_sub(self.layout.batch * layer.activation_width(width)),
             p_off: c.p_off.saturating_sub(layer.param_count()),
+            skipped: c
+                .skipped
+                .saturating_sub(untrained(self.spec.train(c.i.wrapping_sub(1)), &layer)),
         }
     }
 
@@ -111,16 +136,26 @@ impl<'s, B: Backend> Network<'s, B> {
         };
         let n_w = layer.weight_count();
         let n_b = layer.param_count() - n_w;
-        let (p, g) = (c.p_off, self.layout.grads.offset + c.p_off);
+        let p = c.p_off;
+        // The trained parameters are the layer's last ones (biases, or
+        // weights and biases), and the gradient span skips the untrained.
+        let g = self.layout.grads.offset + c.p_off.saturating_sub(c.skipped);
+        let train = self.spec.train(c.i);
+        let (dw, db) = match train {
+            crate::Train::Full => (n_w, n_b),
+            crate::Train::BiasOnly => (0, n_b),
+            crate::Train::Frozen => (0, 0),
+        };
         LayerSpans {
             input,
             output,
             pieces,
             weights: Span::new(p, n_w),
             bias: Span::new(p + n_w, n_b),
-            dweights: Span::new(g, n_w),
-            dbias: Span::new(g + n_w, n_b),
+            dweights: Span::new(g, dw),
+            dbias: Span::new(g + dw, db),
             out_width,
+            train,
         }
     }
 

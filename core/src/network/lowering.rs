@@ -2,7 +2,7 @@
 //! ops. Each layer kind lowers itself (see [`crate::layers`]); this walks the
 //! layers and adds what is not a layer's (the loss, L2, the update).
 
-use microprop_hal::{op, Backend, Element, Op};
+use microprop_hal::{op, Backend, Element, Op, Span};
 
 use super::{Network, Result};
 use crate::{layers, Optimizer};
@@ -63,9 +63,11 @@ impl<'s, B: Backend> Network<'s, B> {
     }
 
     /// Issue backprop from the output gradient in scratch slot 0,
-    /// accumulating into the gradient span. With `input_grad`, the gradient
-    /// with respect to the input batch is computed too. Returns the scratch
-    /// slot that holds the last computed downstream gradient.
+    /// accumulating into the gradient span. It stops at the first layer with
+    /// a trained parameter ([`crate::Train`]): the frozen layers before it
+    /// get no backward ops. With `input_grad`, it runs down to the input and
+    /// computes the gradient with respect to the input batch too. Returns
+    /// the scratch slot that holds the last computed downstream gradient.
     pub(crate) fn emit_backward(&mut self, rows: usize, input_grad: bool) -> Result<usize, B> {
         self.emit_backward_with(rows, input_grad, false)
     }
@@ -82,15 +84,18 @@ impl<'s, B: Backend> Network<'s, B> {
         let two_l2 = self.hyper.two_l2;
         let mut slot = 0;
         let layers = self.spec.layers();
+        // Layers `stop..` run backward; a layer needs its input gradient
+        // when one before it does.
+        let stop = if input_grad { 0 } else { self.first_trained };
         let mut c = self.end();
-        while c.i > 0 {
+        while c.i > stop {
             c = self.prev(c);
             let s = self.spans_at(c, rows);
             let dy = self.scratch(slot).prefix(rows * s.out_width);
-            let want_dx = c.i > 0 || input_grad;
+            let want_dx = c.i > stop || input_grad;
             let layer = layers.get(c.i).copied().unwrap_or(crate::Layer::Softmax);
             slot = layers::backward(self, layer, &s, dy, rows, slot, want_dx, fused)?;
-            if !fused && self.hyper.has_l2 && s.weights.len > 0 {
+            if !fused && self.hyper.has_l2 && s.train == crate::Train::Full && s.weights.len > 0 {
                 self.exec(&Op::Axpy(op::Axpy {
                     x: s.weights,
                     y: s.dweights,
@@ -101,44 +106,88 @@ impl<'s, B: Backend> Network<'s, B> {
         Ok(slot)
     }
 
-    /// Issue the optimizer update over every parameter at once.
+    /// Issue the optimizer update: over every parameter at once, or, when
+    /// some layers are frozen or bias-only, over each run of trained
+    /// parameters (contiguous in both the parameter and the gradient span).
     pub(crate) fn emit_step(&mut self) -> Result<(), B> {
         let l = self.layout;
         let h = self.hyper;
-        let lr = h.lr;
-        match self.config.optimizer {
+        if let Optimizer::Adam { .. } = self.config.optimizer {
+            self.adam_t += 1;
+            self.beta1_t *= h.beta1_wide;
+            self.beta2_t *= h.beta2_wide;
+        }
+        if matches!(self.config.optimizer, Optimizer::FusedSgd { .. }) {
             // Applied during backward.
+            return Ok(());
+        }
+        if self.trained == l.params.len {
+            return self.emit_step_run(l.params, 0);
+        }
+        self.emit_partial_step()
+    }
+
+    /// [`Self::emit_step`] when some parameters are not trained.
+    #[inline(never)]
+    fn emit_partial_step(&mut self) -> Result<(), B> {
+        let l = self.layout;
+        // Runs of trained parameters: a layer's trained ones are its last
+        // `t`; consecutive layers' runs join when they touch.
+        let mut run = Span::new(0, 0);
+        let mut run_g = 0;
+        let mut c = self.first();
+        while c.i < self.spec.layers().len() {
+            let s = self.spans_at(c, 0);
+            c = self.next(c);
+            let (w, b) = (s.dweights.len, s.dbias.len);
+            if w + b == 0 {
+                continue;
+            }
+            let start = s.bias.end() - (w + b);
+            if run.len > 0 && run.end() == start {
+                run.len += w + b;
+                continue;
+            }
+            self.emit_step_run(run, run_g)?;
+            run = Span::new(start, w + b);
+            run_g = s.dweights.offset - l.grads.offset;
+        }
+        self.emit_step_run(run, run_g)
+    }
+
+    /// The optimizer update of the parameters `param`, whose gradients
+    /// (and state) start `g` elements into the gradient (state) vectors.
+    #[inline(always)]
+    fn emit_step_run(&mut self, param: Span, g: usize) -> Result<(), B> {
+        if param.len == 0 {
+            return Ok(());
+        }
+        let l = self.layout;
+        let h = self.hyper;
+        let lr = h.lr;
+        let grad = l.grads.slice(g, param.len);
+        match self.config.optimizer {
             Optimizer::FusedSgd { .. } => Ok(()),
-            Optimizer::Sgd { .. } => self.exec(&Op::SgdStep(op::SgdStep {
-                param: l.params,
-                grad: l.grads,
-                lr,
-            })),
+            Optimizer::Sgd { .. } => self.exec(&Op::SgdStep(op::SgdStep { param, grad, lr })),
             Optimizer::Momentum { .. } => self.exec(&Op::MomentumStep(op::MomentumStep {
-                param: l.params,
-                grad: l.grads,
-                velocity: l.state,
+                param,
+                grad,
+                velocity: l.state.slice(g, param.len),
                 lr,
                 momentum: h.momentum,
             })),
-            Optimizer::Adam { .. } => {
-                self.adam_t += 1;
-                self.beta1_t *= h.beta1_wide;
-                self.beta2_t *= h.beta2_wide;
-                let p = l.params.len;
-                self.exec(&Op::AdamStep(op::AdamStep {
-                    param: l.params,
-                    grad: l.grads,
-                    m: l.state.slice(0, p),
-                    v: l.state.slice(p, p),
-                    lr,
-                    beta1: h.beta1,
-                    beta2: h.beta2,
-                    eps: h.eps,
-                    bias1: B::Elem::from_f64(1.0 - self.beta1_t),
-                    bias2: B::Elem::from_f64(1.0 - self.beta2_t),
-                }))
-            }
+            Optimizer::Adam { .. } => self.exec(&Op::AdamStep(op::AdamStep {
+                param,
+                grad,
+                m: l.state.slice(g, param.len),
+                v: l.state.slice(self.trained + g, param.len),
+                lr,
+                beta1: h.beta1,
+                beta2: h.beta2,
+                eps: h.eps,
+                bias1: B::Elem::from_f64(1.0 - self.beta1_t),
+                bias2: B::Elem::from_f64(1.0 - self.beta2_t),
+            })),
         }
     }
 

@@ -103,6 +103,9 @@ pub struct Network<'s, B: Backend> {
     /// Scratch slot that holds the output gradient after `loss`, and the
     /// input gradient after `backward`.
     grad_slot: usize,
+    /// [`Spec::trained_count`] and [`Spec::first_trained`], computed once.
+    trained: usize,
+    first_trained: usize,
 }
 
 /// `Result` with this crate's error for backend `B`.
@@ -180,7 +183,7 @@ impl<'s, B: Backend> Network<'s, B> {
     pub fn new(spec: Spec<'s>, backend: B, config: Config) -> Result<Self, B> {
         // Re-validate: a `Spec` built at run time with `try_new` is valid, but
         // this keeps `new` honest for any spec value.
-        let spec = Spec::try_new(spec.layers())?;
+        let spec = Spec::try_new(spec.layers())?.try_with_training(spec.training())?;
         check_config::<B::Elem, _>(&spec, &config)?;
         let layout = spec.try_layout(config.batch, config.optimizer.kind())?;
         if backend.arena_len() < layout.len {
@@ -202,6 +205,8 @@ impl<'s, B: Backend> Network<'s, B> {
             rows: 0,
             stage: Stage::Idle,
             grad_slot: 0,
+            trained: spec.trained_count(),
+            first_trained: spec.first_trained(),
         };
         net.reset(config.seed)?;
         Ok(net)

@@ -14,10 +14,35 @@ impl<'s, B: Backend> Network<'s, B> {
     }
 
     /// Copy the accumulated gradients into `out` (same layout as
-    /// [`Network::parameters`]).
+    /// [`Network::parameters`]). A parameter training does not update
+    /// (a frozen layer's, a bias-only layer's weights: see
+    /// [`Train`](crate::Train)) has no gradient and reads as zero.
     pub fn gradients(&mut self, out: &mut [B::Elem]) -> Result<(), B> {
         self.check_unfused("gradients")?;
-        self.read_span(self.layout.grads, out, Operand::Gradients)
+        if self.trained == self.layout.params.len {
+            return self.read_span(self.layout.grads, out, Operand::Gradients);
+        }
+        if out.len() != self.layout.params.len {
+            return Err(Error::Length {
+                what: Operand::Gradients,
+                expected: self.layout.params.len,
+                got: out.len(),
+            });
+        }
+        out.fill(B::Elem::ZERO);
+        let mut c = self.first();
+        while c.i < self.spec.layers().len() {
+            let s = self.spans_at(c, 0);
+            c = self.next(c);
+            let t = s.dweights.len + s.dbias.len;
+            let end = s.bias.end();
+            if let Some(dst) = out.get_mut(end - t..end) {
+                self.backend
+                    .download(s.dweights.offset, dst)
+                    .map_err(Error::Backend)?;
+            }
+        }
+        Ok(())
     }
 
     /// Replace every parameter with `params` (same layout as

@@ -11,6 +11,7 @@ pub mod grads;
 pub mod guard;
 pub mod interop;
 pub mod ops;
+pub mod partial;
 pub mod perceptron;
 pub mod train;
 
