@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Fuzz microprop's loaders for a bounded time; fails on a crash.
+# Fuzz microprop for a bounded time; fails on a crash.
 #
-#   fuzz/run.sh [SECONDS] [TARGET...]     (default: 60 s each, blob safetensors)
+#   fuzz/run.sh [SECONDS] [TARGET...]     (default: 60 s each, all six targets)
+#
+# Targets: blob, safetensors (the loaders), ops (fast against reference
+# kernels), train (training invariants), checkpoint (restore from arbitrary
+# flash), import (the CLI's import under a 512 MB memory limit).
 #
 # Installs cargo-fuzz if missing. Uses the `nightly` toolchain when rustup
 # has one; otherwise stable with RUSTC_BOOTSTRAP=1 (cargo-fuzz passes -Z
@@ -13,7 +17,18 @@ cd "$(dirname "$0")"
 secs=${1:-60}
 shift || true
 targets=("$@")
-((${#targets[@]})) || targets=(blob safetensors)
+((${#targets[@]})) || targets=(blob safetensors ops train checkpoint import)
+
+# Extra libFuzzer flags per target. A unit running 30 s is a hang, a crash
+# (libFuzzer's default waits 20 min, past CI's time). import: an allocation
+# sized from a file's declared spec instead of its bytes is a crash too
+# (-malloc_limit_mb defaults to the RSS limit).
+declare -A flags=(
+  [ops]="-timeout=30"
+  [train]="-timeout=30"
+  [checkpoint]="-timeout=30"
+  [import]="-timeout=30 -rss_limit_mb=512"
+)
 
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
 if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
@@ -26,10 +41,17 @@ fi
 # main workspace would mix nightly/instrumented builds into it.
 unset CARGO_TARGET_DIR
 
+# Several targets: build them all in one cargo run first (parallel, and
+# each `run` below then finds its binary up to date).
+if ((${#targets[@]} > 1)); then
+  "${fuzz[@]}" build -a
+fi
+
 for t in "${targets[@]}"; do
   mkdir -p "corpus/$t"
   echo "=== fuzz $t for ${secs}s (${fuzz[*]})"
   # -a: debug assertions and overflow checks on, so arithmetic overflow is a
   # crash too.
-  "${fuzz[@]}" run -a "$t" "corpus/$t" "seeds/$t" -- -max_total_time="$secs" -print_final_stats=1
+  # shellcheck disable=SC2086 # the flags are words
+  "${fuzz[@]}" run -a "$t" "corpus/$t" "seeds/$t" -- -max_total_time="$secs" -print_final_stats=1 ${flags[$t]:-}
 done
