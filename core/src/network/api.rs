@@ -96,7 +96,8 @@ impl<'s, B: Backend> Network<'s, B> {
 
     /// Compute the loss of the last forward pass against `targets`, and the
     /// gradient at the output for a following [`Network::backward`]. The
-    /// returned loss includes the L2 term.
+    /// returned loss includes the L2 term and the L2-SP term
+    /// ([`Network::set_anchor`]), whose gradients `backward` adds.
     ///
     /// Fails with [`Error::OutOfOrder`] (`needs: "forward"`) before any
     /// forward pass, and when the parameters changed since the last one
@@ -183,8 +184,8 @@ impl<'s, B: Backend> Network<'s, B> {
     }
 
     /// One training step on a batch: zero the gradients, forward, loss,
-    /// backward, optimizer step. Returns the loss (with the L2 term) before
-    /// the step. Nothing changes if `x` or `targets` is rejected. Its
+    /// backward, optimizer step. Returns the loss (with the L2 and L2-SP
+    /// terms) before the step. Nothing changes if `x` or `targets` is rejected. Its
     /// outputs stay readable with [`Network::output`]; [`Network::loss`] and
     /// [`Network::backward`] need a new forward pass (the parameters moved).
     ///
@@ -232,7 +233,7 @@ impl<'s, B: Backend> Network<'s, B> {
 
     /// Mean data loss and accuracy over a whole data set (`x` of
     /// `n × inputs`, `targets` for `n` rows), in batches of the planned
-    /// capacity. Parameters and gradients are not changed.
+    /// capacity (without the L2 and L2-SP terms). Parameters and gradients are not changed.
     pub fn evaluate(
         &mut self,
         x: &[B::Elem],

@@ -21,7 +21,8 @@ impl<'s, B: Backend> Network<'s, B> {
     }
 
     /// Issue the loss (and, with `grad`, its gradient into scratch slot 0)
-    /// for `rows` rows whose targets are uploaded. Adds the L2 term.
+    /// for `rows` rows whose targets are uploaded. With `l2`, adds the L2
+    /// and L2-SP terms.
     pub(crate) fn emit_loss(&mut self, rows: usize, grad: bool, l2: bool) -> Result<(), B> {
         let cols = self.spec.outputs();
         let target = if self.config.loss.uses_labels() {
@@ -43,11 +44,21 @@ impl<'s, B: Backend> Network<'s, B> {
             },
             scratch: self.layout.loss_scratch,
         }))?;
-        if l2 && self.hyper.has_l2 {
+        if l2 && self.hyper.penalty {
+            self.emit_penalty_loss()?;
+        }
+        Ok(())
+    }
+
+    /// The L2 term `λ·Σw²` over every weight, and the L2-SP term (see
+    /// [`Network::set_anchor`]), added to the loss scalar.
+    #[inline(never)]
+    fn emit_penalty_loss(&mut self) -> Result<(), B> {
+        if self.hyper.has_l2 {
             let lambda = self.hyper.l2;
             let mut c = self.first();
             while c.i < self.spec.layers().len() {
-                let s = self.spans_at(c, rows);
+                let s = self.spans_at(c, 0);
                 c = self.next(c);
                 if s.weights.len > 0 {
                     self.exec(&Op::SumSquares(op::SumSquares {
@@ -59,11 +70,26 @@ impl<'s, B: Backend> Network<'s, B> {
                 }
             }
         }
-        Ok(())
+        self.emit_anchor_loss()
+    }
+
+    /// The penalties' gradients for one layer's weights, after its
+    /// backward: `2λ·w` (L2) and `2λ·(w − w₀)` (L2-SP).
+    #[inline(never)]
+    fn emit_penalty_grad(&mut self, s: &super::LayerSpans) -> Result<(), B> {
+        if self.hyper.has_l2 {
+            self.exec(&Op::Axpy(op::Axpy {
+                x: s.weights,
+                y: s.dweights,
+                alpha: self.hyper.two_l2,
+            }))?;
+        }
+        self.emit_anchor_grad(s)
     }
 
     /// Issue backprop from the output gradient in scratch slot 0,
-    /// accumulating into the gradient span. It stops at the first layer with
+    /// accumulating into the gradient span (with the L2 and L2-SP
+    /// penalties' gradients on trained weights). It stops at the first layer with
     /// a trained parameter ([`crate::Train`]): the frozen layers before it
     /// get no backward ops. With `input_grad`, it runs down to the input and
     /// computes the gradient with respect to the input batch too. Returns
@@ -81,7 +107,6 @@ impl<'s, B: Backend> Network<'s, B> {
         input_grad: bool,
         fused: bool,
     ) -> Result<usize, B> {
-        let two_l2 = self.hyper.two_l2;
         let mut slot = 0;
         let layers = self.spec.layers();
         // Layers `stop..` run backward; a layer needs its input gradient
@@ -95,12 +120,8 @@ impl<'s, B: Backend> Network<'s, B> {
             let want_dx = c.i > stop || input_grad;
             let layer = layers.get(c.i).copied().unwrap_or(crate::Layer::Softmax);
             slot = layers::backward(self, layer, &s, dy, rows, slot, want_dx, fused)?;
-            if !fused && self.hyper.has_l2 && s.train == crate::Train::Full && s.weights.len > 0 {
-                self.exec(&Op::Axpy(op::Axpy {
-                    x: s.weights,
-                    y: s.dweights,
-                    alpha: two_l2,
-                }))?;
+            if !fused && self.hyper.penalty && s.train == crate::Train::Full && s.weights.len > 0 {
+                self.emit_penalty_grad(&s)?;
             }
         }
         Ok(slot)

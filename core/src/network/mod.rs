@@ -4,6 +4,7 @@
 //! [`api`] (the public training API), [`params`] (parameter I/O), and the
 //! blob and gradient-check methods ([`persist`], [`gradcheck`](mod@gradcheck)).
 
+mod anchor;
 mod api;
 mod checks;
 mod gradcheck;
@@ -51,7 +52,7 @@ impl<'a, E> Targets<'a, E> {
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Evaluation {
-    /// Mean data loss per sample (without the L2 term).
+    /// Mean data loss per sample (without the L2 and L2-SP terms).
     pub loss: f64,
     /// Fraction of samples whose arg-max output is the label (label losses only).
     pub accuracy: Option<f64>,
@@ -106,6 +107,9 @@ pub struct Network<'s, B: Backend> {
     /// [`Spec::trained_count`] and [`Spec::first_trained`], computed once.
     trained: usize,
     first_trained: usize,
+    /// The L2-SP anchor's device blob (see [`Network::set_anchor`]): read
+    /// from where it lies (flash), never copied.
+    anchor: Option<&'s [u8]>,
 }
 
 /// `Result` with this crate's error for backend `B`.
@@ -132,7 +136,17 @@ pub(crate) struct Hyper<E> {
     l2: E,
     /// `λ > 0` (checked once: an f64 comparison is a library call on a
     /// Cortex-M4F).
-    pub(crate) has_l2: bool,
+    has_l2: bool,
+    /// `has_l2`, or an L2-SP anchor with `λ > 0` is set: the one flag the
+    /// training path tests, so that a network with neither penalty pays
+    /// one branch, as it did before L2-SP.
+    pub(crate) penalty: bool,
+    /// The L2-SP strength λ (0 without an anchor).
+    anchor_l: E,
+    /// `−2λ`, the L2-SP gradient's factor on `w₀ − w`.
+    anchor_neg_two: E,
+    /// An anchor with `λ > 0` is set.
+    has_anchor: bool,
     /// `2λ`, the L2 gradient's factor.
     two_l2: E,
     /// Fused SGD's weight decay `1 − 2·lr·λ`.
@@ -160,6 +174,10 @@ impl<E: Element> Hyper<E> {
             neg_lr: E::from_f64(-lr),
             l2: E::from_f64(config.l2),
             has_l2: E::from_f64(config.l2) > E::ZERO,
+            penalty: E::from_f64(config.l2) > E::ZERO,
+            anchor_l: E::ZERO,
+            anchor_neg_two: E::ZERO,
+            has_anchor: false,
             two_l2: E::from_f64(2.0 * config.l2),
             decay: E::from_f64(1.0 - at::<E>(lr) * 2.0 * at::<E>(config.l2)),
             momentum: E::from_f64(momentum),
@@ -169,6 +187,15 @@ impl<E: Element> Hyper<E> {
             beta1_wide: at::<E>(beta1),
             beta2_wide: at::<E>(beta2),
         }
+    }
+
+    /// Set the L2-SP strength (0: no anchor), keeping the rest.
+    pub(crate) fn with_anchor(mut self, lambda: f64) -> Self {
+        self.anchor_l = E::from_f64(lambda);
+        self.anchor_neg_two = E::from_f64(-2.0 * at::<E>(lambda));
+        self.has_anchor = self.anchor_l > E::ZERO;
+        self.penalty = self.has_l2 || self.has_anchor;
+        self
     }
 }
 
@@ -207,6 +234,7 @@ impl<'s, B: Backend> Network<'s, B> {
             grad_slot: 0,
             trained: spec.trained_count(),
             first_trained: spec.first_trained(),
+            anchor: None,
         };
         net.reset(config.seed)?;
         Ok(net)
@@ -366,7 +394,8 @@ impl<'s, B: Backend> Network<'s, B> {
             return Err(Error::Hyperparameter { name: "lr" });
         }
         self.lr = lr;
-        self.hyper = Hyper::new(&self.config, lr);
+        let lambda = self.hyper.anchor_l.to_f64();
+        self.hyper = Hyper::new(&self.config, lr).with_anchor(lambda);
         Ok(())
     }
 
