@@ -4,6 +4,7 @@
 
 #![allow(missing_docs)] // each function is one test; its name and comments say what it checks
 
+pub mod anchor;
 pub mod contract;
 pub mod differential;
 pub mod edges;
