@@ -85,6 +85,7 @@ pub mod guard;
 mod layers;
 mod network;
 pub mod perceptron;
+pub mod replay;
 mod rng;
 mod spec;
 
