@@ -145,6 +145,19 @@ pub enum Error<BE> {
         /// What was called.
         called: &'static str,
     },
+    /// The call trains or needs a loss, and the network was built to run
+    /// forward only ([`crate::Network::new_inference`]).
+    InferenceOnly {
+        /// What was called.
+        called: &'static str,
+    },
+    /// The call needs the gradient with respect to the input, which backward
+    /// cannot reach: the arena keeps no activations of the frozen layers
+    /// before the first trained one ([`crate::Train`]).
+    NoInputGradient {
+        /// What was called.
+        called: &'static str,
+    },
     /// The backend failed.
     Backend(BE),
 }
@@ -229,7 +242,9 @@ impl<BE: microprop_hal::Error> Error<BE> {
                 ErrorKind::Model
             }
             Error::Hyperparameter { .. } => ErrorKind::Hyperparameter,
-            Error::Fused { .. } => ErrorKind::Unsupported,
+            Error::Fused { .. } | Error::InferenceOnly { .. } | Error::NoInputGradient { .. } => {
+                ErrorKind::Unsupported
+            }
             Error::OutOfOrder { .. } => ErrorKind::OutOfOrder,
             Error::Blob(_) => ErrorKind::Blob,
             Error::Diverged { .. } => ErrorKind::Diverged,
@@ -292,6 +307,15 @@ impl<BE: fmt::Display> fmt::Display for Error<BE> {
             Error::Fused { called } => write!(
                 f,
                 "`{called}` needs a gradient buffer; fused SGD trains only through train_step"
+            ),
+            Error::InferenceOnly { called } => write!(
+                f,
+                "`{called}` trains or needs a loss; this network runs forward only"
+            ),
+            Error::NoInputGradient { called } => write!(
+                f,
+                "`{called}` needs the input gradient, but the frozen layers before the first \
+                 trained one keep no activations for backward"
             ),
             Error::Backend(e) => write!(f, "backend error: {e}"),
         }

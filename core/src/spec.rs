@@ -150,8 +150,10 @@ pub enum SpecError {
 ///
 /// A frozen layer, or a bias-only layer's weights, gets no gradient and no
 /// optimizer state in the arena, and backward stops at the first layer that
-/// has something to train (the frozen layers before it are only run
-/// forward). Layers without parameters (activations, softmax) accept any
+/// has something to train. The frozen layers before it only run forward:
+/// their outputs take two shared buffers in turn instead of one span each
+/// ([`Layout::shared`]), so the gradient with respect to the network's input
+/// is not available ([`Error::NoInputGradient`](crate::Error::NoInputGradient)). Layers without parameters (activations, softmax) accept any
 /// value; it does not change them. Trainability is not part of the spec
 /// hash: a blob saved by a fully trained network loads into the same layers
 /// frozen, which is how fine-tuning starts.
@@ -311,9 +313,12 @@ impl<'a> Spec<'a> {
     /// // Fine-tune the last layer only: no gradient or Adam state for the first.
     /// const LAST: Spec = FULL.with_training(&[Train::Frozen, Train::Frozen, Train::Full]);
     /// assert_eq!(LAST.trained_count(), 32 * 10 + 10);
+    /// // Saved: gradient, m and v of the first layer's 2,080 parameters, and
+    /// // backprop scratch for 32 instead of 64 (backward stops at the
+    /// // last layer, whose input is 32 wide), in each of two buffers.
     /// assert_eq!(
     ///     FULL.arena_len(1, OptimizerKind::Adam) - LAST.arena_len(1, OptimizerKind::Adam),
-    ///     3 * (64 * 32 + 32)
+    ///     3 * (64 * 32 + 32) + 2 * (64 - 32)
     /// );
     /// assert_eq!(LAST.hash(), FULL.hash());
     /// ```
@@ -472,6 +477,48 @@ impl<'a> Spec<'a> {
         batch: usize,
         optimizer: OptimizerKind,
     ) -> Result<Layout, SpecError> {
+        self.layout_with(batch, optimizer, self.first_trained(), false)
+    }
+
+    /// The arena layout of a network that only runs forward
+    /// ([`Network::new_inference`](crate::Network::new_inference)): the
+    /// parameters, the input batch and two buffers that the layers' outputs
+    /// take in turn (each as long as the widest layer's output, maxout's
+    /// pieces included, for `batch` rows); no gradients, optimizer state,
+    /// backprop scratch or targets. [`SpecError::TooLarge`] when a size
+    /// overflows `usize`.
+    pub const fn try_inference_layout(&self, batch: usize) -> Result<Layout, SpecError> {
+        self.layout_with(batch, OptimizerKind::FusedSgd, self.layers.len(), true)
+    }
+
+    /// Arena length, in elements, of a forward-only network for `batch`
+    /// rows (see [`Spec::try_inference_layout`]): use it to size a `static`
+    /// arena for inference. `usize::MAX` when the size overflows.
+    ///
+    /// ```
+    /// use microprop::{Layer, OptimizerKind, Spec};
+    /// const NET: Spec = Spec::new(&[Layer::dense(64, 32), Layer::relu(), Layer::dense(32, 10)]);
+    /// // params 2410 + input 64 + two buffers of the widest output (32),
+    /// // + 4 scalars; training with SGD at batch 1 needs 5142.
+    /// assert_eq!(NET.inference_arena_len(1), 2410 + 64 + 2 * 32 + 4);
+    /// assert_eq!(NET.arena_len(1, OptimizerKind::Sgd), 5142);
+    /// ```
+    pub const fn inference_arena_len(&self, batch: usize) -> usize {
+        match self.try_inference_layout(batch) {
+            Ok(layout) => layout.len,
+            Err(_) => usize::MAX,
+        }
+    }
+
+    /// The layout with the first `shared` layers' activations in two
+    /// alternating buffers; `inference`: no backward spans at all.
+    const fn layout_with(
+        &self,
+        batch: usize,
+        optimizer: OptimizerKind,
+        shared: usize,
+        inference: bool,
+    ) -> Result<Layout, SpecError> {
         // `?` is not available in a `const fn`: one macro per checked step.
         macro_rules! checked {
             ($e:expr) => {
@@ -486,21 +533,41 @@ impl<'a> Spec<'a> {
         let mut p: usize = 0;
         // Trained parameters (≤ p): the gradient and state vectors' length.
         let mut t: usize = 0;
+        // Activation widths per row: the widest of the shared layers, and
+        // the sum of the others (kept for their backward).
+        let mut shared_w: usize = 0;
         let mut acts: usize = 0;
-        let mut scratch_w = self.inputs;
+        // Backprop scratch per row: the input gradient (only when backward
+        // can reach the input), every backward layer's widths, and the
+        // loss gradient.
+        let mut scratch_w = if shared == 0 { self.inputs } else { 0 };
+        if self.outputs > scratch_w {
+            scratch_w = self.outputs;
+        }
         let mut width = self.inputs;
         let mut i = 0;
         while i < self.layers.len() {
             let layer = &self.layers[i];
             p = checked!(p.checked_add(layer.param_count()));
             t += self.train(i).trained_count(layer);
-            acts = checked!(acts.checked_add(layer.activation_width(width)));
-            let sw = layer.scratch_width(width);
-            if sw > scratch_w {
-                scratch_w = sw;
+            let aw = layer.activation_width(width);
+            if i < shared {
+                if aw > shared_w {
+                    shared_w = aw;
+                }
+            } else {
+                acts = checked!(acts.checked_add(aw));
+                let sw = layer.scratch_width(width);
+                if sw > scratch_w {
+                    scratch_w = sw;
+                }
             }
             width = layer.output_width(width);
             i += 1;
+        }
+        if inference {
+            t = 0;
+            scratch_w = 0;
         }
         // Each span starts where the previous one ends; `at` is that end.
         const fn span(at: usize, len: usize) -> Option<Span> {
@@ -509,6 +576,10 @@ impl<'a> Spec<'a> {
                 None => None,
             }
         }
+        let shared_len = checked!(batch.checked_mul(shared_w));
+        let acts_len = checked!(
+            checked!(batch.checked_mul(acts)).checked_add(checked!(shared_len.checked_mul(2)))
+        );
         let params = checked!(span(0, p));
         let grads = checked!(span(
             params.end(),
@@ -519,17 +590,25 @@ impl<'a> Spec<'a> {
             checked!(t.checked_mul(optimizer.state_per_param()))
         ));
         let input = checked!(span(state.end(), checked!(batch.checked_mul(self.inputs))));
-        let activations = checked!(span(input.end(), checked!(batch.checked_mul(acts))));
+        let activations = checked!(span(input.end(), acts_len));
         let sw = checked!(batch.checked_mul(scratch_w));
         let scratch_a = checked!(span(activations.end(), sw));
         let scratch_b = checked!(span(scratch_a.end(), sw));
         // The loss decomposition's working space: enough for every loss
         // kind (hinge needs the most, `4 · outputs + 2`).
-        let ls = checked!(checked!(self.outputs.checked_mul(4)).checked_add(2));
+        let ls = if inference {
+            0
+        } else {
+            checked!(checked!(self.outputs.checked_mul(4)).checked_add(2))
+        };
         let loss_scratch = checked!(span(scratch_b.end(), ls));
         let target = checked!(span(
             loss_scratch.end(),
-            checked!(batch.checked_mul(self.outputs))
+            if inference {
+                0
+            } else {
+                checked!(batch.checked_mul(self.outputs))
+            }
         ));
         let scalars = checked!(span(target.end(), SCALARS));
         Ok(Layout {
@@ -540,6 +619,9 @@ impl<'a> Spec<'a> {
             state,
             input,
             activations,
+            shared,
+            shared_len,
+            inference,
             scratch: [scratch_a, scratch_b],
             loss_scratch,
             target,
@@ -593,8 +675,19 @@ pub struct Layout {
     pub state: Span,
     /// The input batch, `batch × inputs`.
     pub input: Span,
-    /// Every layer's outputs (and maxout pieces), `batch × width` each.
+    /// Every layer's outputs (and maxout pieces), `batch × width` each:
+    /// first two buffers of `shared_len` elements that the first `shared`
+    /// layers' outputs take in turn (layer `i` in buffer `i % 2`, at its
+    /// end), then the other layers' one after another.
     pub activations: Span,
+    /// Layers whose outputs share the two alternating buffers: the frozen
+    /// layers before the first trained one (backward never reads them), or
+    /// every layer in an inference layout.
+    pub shared: usize,
+    /// Elements of each shared buffer (`batch ×` the widest shared output).
+    pub shared_len: usize,
+    /// A forward-only layout ([`Spec::try_inference_layout`]).
+    pub inference: bool,
     /// Two ping-pong buffers for backprop, `batch × width` each for the
     /// widest layer.
     pub scratch: [Span; 2],

@@ -130,12 +130,12 @@ pub(crate) fn forward<B: Backend>(
     c: Cursor,
     rows: usize,
 ) -> Result<Cursor, B> {
-    let s = &net.spans_at(c, rows);
+    let s = &net.forward_spans_at(c, rows);
     let next = net.next(c);
     match layers.get(c.i).copied().unwrap_or(Layer::Softmax) {
         Layer::Dense { inputs, outputs } => {
             if let Some(&Layer::Activation(a)) = layers.get(c.i + 1) {
-                let y = net.spans_at(next, rows).output;
+                let y = net.forward_spans_at(next, rows).output;
                 dense::forward(net, s, (rows, inputs, outputs), Some((a, y)))?;
                 return Ok(net.next(next));
             }

@@ -61,6 +61,7 @@ impl<'s, B: Backend> Network<'s, B> {
     /// net.train_step(&[0.5, -0.5], Targets::Labels(&[1])).unwrap();
     /// ```
     pub fn set_anchor(&mut self, blob: &'s [u8], lambda: f64) -> Result<(), B> {
+        self.check_trains("set_anchor")?;
         if !finite_nonneg::<B::Elem>(lambda) {
             return Err(Error::Hyperparameter {
                 name: "anchor_lambda",

@@ -105,6 +105,7 @@ impl<'s, B: Backend> Network<'s, B> {
     /// [`Network::load_parameters`], [`Network::load_blob`]): its
     /// activations no longer belong to them.
     pub fn loss(&mut self, targets: Targets<'_, B::Elem>) -> Result<B::Elem, B> {
+        self.check_trains("loss")?;
         if !matches!(self.stage, Stage::Forward | Stage::Loss) {
             return Err(Error::OutOfOrder {
                 called: "loss",
@@ -129,6 +130,7 @@ impl<'s, B: Backend> Network<'s, B> {
     /// [`Error::OutOfOrder`] (`needs: "loss"`) otherwise, also when the
     /// parameters changed since that `loss`.
     pub fn backward(&mut self) -> Result<(), B> {
+        self.check_trains("backward")?;
         self.check_unfused("backward")?;
         if self.stage != Stage::Loss {
             return Err(Error::OutOfOrder {
@@ -145,6 +147,7 @@ impl<'s, B: Backend> Network<'s, B> {
     /// respect to the input batch into `dx` (`rows × inputs`), like reading
     /// `x.grad` in PyTorch.
     pub fn backward_with_input_grad(&mut self, dx: &mut [B::Elem]) -> Result<(), B> {
+        self.check_input_grad("backward_with_input_grad")?;
         self.check_unfused("backward_with_input_grad")?;
         if self.stage != Stage::Loss {
             return Err(Error::OutOfOrder {
@@ -170,6 +173,7 @@ impl<'s, B: Backend> Network<'s, B> {
 
     /// Set every gradient to zero.
     pub fn zero_grad(&mut self) -> Result<(), B> {
+        self.check_trains("zero_grad")?;
         self.emit_zero_grad()
     }
 
@@ -177,6 +181,7 @@ impl<'s, B: Backend> Network<'s, B> {
     /// pass's activations then belong to the old parameters: a following
     /// [`Network::loss`] or [`Network::backward`] needs a new forward pass.
     pub fn step(&mut self) -> Result<(), B> {
+        self.check_trains("step")?;
         self.check_unfused("step")?;
         self.params_changed();
         self.emit_step()?;
@@ -208,6 +213,7 @@ impl<'s, B: Backend> Network<'s, B> {
         targets: Targets<'_, B::Elem>,
         then: impl FnOnce(&mut Self) -> Result<(), B>,
     ) -> Result<B::Elem, B> {
+        self.check_trains("train_step")?;
         let rows = self.check_input(x)?;
         self.check_targets(&targets, rows)?;
         self.backend
@@ -239,6 +245,7 @@ impl<'s, B: Backend> Network<'s, B> {
         x: &[B::Elem],
         targets: Targets<'_, B::Elem>,
     ) -> Result<Evaluation, B> {
+        self.check_trains("evaluate")?;
         let n_in = self.spec.inputs();
         let cols = self.spec.outputs();
         let n = self.check_rows(x)?;

@@ -181,6 +181,25 @@ impl<'s, B: Backend> Network<'s, B> {
 
     /// [`Error::Fused`] for a call that needs the gradient buffer a fused-SGD
     /// network does not have.
+    /// [`Error::InferenceOnly`] for a forward-only network.
+    pub(crate) fn check_trains(&self, called: &'static str) -> Result<(), B> {
+        if self.layout.inference {
+            Err(Error::InferenceOnly { called })
+        } else {
+            Ok(())
+        }
+    }
+
+    /// [`Error::NoInputGradient`] when backward cannot reach the input.
+    pub(crate) fn check_input_grad(&self, called: &'static str) -> Result<(), B> {
+        self.check_trains(called)?;
+        if self.layout.shared > 0 {
+            Err(Error::NoInputGradient { called })
+        } else {
+            Ok(())
+        }
+    }
+
     pub(crate) fn check_unfused(&self, called: &'static str) -> Result<(), B> {
         match self.config.optimizer {
             Optimizer::FusedSgd { .. } => Err(Error::Fused { called }),

@@ -149,6 +149,10 @@ impl<B: Backend> Network<'_, B> {
         if !(config.h.is_finite() && config.h > 0.0) {
             return Err(Error::Hyperparameter { name: "h" });
         }
+        if config.inputs {
+            self.check_input_grad("grad_check")?;
+        }
+        self.check_trains("grad_check")?;
         self.check_unfused("grad_check")?;
         let rows = self.check_input(x)?;
         self.check_targets(&targets, rows)?;

@@ -55,12 +55,26 @@ pub(crate) struct Cursor {
 }
 
 impl<'s, B: Backend> Network<'s, B> {
+    /// One past the end of shared buffer `i % 2` (see
+    /// [`Layout::shared`](crate::Layout::shared)): layer `i < shared`'s
+    /// activation block ends there.
+    fn shared_end(&self, i: usize) -> usize {
+        self.layout.activations.offset + (i % 2 + 1) * self.layout.shared_len
+    }
+
     /// The cursor at layer 0.
     pub(crate) fn first(&self) -> Cursor {
+        let width = self.spec.inputs();
+        let act_off = if self.layout.shared > 0 {
+            let block = self.layout.batch * self.layer(0).activation_width(width);
+            self.shared_end(0).saturating_sub(block)
+        } else {
+            self.layout.activations.offset
+        };
         Cursor {
             i: 0,
-            width: self.spec.inputs(),
-            act_off: self.layout.activations.offset,
+            width,
+            act_off,
             p_off: 0,
             skipped: 0,
         }
@@ -82,16 +96,28 @@ impl<'s, B: Backend> Network<'s, B> {
     #[inline(always)]
     pub(crate) fn next(&self, c: Cursor) -> Cursor {
         let layer = self.layer(c.i);
+        let (i, width) = (c.i + 1, layer.output_width(c.width));
+        let shared = self.layout.shared;
+        let act_off = if i > shared {
+            c.act_off + self.layout.batch * layer.activation_width(c.width)
+        } else if i == shared {
+            self.layout.activations.offset + 2 * self.layout.shared_len
+        } else {
+            let block = self.layout.batch * self.layer(i).activation_width(width);
+            self.shared_end(i).saturating_sub(block)
+        };
         Cursor {
-            i: c.i + 1,
-            width: layer.output_width(c.width),
-            act_off: c.act_off + self.layout.batch * layer.activation_width(c.width),
+            i,
+            width,
+            act_off,
             p_off: c.p_off + layer.param_count(),
             skipped: c.skipped + untrained(self.spec.train(c.i), &layer),
         }
     }
 
-    /// The cursor at the layer before `c`'s (`c.i > 0`).
+    /// The cursor at the layer before `c`'s (`c.i > 0`). Backward only:
+    /// it never walks into the shared layers (`c.i > shared`), whose
+    /// activations backward does not read.
     pub(crate) fn prev(&self, c: Cursor) -> Cursor {
         let layer = self.layer(c.i.wrapping_sub(1));
         let width = layer.input_width(c.width);
@@ -114,13 +140,42 @@ impl<'s, B: Backend> Network<'s, B> {
     }
 
     /// Spans of the layer at `c` for `rows` rows.
+    #[inline(always)]
     pub(crate) fn spans_at(&self, c: Cursor, rows: usize) -> LayerSpans {
+        let mut s = self.forward_spans_at(c, rows);
+        let n_w = s.weights.len;
+        let n_b = s.bias.len;
+        // The trained parameters are the layer's last ones (biases, or
+        // weights and biases), and the gradient span skips the untrained.
+        let g = self.layout.grads.offset + c.p_off.saturating_sub(c.skipped);
+        let train = self.spec.train(c.i);
+        let (dw, db) = match train {
+            crate::Train::Full => (n_w, n_b),
+            crate::Train::BiasOnly => (0, n_b),
+            crate::Train::Frozen => (0, 0),
+        };
+        s.dweights = Span::new(g, dw);
+        s.dbias = Span::new(g + dw, db);
+        s.train = train;
+        s
+    }
+
+    /// [`Self::spans_at`] without the gradient spans (empty, `train` full):
+    /// what a forward pass reads and writes.
+    #[inline(always)]
+    pub(crate) fn forward_spans_at(&self, c: Cursor, rows: usize) -> LayerSpans {
         let cap = self.layout.batch;
         let width = c.width;
         // The input is the batch for layer 0, else the previous layer's
         // output: the last `cap × width` elements before this block.
         let input = if c.i == 0 {
             self.layout.input.prefix(rows * width)
+        } else if c.i <= self.layout.shared {
+            // The previous layer's output ends its shared buffer.
+            Span::new(
+                self.shared_end(c.i - 1).saturating_sub(cap * width),
+                rows * width,
+            )
         } else {
             Span::new(c.act_off.saturating_sub(cap * width), rows * width)
         };
@@ -137,25 +192,16 @@ impl<'s, B: Backend> Network<'s, B> {
         let n_w = layer.weight_count();
         let n_b = layer.param_count() - n_w;
         let p = c.p_off;
-        // The trained parameters are the layer's last ones (biases, or
-        // weights and biases), and the gradient span skips the untrained.
-        let g = self.layout.grads.offset + c.p_off.saturating_sub(c.skipped);
-        let train = self.spec.train(c.i);
-        let (dw, db) = match train {
-            crate::Train::Full => (n_w, n_b),
-            crate::Train::BiasOnly => (0, n_b),
-            crate::Train::Frozen => (0, 0),
-        };
         LayerSpans {
             input,
             output,
             pieces,
             weights: Span::new(p, n_w),
             bias: Span::new(p + n_w, n_b),
-            dweights: Span::new(g, dw),
-            dbias: Span::new(g + dw, db),
+            dweights: Span::new(0, 0),
+            dbias: Span::new(0, 0),
             out_width,
-            train,
+            train: crate::Train::Full,
         }
     }
 
@@ -163,7 +209,13 @@ impl<'s, B: Backend> Network<'s, B> {
     /// `batch × outputs` elements of the activations.
     pub(crate) fn output_span(&self, rows: usize) -> Span {
         let w = self.spec.outputs();
-        let end = self.layout.activations.end();
+        let layers = self.spec.layers().len();
+        let end = if self.layout.shared >= layers {
+            // Every layer shared: the last one's block ends its buffer.
+            self.shared_end(layers.saturating_sub(1))
+        } else {
+            self.layout.activations.end()
+        };
         Span::new(end.saturating_sub(self.layout.batch * w), rows * w)
     }
 

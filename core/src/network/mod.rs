@@ -213,6 +213,44 @@ impl<'s, B: Backend> Network<'s, B> {
         let spec = Spec::try_new(spec.layers())?.try_with_training(spec.training())?;
         check_config::<B::Elem, _>(&spec, &config)?;
         let layout = spec.try_layout(config.batch, config.optimizer.kind())?;
+        Self::bind(spec, backend, config, layout)
+    }
+
+    /// A network that only runs forward ([`Network::forward`],
+    /// [`Network::predict`], [`Network::classify`], [`Network::output`]) on
+    /// up to `batch` rows, in an arena of
+    /// [`Spec::inference_arena_len`]`(batch)` elements: the parameters, the
+    /// input and two buffers the layers' outputs take in turn. Load its
+    /// parameters with [`Network::load_blob`] or
+    /// [`Network::load_parameters`] (it starts from seed 0's
+    /// initialisation). The calls that train or need a loss return
+    /// [`Error::InferenceOnly`] and change nothing.
+    ///
+    /// ```
+    /// use microprop::{Layer, Network, Spec};
+    /// use microprop_cpu::CpuBackend;
+    /// const NET: Spec = Spec::new(&[Layer::dense(4, 8), Layer::relu(), Layer::dense(8, 3)]);
+    /// let mut arena = [0.0f32; NET.inference_arena_len(1)];
+    /// let mut net = Network::new_inference(NET, CpuBackend::new(&mut arena), 1).unwrap();
+    /// let mut class = [0usize];
+    /// net.classify(&[0.5, -1.0, 0.25, 2.0], &mut class).unwrap();
+    /// assert!(class[0] < 3);
+    /// ```
+    pub fn new_inference(spec: Spec<'s>, backend: B, batch: usize) -> Result<Self, B> {
+        let spec = Spec::try_new(spec.layers())?.try_with_training(spec.training())?;
+        let config = Config::new(
+            batch,
+            crate::Loss::SoftmaxCrossEntropy,
+            crate::Optimizer::fused_sgd(0.01),
+        );
+        check_config::<B::Elem, _>(&spec, &config)?;
+        let layout = spec.try_inference_layout(batch)?;
+        Self::bind(spec, backend, config, layout)
+    }
+
+    /// Check the arena's length against `layout`, bind, initialise from
+    /// `config.seed`.
+    fn bind(spec: Spec<'s>, backend: B, config: Config, layout: Layout) -> Result<Self, B> {
         if backend.arena_len() < layout.len {
             return Err(Error::ArenaTooSmall {
                 needed: layout.len,

@@ -18,6 +18,7 @@ impl<'s, B: Backend> Network<'s, B> {
     /// (a frozen layer's, a bias-only layer's weights: see
     /// [`Train`](crate::Train)) has no gradient and reads as zero.
     pub fn gradients(&mut self, out: &mut [B::Elem]) -> Result<(), B> {
+        self.check_trains("gradients")?;
         self.check_unfused("gradients")?;
         if self.trained == self.layout.params.len {
             return self.read_span(self.layout.grads, out, Operand::Gradients);

@@ -10,6 +10,7 @@ pub mod differential;
 pub mod edges;
 pub mod grads;
 pub mod guard;
+pub mod inference;
 pub mod interop;
 pub mod ops;
 pub mod partial;
