@@ -453,7 +453,8 @@ const fn state_header_area<F: NorFlash>() -> usize {
 
 /// Optimizer-state elements of a network of `spec` under `kind`.
 const fn state_count(spec: &Spec<'_>, kind: OptimizerKind) -> usize {
-    spec.param_count().saturating_mul(kind.state_per_param())
+    // The state covers the trained parameters only (`Spec::with_training`).
+    spec.trained_count().saturating_mul(kind.state_per_param())
 }
 
 /// The smallest slot (a multiple of `F::ERASE_SIZE`) that holds a

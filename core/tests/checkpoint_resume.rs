@@ -564,3 +564,38 @@ fn a_non_finite_state_or_a_slot_too_small_for_it_leaves_flash_untouched() {
     );
     assert!(ck.flash_mut().mem.iter().all(|&b| b == 0xFF));
 }
+
+#[test]
+fn a_partially_trained_network_resumes_bit_for_bit() {
+    // Frozen first layer: the gradient and Adam's moments cover only the
+    // last layer's parameters, the shared buffers hold the frozen layers'
+    // outputs; the checkpoint must carry that shorter state and resume it.
+    use microprop::Train;
+    let train_list = [Train::Frozen, Train::Frozen, Train::Full];
+    let spec = NET.with_training(&train_list);
+    assert!(spec.trained_count() < P);
+    let cfg = Config::new(4, Loss::Mse, Optimizer::adam(0.02)).with_seed(5);
+    let mut a1 = vec![0.0f32; cfg.arena_len(&spec)];
+    let mut full = Network::new(spec, CpuBackend::new(&mut a1), cfg).unwrap();
+    train(&mut full, 0, 20);
+    let mut a2 = vec![0.0f32; cfg.arena_len(&spec)];
+    let mut half = Network::new(spec, CpuBackend::new(&mut a2), cfg).unwrap();
+    train(&mut half, 0, 10);
+    let slot = checkpoint::slot_len_for::<Flash>(&spec, OptimizerKind::Adam);
+    let mut ck = Checkpoints::new(Flash::new(2 * slot, vec![]), 0, slot as u32).unwrap();
+    ck.save(&mut half).unwrap();
+    let mut a3 = vec![0.0f32; cfg.arena_len(&spec)];
+    let mut resumed = Network::new(spec, CpuBackend::new(&mut a3), cfg.with_seed(99)).unwrap();
+    assert!(ck.restore(&mut resumed).unwrap().state);
+    assert_eq!(model(&resumed), model(&half));
+    train(&mut resumed, 10, 20);
+    assert_eq!(model(&resumed), model(&full));
+    // The frozen layer never moved: equal to a fresh network's.
+    let mut a4 = vec![0.0f32; cfg.arena_len(&spec)];
+    let fresh = Network::new(spec, CpuBackend::new(&mut a4), cfg).unwrap();
+    let frozen = NET.param_offset(2);
+    assert_eq!(
+        model(&resumed).params[..frozen],
+        model(&fresh).params[..frozen]
+    );
+}
