@@ -79,7 +79,10 @@ use microprop_hal::{op, Backend, Element, Op, Span};
 /// (saturating at `usize::MAX`, which no arena satisfies).
 pub const fn extra_len(spec: &Spec, config: &Config) -> usize {
     let p = spec.param_count();
-    let s = p.saturating_mul(config.optimizer.kind().state_per_param());
+    // Optimizer state covers the trained parameters (`Spec::with_training`).
+    let s = spec
+        .trained_count()
+        .saturating_mul(config.optimizer.kind().state_per_param());
     p.saturating_add(s).saturating_mul(2).saturating_add(1)
 }
 
