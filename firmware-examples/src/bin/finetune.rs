@@ -26,13 +26,13 @@
 //!   `MICROPROP_FINETUNE_REPLAY=1`, the device keeps [`STORED`] of the
 //!   unshifted *training* images (the pretraining split, in flash) by
 //!   reservoir sampling (`microprop::replay`, Algorithm R, seed
-//!   [`REPLAY_SEED`]); only their indices are kept in RAM (516 B on the
+//!   [`REPLAY_SEED`]); only their indices are kept in RAM (about 1 KiB on the
 //!   stack: a `Replay` of zero-length samples whose label is the image's
 //!   index), the pixels stay in flash. After each shifted step it trains on
 //!   [`MIXED`] distinct stored images, each as its own batch-1 step (same
-//!   arena, same cost per step), at lr 0.05 for 32 epochs: the recipe of
-//!   `host-tests/tests/replay_digits.rs` (`docs/finetuning.md`), which
-//!   keeps the unshifted digits.
+//!   arena, same cost per step), at the same lr 0.02 for 32 epochs: the
+//!   recipe of `host-tests/tests/replay_digits.rs` (`docs/finetuning.md`),
+//!   which keeps the unshifted digits.
 //!
 //! The same steps run on the host in f32 (`pretrain -- --preview`) and give
 //! the same accuracies. Batch 1 SGD is what fits the micro:bit (10.7 KB of
@@ -53,18 +53,14 @@ const NET: Spec = Spec::new(&[Layer::dense(64, 16), Layer::relu(), Layer::dense(
 /// default).
 const REPLAY: bool = option_env!("MICROPROP_FINETUNE_REPLAY").is_some();
 /// Training images kept for replay (their indices; the pixels stay in flash).
-const STORED: usize = 128;
+const STORED: usize = 256;
 /// Stored images trained on after each shifted step.
 const MIXED: usize = 2;
 /// Seed of the reservoir and of the draws.
 const REPLAY_SEED: u64 = 14;
 /// Fine-tuning: batch 1 SGD. The seed's initial weights are replaced by
 /// the blob's.
-const CFG: Config = Config::new(
-    1,
-    Loss::SoftmaxCrossEntropy,
-    Optimizer::sgd(if REPLAY { 0.05 } else { 0.02 }),
-);
+const CFG: Config = Config::new(1, Loss::SoftmaxCrossEntropy, Optimizer::sgd(0.02));
 const ARENA_LEN: usize = CFG.arena_len(&NET);
 /// Epochs over the 180 shifted fine-tuning images.
 const EPOCHS: usize = if REPLAY { 32 } else { 8 };
@@ -207,7 +203,7 @@ fn main() -> ! {
             check(pool.offer(&mut rng, &[], index), "replay offer");
         }
         defmt::info!(
-            "replay: {=usize} of {=u64} training images kept (indices only), {=usize} mixed into each step, lr 0.05, {=usize} epochs",
+            "replay: {=usize} of {=u64} training images kept (indices only), {=usize} mixed into each step, {=usize} epochs",
             pool.len(),
             pool.seen(),
             MIXED,
