@@ -158,6 +158,16 @@ impl<E> Loss<E> {
 impl<E> OpInfo for Loss<E> {
     const NAME: &'static str = "loss";
     fn check(&self, c: &Check) -> Result<(), OpError> {
+        // A loss over no columns has no meaning (and, with every span
+        // empty, nothing would bound `rows`).
+        if self.cols == 0 {
+            return Err(OpError::Shape {
+                op: Self::NAME,
+                operand: "cols",
+                expected: 1,
+                got: 0,
+            });
+        }
         let n = dims(self.rows, self.cols);
         c.shape("pred", self.pred, n)?;
         let t = if self.kind.uses_labels() {

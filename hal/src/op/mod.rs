@@ -172,9 +172,16 @@ impl Check {
 }
 
 /// `a · b`, saturating: a huge product fails the length checks instead of
-/// wrapping.
+/// wrapping. `usize::MAX` (an overflowed inner product, no real length)
+/// stays `usize::MAX` even times 0, so `0 · (units · k)` with an
+/// overflowing `units · k` is refused, as the kernels' checked
+/// multiplication refuses it.
 pub(crate) const fn dims(a: usize, b: usize) -> usize {
-    a.saturating_mul(b)
+    if a == usize::MAX || b == usize::MAX {
+        usize::MAX
+    } else {
+        a.saturating_mul(b)
+    }
 }
 
 /// The element mapping of one variant: ops with an element parameter map it,

@@ -274,3 +274,63 @@ fn map_converts_every_element_parameter() {
         })
     );
 }
+
+#[test]
+fn an_overflowing_inner_product_is_refused_even_times_zero_rows() {
+    // Found by fuzzing (fuzz/seeds/ops/regression-maxout-overflow): with
+    // rows = 0 every span is empty, but units · k overflows; validate used
+    // to accept it (0 · saturated = 0) while the kernels' checked
+    // multiplication refused it.
+    let op: Op<f32> = Op::MaxoutBackward(MaxoutBackward {
+        x: Span::new(0, 0),
+        dy: Span::new(1, 0),
+        dx: Span::new(1, 0),
+        rows: 0,
+        units: 2,
+        k: usize::MAX - 2,
+    });
+    assert!(matches!(
+        op.validate(5),
+        Err(OpError::Shape {
+            operand: "x",
+            expected: usize::MAX,
+            ..
+        })
+    ));
+    // A zero dimension with a product that fits is still an empty op.
+    let ok: Op<f32> = Op::MaxoutBackward(MaxoutBackward {
+        x: Span::new(0, 0),
+        dy: Span::new(1, 0),
+        dx: Span::new(1, 0),
+        rows: 0,
+        units: 2,
+        k: 3,
+    });
+    assert!(ok.validate(5).is_ok());
+}
+
+#[test]
+fn a_loss_over_zero_columns_is_refused() {
+    // Found by fuzzing: an MSE loss with cols = 0 has only empty spans, so
+    // nothing bounded `rows`, and its reference decomposition issued
+    // 5 · rows empty ops (2^40 rows: hours).
+    let op: Op<f32> = Op::Loss(Loss {
+        kind: LossKind::Mse,
+        pred: Span::new(0, 0),
+        target: Span::new(0, 0),
+        rows: 1 << 40,
+        cols: 0,
+        out: Span::new(0, 1),
+        grad: Some(Span::new(1, 0)),
+        scratch: Span::new(1, 0),
+    });
+    assert!(matches!(
+        op.validate(4),
+        Err(OpError::Shape {
+            operand: "cols",
+            expected: 1,
+            got: 0,
+            ..
+        })
+    ));
+}
