@@ -4,18 +4,10 @@
 //! gradient) and from the hand formula computed on the host from the blob's
 //! bytes, never from the anchored network itself.
 
+use super::partial::{e, FULL, LABELS, LAYERS, X};
 use crate::{close, Harness};
 use microprop::blob::{self, BlobError};
 use microprop::{Config, Element, Error, Layer, Loss, Network, Optimizer, Spec, Targets, Train};
-
-const LAYERS: [Layer; 5] = [
-    Layer::dense(3, 5),
-    Layer::tanh(),
-    Layer::maxout(5, 4, 2),
-    Layer::relu(),
-    Layer::dense(4, 3),
-];
-const FULL: Spec = Spec::new(&LAYERS);
 
 /// Trainabilities: all trained, a bias-only layer between trained ones,
 /// only the last layer.
@@ -28,13 +20,7 @@ const CASES: [(&str, [Train; 5]); 3] = {
     ]
 };
 
-const X: [f64; 6] = [0.3, -0.7, 0.9, -0.1, 0.5, 0.2];
-const LABELS: [usize; 2] = [2, 0];
 const LAMBDA: f64 = 0.25;
-
-fn e<E: Element>(v: &[f64]) -> Vec<E> {
-    v.iter().map(|&x| E::from_f64(x)).collect()
-}
 
 /// Which parameters get the L2-SP penalty: the weights (not the biases)
 /// of layers trained in full.

@@ -3,16 +3,13 @@
 //! training network with the same parameters (its arena keeps every
 //! activation), bit for bit.
 
+use super::partial::e;
 use crate::Harness;
 use microprop::{Config, Element, Error, Layer, Loss, Network, Optimizer, Spec, Targets, Train};
 
 const X: [f64; 12] = [
     0.3, -0.7, 0.9, -0.1, 0.5, 0.2, 0.8, -0.4, 0.6, -0.9, 0.05, 0.4,
 ];
-
-fn e<E: Element>(v: &[f64]) -> Vec<E> {
-    v.iter().map(|&x| E::from_f64(x)).collect()
-}
 
 /// Specs of odd and even depth, with fused dense + activation, maxout,
 /// softmax, and a single layer.

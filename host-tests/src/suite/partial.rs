@@ -6,14 +6,15 @@
 use crate::Harness;
 use microprop::{Config, Element, Layer, Loss, Network, Optimizer, Spec, Targets, Train};
 
-const LAYERS: [Layer; 5] = [
+/// The network of the partial-training and L2-SP tests.
+pub(super) const LAYERS: [Layer; 5] = [
     Layer::dense(3, 5),
     Layer::tanh(),
     Layer::maxout(5, 4, 2),
     Layer::relu(),
     Layer::dense(4, 3),
 ];
-const FULL: Spec = Spec::new(&LAYERS);
+pub(super) const FULL: Spec = Spec::new(&LAYERS);
 
 /// (name, trainability) pairs covering frozen prefixes, bias-only layers,
 /// a frozen layer between trained ones and nothing trained.
@@ -28,12 +29,14 @@ const CASES: [(&str, [Train; 5]); 5] = {
     ]
 };
 
-fn e<E: Element>(v: &[f64]) -> Vec<E> {
+/// `v` in element type `E`.
+pub(super) fn e<E: Element>(v: &[f64]) -> Vec<E> {
     v.iter().map(|&x| E::from_f64(x)).collect()
 }
 
-const X: [f64; 6] = [0.3, -0.7, 0.9, -0.1, 0.5, 0.2];
-const LABELS: [usize; 2] = [2, 0];
+/// Two rows of three inputs, and their labels.
+pub(super) const X: [f64; 6] = [0.3, -0.7, 0.9, -0.1, 0.5, 0.2];
+pub(super) const LABELS: [usize; 2] = [2, 0];
 
 /// Which of the `FULL.param_count()` parameters `train` trains.
 fn trained_mask(train: &[Train]) -> Vec<bool> {
