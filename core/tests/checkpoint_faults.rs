@@ -28,23 +28,8 @@ use microprop::checkpoint::{self, CheckpointError, Checkpoints, Geometry, Slot, 
 use microprop::{Config, Layer, Loss, Network, Optimizer, OptimizerKind, Spec, Targets};
 use microprop_cpu::CpuBackend;
 
-/// splitmix64: a small deterministic generator.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn f32(&mut self) -> f32 {
-        (self.next() >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
-    }
-}
+mod common;
+use common::Rng;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum SimError {
