@@ -1,5 +1,6 @@
 //! Desktop to device: start from a model pretrained on the host, keep
-//! learning on the device on data the host never saw.
+//! learning on the device on data the host never saw, without forgetting
+//! what it knew (issue 14).
 //!
 //! - The model (64-16-10 ReLU, 1,210 parameters) was pretrained on the host
 //!   (`cargo run --release --example pretrain`, `examples/pretrain.rs`) on the
@@ -15,43 +16,45 @@
 //!   zero fill), computed at run time from the unshifted pixels in flash
 //!   (no extra flash). The held-out images split in two: the even-numbered
 //!   180 are fine-tuned on, the odd-numbered 179 test.
-//! - It measures accuracy on the shifted test images and on all 359
-//!   unshifted held-out images (forgetting), fine-tunes with batch-1 SGD for
-//!   [`EPOCHS`] epochs over the shifted fine-tuning images, and measures
-//!   again.
-//! - Exit 0 only if shifted test accuracy rose by at least [`MARGIN`] and
-//!   reached [`PASS_ACCURACY`].
+//! - Each of the [`VARIANTS`] restarts from the blob, fine-tunes with
+//!   batch-1 SGD (lr 0.05) for [`EPOCHS`] epochs over the shifted
+//!   fine-tuning images and prints one `VARIANT` line: shifted test
+//!   accuracy, unshifted held-out accuracy (forgetting), arena bytes of its
+//!   spec, static RAM and instructions per fine-tuning step
+//!   (`finetune-table.sh` turns the lines into `docs/finetuning.md`'s table).
+//!   The variants: full update, last layer only and bias-only
+//!   (`Spec::with_training`, each with its own smaller arena inside the one
+//!   static arena, sized for the largest, the full update's), replay,
+//!   L2-SP (`Network::set_anchor`, w₀ read from the blob in flash), and
+//!   replay + L2-SP, the default.
+//! - Replay: the device keeps [`STORED`] of the unshifted *training* images
+//!   (the pretraining split, in flash) by reservoir sampling
+//!   (`microprop::replay`, Algorithm R, seed [`REPLAY_SEED`]); only their
+//!   indices are kept in RAM (about 1 KiB on the stack: a `Replay` of
+//!   zero-length samples whose label is the image's index), the pixels stay
+//!   in flash. After each shifted step it trains on [`MIXED`] distinct
+//!   stored images, each as its own batch-1 step (same arena, same cost per
+//!   step).
+//! - Exit 0 only if the default variant (replay + L2-SP) reaches
+//!   [`PASS_SHIFTED`] shifted and [`PASS_UNSHIFTED`] unshifted (issue 14's
+//!   M0 thresholds; every board runs the same 64-16-10 model, so they all
+//!   print the same accuracies). The other variants are reported, not
+//!   gated.
 //!
-//! - Replay (issue 14), off by default: built with
-//!   `MICROPROP_FINETUNE_REPLAY=1`, the device keeps [`STORED`] of the
-//!   unshifted *training* images (the pretraining split, in flash) by
-//!   reservoir sampling (`microprop::replay`, Algorithm R, seed
-//!   [`REPLAY_SEED`]); only their indices are kept in RAM (about 1 KiB on the
-//!   stack: a `Replay` of zero-length samples whose label is the image's
-//!   index), the pixels stay in flash. After each shifted step it trains on
-//!   [`MIXED`] distinct stored images, each as its own batch-1 step (same
-//!   arena, same cost per step), at the same lr 0.02 for 32 epochs: the
-//!   recipe of `host-tests/tests/replay_digits.rs` (`docs/finetuning.md`),
-//!   which keeps the unshifted digits.
-//!
-//! The same steps run on the host in f32 (`pretrain -- --preview`) and give
-//! the same accuracies. Batch 1 SGD is what fits the micro:bit (10.7 KB of
-//! arena in 16 KiB of RAM); every board runs the same configuration, so they
-//! all print the same numbers.
+//! The same recipe runs on the host in f32 (`host-tests/tests/replay_digits.rs`)
+//! and gives the same accuracies. Batch 1 SGD is what fits the micro:bit
+//! (10.7 KB of arena in 16 KiB of RAM).
 #![no_std]
 #![no_main]
 
 use cortex_m_rt::entry;
 use microprop::replay::Replay;
-use microprop::{Config, Layer, Loss, Network, Optimizer, Rng, Spec, Targets};
+use microprop::{Config, Layer, Loss, Network, Optimizer, Rng, Spec, Targets, Train};
 use microprop_cpu::CpuBackend;
-use microprop_firmware::{board, check, hello, take, ConstStaticCell, Meter, Report};
+use microprop_firmware::{board, check, hello, take, ConstStaticCell, Memory, Meter, Report};
 
 /// The pretrained model's shape (the blob's spec hash must match it).
 const NET: Spec = Spec::new(&[Layer::dense(64, 16), Layer::relu(), Layer::dense(16, 10)]);
-/// Replay on (`MICROPROP_FINETUNE_REPLAY` set at build time) or off (the
-/// default).
-const REPLAY: bool = option_env!("MICROPROP_FINETUNE_REPLAY").is_some();
 /// Training images kept for replay (their indices; the pixels stay in flash).
 const STORED: usize = 256;
 /// Stored images trained on after each shifted step.
@@ -60,16 +63,89 @@ const MIXED: usize = 2;
 const REPLAY_SEED: u64 = 14;
 /// Fine-tuning: batch 1 SGD. The seed's initial weights are replaced by
 /// the blob's.
-const CFG: Config = Config::new(1, Loss::SoftmaxCrossEntropy, Optimizer::sgd(0.02));
-const ARENA_LEN: usize = CFG.arena_len(&NET);
-/// Epochs over the 180 shifted fine-tuning images.
-const EPOCHS: usize = if REPLAY { 32 } else { 8 };
+const CFG: Config = Config::new(1, Loss::SoftmaxCrossEntropy, Optimizer::sgd(0.05));
+/// Epochs over the 180 shifted fine-tuning images, every variant.
+const EPOCHS: usize = 16;
+/// L2-SP strength alone: the largest tried on the host (0.001..0.1) that
+/// keeps shifted accuracy above 0.80.
+const LAMBDA_ALONE: f64 = 0.01;
+/// L2-SP strength with replay: the best tried on the host (0..0.1).
+const LAMBDA_WITH_REPLAY: f64 = 0.0005;
+
+/// One fine-tuning recipe.
+struct Variant {
+    name: &'static str,
+    /// The network with its per-layer trainability.
+    spec: Spec<'static>,
+    /// Replay of stored originals after each shifted step.
+    replay: bool,
+    /// L2-SP strength toward the blob's weights (0: off).
+    lambda: f64,
+}
+
+const LAST_ONLY: Spec = NET.with_training(&[Train::Frozen, Train::Frozen, Train::Full]);
+const BIAS_ONLY: Spec = NET.with_training(&[Train::BiasOnly, Train::Frozen, Train::BiasOnly]);
+
+/// Every variant, measured in this order; the last is the default, the one
+/// the exit verdict gates.
+const VARIANTS: [Variant; 6] = [
+    Variant {
+        name: "full",
+        spec: NET,
+        replay: false,
+        lambda: 0.0,
+    },
+    Variant {
+        name: "last-layer",
+        spec: LAST_ONLY,
+        replay: false,
+        lambda: 0.0,
+    },
+    Variant {
+        name: "bias-only",
+        spec: BIAS_ONLY,
+        replay: false,
+        lambda: 0.0,
+    },
+    Variant {
+        name: "replay",
+        spec: NET,
+        replay: true,
+        lambda: 0.0,
+    },
+    Variant {
+        name: "l2-sp",
+        spec: NET,
+        replay: false,
+        lambda: LAMBDA_ALONE,
+    },
+    Variant {
+        name: "replay+l2-sp",
+        spec: NET,
+        replay: true,
+        lambda: LAMBDA_WITH_REPLAY,
+    },
+];
+
+/// The default variant's name (the last one).
+const DEFAULT_NAME: &str = VARIANTS[VARIANTS.len() - 1].name;
+
+/// The one static arena, sized for the largest variant (the full update;
+/// the partial updates take a prefix of it).
+const ARENA_LEN: usize = max_arena_len(0, 0);
+const fn max_arena_len(i: usize, len: usize) -> usize {
+    if i == VARIANTS.len() {
+        return len;
+    }
+    let this = CFG.arena_len(&VARIANTS[i].spec);
+    max_arena_len(i + 1, if this > len { this } else { len })
+}
 /// Pixels right and down the device's images are moved (zero fill).
 const SHIFT: (usize, usize) = (1, 1);
-/// Required rise of the shifted test accuracy.
-const MARGIN: f32 = 0.5;
-/// Required shifted test accuracy after fine-tuning.
-const PASS_ACCURACY: f32 = 0.80;
+/// The default variant's required shifted test accuracy (issue 14, M0).
+const PASS_SHIFTED: f32 = 0.80;
+/// The default variant's required unshifted held-out accuracy (issue 14, M0).
+const PASS_UNSHIFTED: f32 = 0.88;
 
 /// The pretrained parameters: `models/digits-pretrained.mpb` as the host's
 /// `save_blob` wrote it, or the blob `MICROPROP_PRETRAINED_BLOB` named at
@@ -129,10 +205,10 @@ fn load(i: usize, shifted: bool, x: &mut [f32; 64]) -> usize {
     usize::from(label)
 }
 
-type Net = Network<'static, CpuBackend<'static, f32>>;
+type Net<'a> = Network<'static, CpuBackend<'a, f32>>;
 
 /// Fraction right among `n` held-out images `first, first + step, ...`.
-fn accuracy(net: &mut Net, first: usize, step: usize, n: usize, shifted: bool) -> f32 {
+fn accuracy(net: &mut Net<'_>, first: usize, step: usize, n: usize, shifted: bool) -> f32 {
     let mut x = [0.0f32; 64];
     let mut class = [0usize; 1];
     let mut right = 0;
@@ -145,87 +221,50 @@ fn accuracy(net: &mut Net, first: usize, step: usize, n: usize, shifted: bool) -
 }
 
 /// Shifted test accuracy and unshifted held-out accuracy.
-fn measure(net: &mut Net) -> (f32, f32) {
+fn measure(net: &mut Net<'_>) -> (f32, f32) {
     (
         accuracy(net, 1, 2, N_TEST, true),
         accuracy(net, 0, 1, N_HELD, false),
     )
 }
 
-#[entry]
-fn main() -> ! {
-    let cp = microprop_firmware::peripherals();
-    let mut meter = Meter::new(cp.SYST);
-    hello("finetune", &meter);
-    defmt::info!(
-        "model 64-16-10 relu, {=usize} params from a {=usize} B blob; fine-tune batch {=usize} {}; arena {=usize} B; shift ({=usize},{=usize}); {=usize} tune / {=usize} shifted test / {=usize} unshifted test images",
-        NET.param_count(),
-        BLOB.len(),
-        CFG.batch,
-        CFG.optimizer,
-        ARENA_LEN * 4,
-        SHIFT.0,
-        SHIFT.1,
-        N_TUNE,
-        N_TEST,
-        N_HELD
-    );
-    let arena = take(&ARENA, "ARENA");
+/// What one variant measured.
+struct Outcome {
+    shifted: f32,
+    unshifted: f32,
+    steps: u64,
+    instr_per_step: u64,
+}
+
+/// The replay pool: the indices of [`STORED`] training images.
+type Pool = Replay<u8, STORED, 0>;
+
+/// Restart from the blob, fine-tune as `v` says over `arena` (the
+/// variant's own arena length), measure.
+fn run_variant(v: &Variant, arena: &mut [f32], pool: &Pool, meter: &mut Meter) -> Outcome {
     let mut net = check(
-        Network::new(NET, CpuBackend::new(arena), CFG),
+        Network::new(v.spec, CpuBackend::new(arena), CFG),
         "Network::new",
     );
-    let (loaded, load_instr) = meter.measure(|| net.load_blob(BLOB));
-    check(loaded, "load_blob");
-    defmt::info!(
-        "blob loaded and verified (spec hash, length, CRC-32) in {=u64} instructions",
-        load_instr
-    );
-
-    let ((shifted_before, plain_before), eval_instr) = meter.measure(|| measure(&mut net));
-    defmt::info!(
-        "before: shifted test accuracy {=f32}, unshifted held-out accuracy {=f32} ({=u64} instructions to evaluate)",
-        shifted_before,
-        plain_before,
-        eval_instr
-    );
-
-    // Replay: the indices of STORED training images, by reservoir sampling
-    // over the training split (a zero-length sample whose label is the
-    // image's index). Built only with replay on.
-    let mut pool: Replay<u8, STORED, 0> = Replay::new();
+    check(net.load_blob(BLOB), "load_blob");
+    if v.lambda > 0.0 {
+        check(net.set_anchor(BLOB, v.lambda), "set_anchor");
+    }
     let mut mix_rng = Rng::new(REPLAY_SEED);
     let mut picked = [0usize; MIXED];
-    if REPLAY {
-        let mut rng = Rng::new(REPLAY_SEED);
-        for i in (0..LABELS.len()).filter(|&i| i % 5 != 4) {
-            let index = u32::try_from(i).unwrap_or(u32::MAX);
-            check(pool.offer(&mut rng, &[], index), "replay offer");
-        }
-        defmt::info!(
-            "replay: {=usize} of {=u64} training images kept (indices only), {=usize} mixed into each step, {=usize} epochs",
-            pool.len(),
-            pool.seen(),
-            MIXED,
-            EPOCHS
-        );
-    }
-
-    // Instructions of the training steps alone (the meter's running mean
-    // also holds the load and the evaluation).
+    // Instructions of the training steps alone.
     let (mut step_instr, mut steps) = (0u64, 0u64);
     let mut x = [0.0f32; 64];
     for e in 0..EPOCHS {
         let a = STRIDES[e % STRIDES.len()];
-        let mut loss_sum = 0.0f32;
         for k in 0..N_TUNE {
             let j = 2 * ((a * k + 37 * e) % N_TUNE);
             let label = load(held_index(j), true, &mut x);
             let (loss, n) = meter.measure(|| net.train_step(&x, Targets::Labels(&[label])));
             step_instr += n;
             steps += 1;
-            loss_sum += check(loss, "train_step");
-            if REPLAY {
+            check(loss, "train_step");
+            if v.replay {
                 check(
                     pool.fill_batch(&mut mix_rng, &mut [], &mut picked),
                     "replay draw",
@@ -239,41 +278,127 @@ fn main() -> ! {
                 }
             }
         }
-        defmt::info!(
-            "epoch {=usize}: fine-tune loss {=f32}",
-            e + 1,
-            loss_sum / N_TUNE as f32
-        );
     }
-    let (shifted_after, plain_after) = measure(&mut net);
-    let passed = shifted_after >= shifted_before + MARGIN && shifted_after >= PASS_ACCURACY;
-    defmt::info!(
-        "after:  shifted test accuracy {=f32}, unshifted held-out accuracy {=f32}",
-        shifted_after,
-        plain_after
-    );
-    defmt::info!(
-        "FINETUNE board={=str} shifted_before={=f32} shifted_after={=f32} unshifted_before={=f32} unshifted_after={=f32} steps={=u64} instr_per_step={=u64} instr_total={=u64} (pass: shifted rises by >= {=f32} to >= {=f32})",
-        board::NAME,
-        shifted_before,
-        shifted_after,
-        plain_before,
-        plain_after,
+    let (shifted, unshifted) = measure(&mut net);
+    Outcome {
+        shifted,
+        unshifted,
         steps,
-        step_instr / steps,
-        step_instr,
-        MARGIN,
-        PASS_ACCURACY
+        instr_per_step: step_instr / steps.max(1),
+    }
+}
+
+#[entry]
+fn main() -> ! {
+    let cp = microprop_firmware::peripherals();
+    let mut meter = Meter::new(cp.SYST);
+    hello("finetune", &meter);
+    defmt::info!(
+        "model 64-16-10 relu, {=usize} params from a {=usize} B blob; fine-tune batch {=usize} {}, {=usize} epochs; static arena {=usize} B (largest variant); shift ({=usize},{=usize}); {=usize} tune / {=usize} shifted test / {=usize} unshifted test images",
+        NET.param_count(),
+        BLOB.len(),
+        CFG.batch,
+        CFG.optimizer,
+        EPOCHS,
+        ARENA_LEN * 4,
+        SHIFT.0,
+        SHIFT.1,
+        N_TUNE,
+        N_TEST,
+        N_HELD
+    );
+    let arena = take(&ARENA, "ARENA");
+    let (shifted_before, plain_before) = {
+        let mut net = check(
+            Network::new(NET, CpuBackend::new(&mut arena[..]), CFG),
+            "Network::new",
+        );
+        let (loaded, load_instr) = meter.measure(|| net.load_blob(BLOB));
+        check(loaded, "load_blob");
+        defmt::info!(
+            "blob loaded and verified (spec hash, length, CRC-32) in {=u64} instructions",
+            load_instr
+        );
+        let (before, eval_instr) = meter.measure(|| measure(&mut net));
+        defmt::info!(
+            "before: shifted test accuracy {=f32}, unshifted held-out accuracy {=f32} ({=u64} instructions to evaluate)",
+            before.0,
+            before.1,
+            eval_instr
+        );
+        before
+    };
+
+    // Replay: the indices of STORED training images, by reservoir sampling
+    // over the training split (a zero-length sample whose label is the
+    // image's index).
+    let mut pool: Pool = Replay::new();
+    let mut rng = Rng::new(REPLAY_SEED);
+    for i in (0..LABELS.len()).filter(|&i| i % 5 != 4) {
+        let index = u32::try_from(i).unwrap_or(u32::MAX);
+        check(pool.offer(&mut rng, &[], index), "replay offer");
+    }
+    defmt::info!(
+        "replay: {=usize} of {=u64} training images kept (indices only), {=usize} mixed into each step",
+        pool.len(),
+        pool.seen(),
+        MIXED
+    );
+
+    let static_ram = Memory::measure().static_ram;
+    let mut default = Outcome {
+        shifted: 0.0,
+        unshifted: 0.0,
+        steps: 0,
+        instr_per_step: 0,
+    };
+    for v in &VARIANTS {
+        let len = CFG.arena_len(&v.spec);
+        let mine = check(
+            arena.get_mut(..len).ok_or("longer than the static arena"),
+            "variant arena",
+        );
+        let o = run_variant(v, mine, &pool, &mut meter);
+        defmt::info!(
+            "VARIANT finetune board={=str} cpu={=str} variant={=str} trained_params={=usize} replay={=bool} lambda={=f64} shifted={=f32} unshifted={=f32} arena={=usize} static_ram={=u32} instr_per_step={=u64} steps={=u64}",
+            board::NAME,
+            board::CPU,
+            v.name,
+            v.spec.trained_count(),
+            v.replay,
+            v.lambda,
+            o.shifted,
+            o.unshifted,
+            len * 4,
+            static_ram,
+            o.instr_per_step,
+            o.steps
+        );
+        default = o;
+    }
+    let passed = default.shifted >= PASS_SHIFTED && default.unshifted >= PASS_UNSHIFTED;
+    defmt::info!(
+        "FINETUNE board={=str} variant={=str} shifted_before={=f32} shifted_after={=f32} unshifted_before={=f32} unshifted_after={=f32} steps={=u64} instr_per_step={=u64} (pass: shifted >= {=f32} and unshifted >= {=f32})",
+        board::NAME,
+        DEFAULT_NAME,
+        shifted_before,
+        default.shifted,
+        plain_before,
+        default.unshifted,
+        default.steps,
+        default.instr_per_step,
+        PASS_SHIFTED,
+        PASS_UNSHIFTED
     );
     Report {
         example: "finetune",
         passed,
         check: "shifted_accuracy",
-        value: shifted_after,
+        value: default.shifted,
         arena_bytes: ARENA_LEN * 4,
         batch: CFG.batch,
-        instructions_per_step: step_instr / steps,
-        steps,
+        instructions_per_step: default.instr_per_step,
+        steps: default.steps,
     }
     .finish()
 }
