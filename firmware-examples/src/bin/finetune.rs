@@ -378,6 +378,12 @@ fn main() -> ! {
     }
     let passed = default.shifted >= PASS_SHIFTED && default.unshifted >= PASS_UNSHIFTED;
     defmt::info!(
+        "after ({=str}):  shifted test accuracy {=f32}, unshifted held-out accuracy {=f32}",
+        DEFAULT_NAME,
+        default.shifted,
+        default.unshifted
+    );
+    defmt::info!(
         "FINETUNE board={=str} variant={=str} shifted_before={=f32} shifted_after={=f32} unshifted_before={=f32} unshifted_after={=f32} steps={=u64} instr_per_step={=u64} (pass: shifted >= {=f32} and unshifted >= {=f32})",
         board::NAME,
         DEFAULT_NAME,
