@@ -33,8 +33,9 @@
 //! (`Replay<u8, 128, 64>` is 8,712 bytes, `Replay<f32, 128, 64>` 33,280).
 //!
 //! Wrong lengths are typed errors ([`ReplayError`]); nothing here panics or
-//! allocates, and nothing here runs inside [`Network::train_step`]
-//! (crate::Network::train_step): the per-step cost of training is unchanged.
+//! allocates, and nothing here runs inside
+//! [`Network::train_step`](crate::Network::train_step): the per-step cost of
+//! training is unchanged.
 //!
 //! ```
 //! use microprop::replay::Replay;
