@@ -499,7 +499,8 @@ pub fn maxout<E: Float>(
     x: &[E],
     y: &mut [E],
 ) -> Result<(), OpError> {
-    let xlen = units.checked_mul(k).and_then(|uk| uk.checked_mul(rows));
+    // As `Op::validate` computes it (saturating, 0 rows make it 0).
+    let xlen = Some(rows.saturating_mul(units.saturating_mul(k)));
     check("maxout", "x", x.len(), xlen)?;
     check("maxout", "y", y.len(), rows.checked_mul(units))?;
     if k == 0 {
@@ -525,7 +526,8 @@ pub fn maxout_backward<E: Float>(
     dy: &[E],
     dx: &mut [E],
 ) -> Result<(), OpError> {
-    let xlen = units.checked_mul(k).and_then(|uk| uk.checked_mul(rows));
+    // As `Op::validate` computes it (saturating, 0 rows make it 0).
+    let xlen = Some(rows.saturating_mul(units.saturating_mul(k)));
     check("maxout_backward", "x", x.len(), xlen)?;
     check("maxout_backward", "dy", dy.len(), rows.checked_mul(units))?;
     check("maxout_backward", "dx", dx.len(), xlen)?;

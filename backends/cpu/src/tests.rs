@@ -374,3 +374,41 @@ fn a_users_kernels_replace_gemm_and_bias_activate() {
     assert_eq!(&a[14..18], &[0.0, (-28.0f64).tanh(), 24.0f64.tanh(), 0.0]);
     assert_eq!(a[0], 9.0);
 }
+
+/// Found by fuzzing (`fuzz/seeds/ops/regression-maxout-overflow`): a maxout
+/// op with 0 rows is empty whatever `units · k` is, as `Op::validate` says,
+/// on the fast and the reference kernels; with a row, its overflowed length
+/// matches no span and both refuse it.
+#[test]
+fn zero_row_maxout_ops_are_empty_even_when_units_times_k_overflows() {
+    use microprop_hal::{op, Op};
+    let empty = |rows: usize| {
+        Op::<f32>::MaxoutBackward(op::MaxoutBackward {
+            x: s(0, 0),
+            dy: s(1, 2 * rows),
+            dx: s(3, 0),
+            rows,
+            units: 2,
+            k: usize::MAX - 2,
+        })
+    };
+    let forward = Op::<f32>::Maxout(op::Maxout {
+        x: s(0, 0),
+        y: s(1, 0),
+        rows: 0,
+        units: 2,
+        k: usize::MAX - 2,
+    });
+    for op in [empty(0), forward] {
+        assert!(op.validate(5).is_ok());
+        let mut a = [1.5f32; 5];
+        assert_eq!(CpuBackend::new(&mut a).execute(&op), Ok(()), "{op:?}");
+        assert_eq!(CpuBackend::reference(&mut a).execute(&op), Ok(()), "{op:?}");
+        assert_eq!(a, [1.5; 5]);
+    }
+    let one = empty(1);
+    assert!(one.validate(5).is_err());
+    let mut a = [1.5f32; 5];
+    assert!(CpuBackend::new(&mut a).execute(&one).is_err());
+    assert!(CpuBackend::reference(&mut a).execute(&one).is_err());
+}

@@ -172,16 +172,11 @@ impl Check {
 }
 
 /// `a · b`, saturating: a huge product fails the length checks instead of
-/// wrapping. `usize::MAX` (an overflowed inner product, no real length)
-/// stays `usize::MAX` even times 0, so `0 · (units · k)` with an
-/// overflowing `units · k` is refused, as the kernels' checked
-/// multiplication refuses it.
+/// wrapping. A zero dimension makes the product 0 even when the other
+/// factors' product saturated: such an op is empty, and valid (the CPU
+/// kernels compute their lengths the same way).
 pub(crate) const fn dims(a: usize, b: usize) -> usize {
-    if a == usize::MAX || b == usize::MAX {
-        usize::MAX
-    } else {
-        a.saturating_mul(b)
-    }
+    a.saturating_mul(b)
 }
 
 /// The element mapping of one variant: ops with an element parameter map it,

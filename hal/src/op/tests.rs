@@ -276,11 +276,12 @@ fn map_converts_every_element_parameter() {
 }
 
 #[test]
-fn an_overflowing_inner_product_is_refused_even_times_zero_rows() {
+fn zero_rows_make_an_op_empty_even_when_the_other_dimensions_overflow() {
     // Found by fuzzing (fuzz/seeds/ops/regression-maxout-overflow): with
-    // rows = 0 every span is empty, but units · k overflows; validate used
-    // to accept it (0 · saturated = 0) while the kernels' checked
-    // multiplication refused it.
+    // rows = 0 every span is empty but units · k overflows; validate
+    // accepted it (an empty op) while the CPU kernels' checked
+    // multiplication refused it. Both now compute the lengths alike; the
+    // kernels' side is checked in microprop-cpu's tests.
     let op: Op<f32> = Op::MaxoutBackward(MaxoutBackward {
         x: Span::new(0, 0),
         dy: Span::new(1, 0),
@@ -289,24 +290,24 @@ fn an_overflowing_inner_product_is_refused_even_times_zero_rows() {
         units: 2,
         k: usize::MAX - 2,
     });
+    assert!(op.validate(5).is_ok());
+    // One row: the overflowed length matches no span.
+    let one: Op<f32> = Op::MaxoutBackward(MaxoutBackward {
+        x: Span::new(0, 0),
+        dy: Span::new(1, 2),
+        dx: Span::new(3, 0),
+        rows: 1,
+        units: 2,
+        k: usize::MAX - 2,
+    });
     assert!(matches!(
-        op.validate(5),
+        one.validate(5),
         Err(OpError::Shape {
             operand: "x",
             expected: usize::MAX,
             ..
         })
     ));
-    // A zero dimension with a product that fits is still an empty op.
-    let ok: Op<f32> = Op::MaxoutBackward(MaxoutBackward {
-        x: Span::new(0, 0),
-        dy: Span::new(1, 0),
-        dx: Span::new(1, 0),
-        rows: 0,
-        units: 2,
-        k: 3,
-    });
-    assert!(ok.validate(5).is_ok());
 }
 
 #[test]
