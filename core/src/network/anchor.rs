@@ -101,8 +101,11 @@ impl<'s, B: Backend> Network<'s, B> {
         }
     }
 
-    /// Add `λ·Σ(w − w₀)²` over the trained weights to the loss scalar.
-    pub(crate) fn emit_anchor_loss(&mut self) -> Result<(), B> {
+    /// Add `λ·Σ(w − w₀)²` over the trained weights to the loss scalar;
+    /// with `fold`, also `2λ·(w − w₀)` to their gradients (the loss pass of
+    /// `train_step`: backward's scratch slot 1 is free then, so the pieces
+    /// may use it when it is longer than the loss scratch).
+    pub(crate) fn emit_anchor_loss(&mut self, fold: bool) -> Result<(), B> {
         let Some(blob) = self.anchor else {
             return Ok(());
         };
@@ -110,7 +113,13 @@ impl<'s, B: Backend> Network<'s, B> {
             return Ok(());
         }
         let scale = self.hyper.anchor_l;
+        let alpha = self.hyper.anchor_neg_two;
         let out = self.loss_scalar();
+        let buffer = if fold && self.layout.scratch[1].len > self.layout.loss_scratch.len {
+            self.layout.scratch[1]
+        } else {
+            self.layout.loss_scratch
+        };
         let mut c = self.first();
         while c.i < self.spec.layers().len() {
             let s = self.spans_at(c, 0);
@@ -118,13 +127,22 @@ impl<'s, B: Backend> Network<'s, B> {
             if s.train != Train::Full || s.weights.len == 0 {
                 continue;
             }
-            self.anchor_chunks(blob, s.weights, |net, chunk, _| {
+            let dweights = (fold && s.dweights.len == s.weights.len).then_some(s.dweights);
+            self.anchor_chunks(blob, s.weights, buffer, |net, chunk, done| {
                 net.exec(&Op::SumSquares(op::SumSquares {
                     x: chunk,
                     out,
                     scale,
                     accumulate: true,
-                }))
+                }))?;
+                match dweights {
+                    Some(d) => net.exec(&Op::Axpy(op::Axpy {
+                        x: chunk,
+                        y: d.slice(done, chunk.len),
+                        alpha,
+                    })),
+                    None => Ok(()),
+                }
             })?;
         }
         Ok(())
@@ -141,7 +159,8 @@ impl<'s, B: Backend> Network<'s, B> {
         }
         let alpha = self.hyper.anchor_neg_two;
         let dweights = s.dweights;
-        self.anchor_chunks(blob, s.weights, |net, chunk, done| {
+        let buffer = self.layout.loss_scratch;
+        self.anchor_chunks(blob, s.weights, buffer, |net, chunk, done| {
             net.exec(&Op::Axpy(op::Axpy {
                 x: chunk,
                 y: dweights.slice(done, chunk.len),
@@ -150,16 +169,17 @@ impl<'s, B: Backend> Network<'s, B> {
         })
     }
 
-    /// For each piece of `weights`: upload its `w₀` from `blob` into the
-    /// loss scratch, subtract `w` there, and call `f(self, piece's span in
-    /// the scratch holding w₀ − w, index of its first element in weights)`.
+    /// For each piece of `weights`: upload its `w₀` from `blob` into
+    /// `scratch` (a span free at this point), subtract `w` there, and call
+    /// `f(self, piece's span in the scratch holding w₀ − w, index of its
+    /// first element in weights)`.
     fn anchor_chunks(
         &mut self,
         blob: &[u8],
         weights: Span,
+        scratch: Span,
         mut f: impl FnMut(&mut Self, Span, usize) -> Result<(), B>,
     ) -> Result<(), B> {
-        let scratch = self.layout.loss_scratch;
         let step = scratch.len.min(CHUNK);
         if step == 0 {
             return Ok(());

@@ -225,8 +225,9 @@ impl<'s, B: Backend> Network<'s, B> {
             self.emit_zero_grad()?;
         }
         self.emit_forward(rows)?;
-        self.emit_loss(rows, true, true)?;
-        self.grad_slot = self.emit_backward_with(rows, false, fused)?;
+        // One pass over the L2-SP anchor adds its loss term and gradient.
+        self.emit_loss_with(rows, true, true, true)?;
+        self.grad_slot = self.emit_backward_with(rows, false, fused, false)?;
         self.emit_step()?;
         self.rows = rows;
         self.stage = Stage::Stale;

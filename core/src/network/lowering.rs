@@ -24,6 +24,20 @@ impl<'s, B: Backend> Network<'s, B> {
     /// for `rows` rows whose targets are uploaded. With `l2`, adds the L2
     /// and L2-SP terms.
     pub(crate) fn emit_loss(&mut self, rows: usize, grad: bool, l2: bool) -> Result<(), B> {
+        self.emit_loss_with(rows, grad, l2, false)
+    }
+
+    /// [`Self::emit_loss`]; with `fold_anchor`, the L2-SP term's gradient
+    /// is added to the gradient span in the same pass over `w₀` (for
+    /// `train_step`, whose gradients were zeroed and whose backward then
+    /// leaves it out), instead of a second pass in backward.
+    pub(crate) fn emit_loss_with(
+        &mut self,
+        rows: usize,
+        grad: bool,
+        l2: bool,
+        fold_anchor: bool,
+    ) -> Result<(), B> {
         let cols = self.spec.outputs();
         let target = if self.config.loss.uses_labels() {
             self.layout.target.prefix(rows)
@@ -45,7 +59,7 @@ impl<'s, B: Backend> Network<'s, B> {
             scratch: self.layout.loss_scratch,
         }))?;
         if l2 && self.hyper.penalty {
-            self.emit_penalty_loss()?;
+            self.emit_penalty_loss(fold_anchor)?;
         }
         Ok(())
     }
@@ -53,7 +67,7 @@ impl<'s, B: Backend> Network<'s, B> {
     /// The L2 term `λ·Σw²` over every weight, and the L2-SP term (see
     /// [`Network::set_anchor`]), added to the loss scalar.
     #[inline(never)]
-    fn emit_penalty_loss(&mut self) -> Result<(), B> {
+    fn emit_penalty_loss(&mut self, fold_anchor: bool) -> Result<(), B> {
         if self.hyper.has_l2 {
             let lambda = self.hyper.l2;
             let mut c = self.first();
@@ -70,13 +84,13 @@ impl<'s, B: Backend> Network<'s, B> {
                 }
             }
         }
-        self.emit_anchor_loss()
+        self.emit_anchor_loss(fold_anchor)
     }
 
     /// The penalties' gradients for one layer's weights, after its
-    /// backward: `2λ·w` (L2) and `2λ·(w − w₀)` (L2-SP).
+    /// backward: `2λ·w` (L2) and, with `anchor`, `2λ·(w − w₀)` (L2-SP).
     #[inline(never)]
-    fn emit_penalty_grad(&mut self, s: &super::LayerSpans) -> Result<(), B> {
+    fn emit_penalty_grad(&mut self, s: &super::LayerSpans, anchor: bool) -> Result<(), B> {
         if self.hyper.has_l2 {
             self.exec(&Op::Axpy(op::Axpy {
                 x: s.weights,
@@ -84,7 +98,10 @@ impl<'s, B: Backend> Network<'s, B> {
                 alpha: self.hyper.two_l2,
             }))?;
         }
-        self.emit_anchor_grad(s)
+        if anchor {
+            self.emit_anchor_grad(s)?;
+        }
+        Ok(())
     }
 
     /// Issue backprop from the output gradient in scratch slot 0,
@@ -95,17 +112,20 @@ impl<'s, B: Backend> Network<'s, B> {
     /// computes the gradient with respect to the input batch too. Returns
     /// the scratch slot that holds the last computed downstream gradient.
     pub(crate) fn emit_backward(&mut self, rows: usize, input_grad: bool) -> Result<usize, B> {
-        self.emit_backward_with(rows, input_grad, false)
+        self.emit_backward_with(rows, input_grad, false, true)
     }
 
     /// [`Self::emit_backward`]; with `fused`, each affine layer's SGD update
     /// is applied into its parameters (after its input gradient has been
     /// computed from the old weights) instead of accumulating gradients.
+    /// Without `anchor`, the L2-SP gradient is left out (the loss pass
+    /// added it, see [`Self::emit_loss_with`]).
     pub(crate) fn emit_backward_with(
         &mut self,
         rows: usize,
         input_grad: bool,
         fused: bool,
+        anchor: bool,
     ) -> Result<usize, B> {
         let mut slot = 0;
         let layers = self.spec.layers();
@@ -121,7 +141,7 @@ impl<'s, B: Backend> Network<'s, B> {
             let layer = layers.get(c.i).copied().unwrap_or(crate::Layer::Softmax);
             slot = layers::backward(self, layer, &s, dy, rows, slot, want_dx, fused)?;
             if !fused && self.hyper.penalty && s.train == crate::Train::Full && s.weights.len > 0 {
-                self.emit_penalty_grad(&s)?;
+                self.emit_penalty_grad(&s, anchor)?;
             }
         }
         Ok(slot)

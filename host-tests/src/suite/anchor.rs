@@ -343,3 +343,52 @@ pub fn large_lambda_keeps_the_weights_near_w0<H: Harness>() {
         );
     }
 }
+
+/// `train_step` adds the L2-SP term and its gradient in one pass over `w₀`
+/// (in its loss pass); it takes the same step as `zero_grad`, `forward`,
+/// `loss`, `backward`, `step` (the two-pass path), to rounding, under SGD,
+/// momentum and Adam and each trainability.
+pub fn train_step_with_an_anchor_matches_the_step_by_step_path<H: Harness>() {
+    let (bytes, _) = pretrained(31);
+    let x = e::<H::E>(&X);
+    let tol = H::tolerances().reduction * 10.0;
+    for (name, train) in CASES {
+        let spec = FULL.with_training(&train);
+        for opt in [
+            Optimizer::sgd(0.2),
+            Optimizer::momentum(0.1, 0.9),
+            Optimizer::adam(0.05),
+        ] {
+            let cfg = Config::new(2, Loss::SoftmaxCrossEntropy, opt)
+                .with_l2(0.01)
+                .with_seed(8);
+            let (Some(b1), Some(b2)) = (
+                H::backend(cfg.arena_len(&spec)),
+                H::backend(cfg.arena_len(&spec)),
+            ) else {
+                return;
+            };
+            let mut one = Network::new(spec, b1, cfg).unwrap();
+            let mut two = Network::new(spec, b2, cfg).unwrap();
+            one.set_anchor(&bytes, 0.3).unwrap();
+            two.set_anchor(&bytes, 0.3).unwrap();
+            for step in 0..3 {
+                let l1 = one
+                    .train_step(&x, Targets::Labels(&LABELS))
+                    .unwrap()
+                    .to_f64();
+                two.zero_grad().unwrap();
+                two.forward(&x).unwrap();
+                let l2 = two.loss(Targets::Labels(&LABELS)).unwrap().to_f64();
+                two.backward().unwrap();
+                two.step().unwrap();
+                let what = format!("{}: {name}, {opt:?}, step {step}", H::NAME);
+                assert!(close(l1, l2, tol), "{what}: loss {l1} vs {l2}");
+                let (p1, p2) = (params::<H>(&mut one), params::<H>(&mut two));
+                for (i, (a, b)) in p1.iter().zip(&p2).enumerate() {
+                    assert!(close(*a, *b, tol), "{what}: parameter {i}: {a} vs {b}");
+                }
+            }
+        }
+    }
+}
