@@ -37,6 +37,20 @@ fn anchored_mask(train: &[Train]) -> Vec<bool> {
     mask
 }
 
+/// The optimizers the multi-step tests run under.
+const OPTIMIZERS: [Optimizer; 3] = [
+    Optimizer::sgd(0.2),
+    Optimizer::momentum(0.1, 0.9),
+    Optimizer::adam(0.05),
+];
+
+/// Batch 2, softmax cross-entropy, L2 0.01 (so that the two penalties add).
+fn config(opt: Optimizer, seed: u64) -> Config {
+    Config::new(2, Loss::SoftmaxCrossEntropy, opt)
+        .with_l2(0.01)
+        .with_seed(seed)
+}
+
 /// The pretrained weights: a device blob of the network initialised from
 /// `seed`, and its parameters decoded on the host.
 fn pretrained(seed: u64) -> (Vec<u8>, Vec<f64>) {
@@ -180,14 +194,8 @@ pub fn anchor_with_zero_lambda_or_at_w0_changes_nothing<H: Harness>() {
     let (bytes, _) = pretrained(77);
     for (name, train) in CASES {
         let spec = FULL.with_training(&train);
-        for opt in [
-            Optimizer::sgd(0.2),
-            Optimizer::momentum(0.1, 0.9),
-            Optimizer::adam(0.05),
-        ] {
-            let cfg = Config::new(2, Loss::SoftmaxCrossEntropy, opt)
-                .with_l2(0.01)
-                .with_seed(5);
+        for opt in OPTIMIZERS {
+            let cfg = config(opt, 5);
             let Some(b) = H::backend(cfg.arena_len(&spec)) else {
                 return;
             };
@@ -354,14 +362,8 @@ pub fn train_step_with_an_anchor_matches_the_step_by_step_path<H: Harness>() {
     let tol = H::tolerances().reduction * 10.0;
     for (name, train) in CASES {
         let spec = FULL.with_training(&train);
-        for opt in [
-            Optimizer::sgd(0.2),
-            Optimizer::momentum(0.1, 0.9),
-            Optimizer::adam(0.05),
-        ] {
-            let cfg = Config::new(2, Loss::SoftmaxCrossEntropy, opt)
-                .with_l2(0.01)
-                .with_seed(8);
+        for opt in OPTIMIZERS {
+            let cfg = config(opt, 8);
             let (Some(b1), Some(b2)) = (
                 H::backend(cfg.arena_len(&spec)),
                 H::backend(cfg.arena_len(&spec)),
