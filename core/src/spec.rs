@@ -169,14 +169,32 @@ pub enum Train {
 }
 
 impl Train {
+    /// Whether this mode trains the layer's weights.
+    pub const fn trains_weights(self) -> bool {
+        matches!(self, Train::Full)
+    }
+
+    /// Whether this mode trains the layer's biases.
+    pub const fn trains_biases(self) -> bool {
+        !matches!(self, Train::Frozen)
+    }
+
     /// Parameters of `layer` that this mode trains: they come last in the
     /// layer's parameters (weights, then biases), so the trained ones are
     /// always the layer's last `n`.
     pub const fn trained_count(self, layer: &Layer) -> usize {
-        match self {
-            Train::Full => layer.param_count(),
-            Train::BiasOnly => layer.param_count() - layer.weight_count(),
-            Train::Frozen => 0,
+        layer.param_count() - self.untrained_count(layer)
+    }
+
+    /// Parameters of `layer` that this mode leaves untrained: its first
+    /// ones (all, its weights, or none).
+    pub const fn untrained_count(self, layer: &Layer) -> usize {
+        if self.trains_weights() {
+            0
+        } else if self.trains_biases() {
+            layer.weight_count()
+        } else {
+            layer.param_count()
         }
     }
 }

@@ -8,7 +8,7 @@ use microprop_hal::{op, Activation, Backend, Element, Op, Span};
 
 use crate::network::{LayerSpans, Network, Result};
 use crate::spec::{mix, mix_width};
-use crate::{SpecError, Train};
+use crate::SpecError;
 
 /// The spec checks: the declared input width chains from `width`, no width
 /// is 0, and `W` is addressable.
@@ -149,11 +149,7 @@ pub(crate) fn affine_backward<B: Backend>(
         }))?;
     }
     let neg_lr = net.hyper.neg_lr;
-    let (train_w, train_b) = match s.train {
-        Train::Full => (true, true),
-        Train::BiasOnly => (false, true),
-        Train::Frozen => (false, false),
-    };
+    let (train_w, train_b) = (s.train.trains_weights(), s.train.trains_biases());
     if !train_b {
         return Ok(());
     }

@@ -15,7 +15,7 @@ use microprop_hal::{op, Backend, Element, Op, Span};
 use super::checks::finite_nonneg;
 use super::{LayerSpans, Network, Result, Stage};
 use crate::blob::{validate, BlobError, CHUNK, HEADER_LEN};
-use crate::{Error, Optimizer, Train};
+use crate::{Error, Optimizer};
 
 impl<'s, B: Backend> Network<'s, B> {
     /// Anchor the trained weights to the pretrained weights `w₀` of the
@@ -31,7 +31,7 @@ impl<'s, B: Backend> Network<'s, B> {
     ///   `backward`.
     /// - Like [`Config::with_l2`](crate::Config::with_l2), it covers
     ///   weights, not biases, and only weights that training updates
-    ///   ([`Train::Full`] layers: a frozen or bias-only layer's weights get
+    ///   ([`Train::Full`](crate::Train::Full) layers: a frozen or bias-only layer's weights get
     ///   no penalty). [`Network::evaluate`]'s data loss leaves it out, as it
     ///   leaves out L2.
     /// - λ = 0 sets the anchor but changes nothing: every loss, gradient
@@ -124,10 +124,11 @@ impl<'s, B: Backend> Network<'s, B> {
         while c.i < self.spec.layers().len() {
             let s = self.spans_at(c, 0);
             c = self.next(c);
-            if s.train != Train::Full || s.weights.len == 0 {
+            if !s.train.trains_weights() || s.weights.len == 0 {
                 continue;
             }
-            let dweights = (fold && s.dweights.len == s.weights.len).then_some(s.dweights);
+            // A fully trained layer: its weights have a gradient span.
+            let dweights = fold.then_some(s.dweights);
             self.anchor_chunks(blob, s.weights, buffer, |net, chunk, done| {
                 net.exec(&Op::SumSquares(op::SumSquares {
                     x: chunk,
@@ -149,12 +150,12 @@ impl<'s, B: Backend> Network<'s, B> {
     }
 
     /// Add `2λ·(w − w₀)` to the gradient of layer `s`'s weights (a
-    /// [`Train::Full`] layer's).
+    /// [`Train::Full`](crate::Train::Full) layer's).
     pub(crate) fn emit_anchor_grad(&mut self, s: &LayerSpans) -> Result<(), B> {
         let Some(blob) = self.anchor else {
             return Ok(());
         };
-        if !self.hyper.has_anchor || s.dweights.len != s.weights.len {
+        if !self.hyper.has_anchor || !s.train.trains_weights() {
             return Ok(());
         }
         let alpha = self.hyper.anchor_neg_two;

@@ -22,19 +22,6 @@ pub(crate) struct LayerSpans {
     pub train: crate::Train,
 }
 
-/// Parameters of `layer` that `train` leaves untrained (its first ones).
-#[inline(always)]
-fn untrained(train: crate::Train, layer: &Layer) -> usize {
-    if let crate::Train::Full = train {
-        return 0;
-    }
-    match train {
-        crate::Train::Full => 0,
-        crate::Train::BiasOnly => layer.weight_count(),
-        crate::Train::Frozen => layer.param_count(),
-    }
-}
-
 /// Where layer `i` starts in the arena: its input width, the offset of its
 /// activation block and of its parameters. [`Network::next`] and
 /// [`Network::prev`] move it one layer in O(1), so walking the layers
@@ -111,7 +98,7 @@ impl<'s, B: Backend> Network<'s, B> {
             width,
             act_off,
             p_off: c.p_off + layer.param_count(),
-            skipped: c.skipped + untrained(self.spec.train(c.i), &layer),
+            skipped: c.skipped + self.spec.train(c.i).untrained_count(&layer),
         }
     }
 
@@ -130,7 +117,7 @@ impl<'s, B: Backend> Network<'s, B> {
             p_off: c.p_off.saturating_sub(layer.param_count()),
             skipped: c
                 .skipped
-                .saturating_sub(untrained(self.spec.train(c.i.wrapping_sub(1)), &layer)),
+                .saturating_sub(self.spec.train(c.i.wrapping_sub(1)).untrained_count(&layer)),
         }
     }
 
@@ -149,11 +136,8 @@ impl<'s, B: Backend> Network<'s, B> {
         // weights and biases), and the gradient span skips the untrained.
         let g = self.layout.grads.offset + c.p_off.saturating_sub(c.skipped);
         let train = self.spec.train(c.i);
-        let (dw, db) = match train {
-            crate::Train::Full => (n_w, n_b),
-            crate::Train::BiasOnly => (0, n_b),
-            crate::Train::Frozen => (0, 0),
-        };
+        let dw = if train.trains_weights() { n_w } else { 0 };
+        let db = if train.trains_biases() { n_b } else { 0 };
         s.dweights = Span::new(g, dw);
         s.dbias = Span::new(g + dw, db);
         s.train = train;

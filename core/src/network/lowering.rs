@@ -140,7 +140,7 @@ impl<'s, B: Backend> Network<'s, B> {
             let want_dx = c.i > stop || input_grad;
             let layer = layers.get(c.i).copied().unwrap_or(crate::Layer::Softmax);
             slot = layers::backward(self, layer, &s, dy, rows, slot, want_dx, fused)?;
-            if !fused && self.hyper.penalty && s.train == crate::Train::Full && s.weights.len > 0 {
+            if !fused && self.hyper.penalty && s.train.trains_weights() && s.weights.len > 0 {
                 self.emit_penalty_grad(&s, anchor)?;
             }
         }
