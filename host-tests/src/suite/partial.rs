@@ -41,10 +41,15 @@ pub(super) const LABELS: [usize; 2] = [2, 0];
 /// Which of the `FULL.param_count()` parameters `train` trains.
 fn trained_mask(train: &[Train]) -> Vec<bool> {
     let mut mask = Vec::new();
+    // A layer's parameters are its weights, then its biases; decided here,
+    // not by `Train::trained_count`, which the tests check.
     for (l, t) in LAYERS.iter().zip(train) {
-        let n = l.param_count();
-        let k = t.trained_count(l);
-        mask.extend((0..n).map(|i| i >= n - k));
+        let (n, w) = (l.param_count(), l.weight_count());
+        mask.extend((0..n).map(|i| match t {
+            Train::Full => true,
+            Train::BiasOnly => i >= w,
+            Train::Frozen => false,
+        }));
     }
     mask
 }
