@@ -7,6 +7,7 @@
 //! cargo run --release --example pretrain -- --out firmware-examples/models # regenerate the committed blob
 //! cargo run --release --example pretrain -- --preview                     # + the device's fine-tuning, on the host
 //! cargo run --release --example pretrain -- --safetensors digits.safetensors
+//! cargo run --release --example pretrain -- --hidden 32 --check           # the M4F's 64-32-10 (digits32-pretrained.mpb)
 //! ```
 //!
 //! Files go into the output folder (`--out DIR`, default
@@ -21,7 +22,10 @@
 //!
 //! The model is 64-16-10 ReLU (1,210 parameters, a 4,860-byte blob): small
 //! enough that the firmware fine-tunes it with batch-1 SGD in 10.7 KB of
-//! arena, inside the micro:bit's 16 KiB of RAM. It is trained on the
+//! arena, inside the micro:bit's 16 KiB of RAM. `--hidden 32` pretrains the
+//! 64-32-10 model (2,410 parameters, a 9,660-byte blob,
+//! `digits32-pretrained.mpb`) that the firmware fine-tunes on boards with
+//! more RAM (the M4F and M33), where issue 14 asks more of it. It is trained on the
 //! *unshifted* training images of the firmware's split (image `i` is held
 //! out when `i % 5 == 4`: 1438 train, 359 held out), so the held-out images,
 //! and every shifted image, are data this model never saw.
@@ -43,9 +47,13 @@ use microprop::{Config, Layer, Loss, Network, Optimizer, Rng, Spec, Targets};
 use microprop_cpu::CpuBackend;
 use std::path::{Path, PathBuf};
 
-/// The model the firmware embeds (`firmware-examples/src/bin/finetune.rs`
-/// declares the same spec; the blob's spec hash ties the two together).
-const NET: Spec = Spec::new(&[Layer::dense(64, 16), Layer::relu(), Layer::dense(16, 10)]);
+/// The models the firmware embeds (`firmware-examples/src/bin/finetune.rs`
+/// declares the same specs; the blob's spec hash ties the two together):
+/// 64-16-10 for the micro:bit (16 KiB of RAM), 64-32-10 for the boards with
+/// more RAM (`--hidden 32`).
+const NET16: Spec = Spec::new(&[Layer::dense(64, 16), Layer::relu(), Layer::dense(16, 10)]);
+/// The 64-32-10 model (`--hidden 32`).
+const NET32: Spec = Spec::new(&[Layer::dense(64, 32), Layer::relu(), Layer::dense(32, 10)]);
 /// Host pretraining: batch 16 Adam (the optimizer state is not in the blob),
 /// in f64. Adam's settings are the f32 roundings of lr 0.005, β1 0.9, β2 0.999
 /// and ε 1e-8: microprop held hyperparameters as f32 when the committed blob
@@ -75,8 +83,32 @@ const SHIFT: (usize, usize) = (1, 1);
 /// in the order `(STRIDES[e % 8] · k + 37 · e) mod 180`.
 const STRIDES: [usize; 8] = [7, 11, 13, 17, 19, 23, 29, 31];
 
-/// The blob's file name, in the output folder and in the firmware's models.
-const BLOB_NAME: &str = "digits-pretrained.mpb";
+/// The model pretrained: its spec and its blob's file name (in the output
+/// folder and in the firmware's models).
+#[derive(Clone, Copy)]
+struct Model {
+    net: Spec<'static>,
+    hidden: usize,
+    blob_name: &'static str,
+}
+
+impl Model {
+    fn new(hidden: usize) -> Option<Model> {
+        match hidden {
+            16 => Some(Model {
+                net: NET16,
+                hidden,
+                blob_name: "digits-pretrained.mpb",
+            }),
+            32 => Some(Model {
+                net: NET32,
+                hidden,
+                blob_name: "digits32-pretrained.mpb",
+            }),
+            _ => None,
+        }
+    }
+}
 
 struct Args {
     out: Option<PathBuf>,
@@ -86,17 +118,18 @@ struct Args {
     reference: bool,
     preview: bool,
     explore: bool,
+    model: Model,
 }
 
 /// The committed blob the `finetune` firmware embeds, which `--check`
 /// compares with.
-fn committed_blob() -> PathBuf {
+fn committed_blob(model: &Model) -> PathBuf {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     manifest
         .parent()
         .unwrap_or(manifest)
         .join("firmware-examples/models")
-        .join(BLOB_NAME)
+        .join(model.blob_name)
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -108,6 +141,7 @@ fn parse_args() -> Result<Args, String> {
         reference: false,
         preview: false,
         explore: false,
+        model: Model::new(16).ok_or("no 16-wide model")?,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -123,6 +157,13 @@ fn parse_args() -> Result<Args, String> {
                     .filter(|&n| n > 0)
                     .ok_or("--epochs needs a positive integer")?;
             }
+            "--hidden" => {
+                args.model = it
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .and_then(Model::new)
+                    .ok_or("--hidden needs 16 or 32")?;
+            }
             "--check" => args.check = true,
             "--reference-kernels" => args.reference = true,
             "--preview" => args.preview = true,
@@ -132,7 +173,9 @@ fn parse_args() -> Result<Args, String> {
                     "usage: pretrain [OPTIONS]\n\n\
                      Pretrains 64-16-10 ReLU (softmax CE, Adam, f64) on the unshifted digits\n\
                      training images (image i is held out when i % 5 == 4) and writes it as a\n\
-                     device blob ({BLOB_NAME}) for the finetune firmware.\n\n\
+                     device blob (digits-pretrained.mpb; 64-32-10: digits32-pretrained.mpb)\n\
+                     for the finetune firmware.\n\n\
+                     --hidden 16|32        hidden width (default 16, the micro:bit's model)\n\
                      --out DIR             folder for every file this writes (default\n\
                      \x20                     target/microprop-examples; firmware-examples/models\n\
                      \x20                     regenerates the committed blob)\n\
@@ -140,7 +183,7 @@ fn parse_args() -> Result<Args, String> {
                      \x20                     as file NAME in the output folder\n\
                      --epochs N            pretraining epochs (default {PRETRAIN_EPOCHS})\n\
                      --check               write no blob; exit 1 unless the committed\n\
-                     \x20                     firmware-examples/models/{BLOB_NAME} holds exactly these bytes\n\
+                     \x20                     blob in firmware-examples/models holds exactly these bytes\n\
                      --reference-kernels   pretrain on CpuBackend::reference's scalar kernels\n\
                      \x20                     (the blob must come out the same)\n\
                      --preview             also run the firmware's fine-tuning on the host (f32)\n\
@@ -231,23 +274,30 @@ fn err<E: std::fmt::Display>(e: E) -> String {
 }
 
 /// Pretrain in f64; returns the blob bytes and the parameters as f32.
-fn pretrain(d: &Digits, epochs: usize, reference: bool) -> Result<(Vec<u8>, Vec<f32>), String> {
+fn pretrain(
+    d: &Digits,
+    model: &Model,
+    epochs: usize,
+    reference: bool,
+) -> Result<(Vec<u8>, Vec<f32>), String> {
+    let net_spec = model.net;
     let train = d.train();
     let held = d.held_out();
     let (tx, ty) = d.batch(&train, Transform::Identity);
     let (hx, hy) = d.batch(&held, Transform::Identity);
     let to64 = |v: &[f32]| v.iter().map(|&p| f64::from(p)).collect::<Vec<f64>>();
     let (tx, hx) = (to64(&tx), to64(&hx));
-    let mut arena = vec![0.0f64; PRETRAIN.arena_len(&NET)];
+    let mut arena = vec![0.0f64; PRETRAIN.arena_len(&net_spec)];
     let backend = if reference {
         CpuBackend::reference(&mut arena)
     } else {
         CpuBackend::new(&mut arena)
     };
-    let mut net = Network::new(NET, backend, PRETRAIN).map_err(err)?;
+    let mut net = Network::new(net_spec, backend, PRETRAIN).map_err(err)?;
     println!(
-        "pretrain: 64-16-10 ReLU, {} parameters, batch {} Adam(0.005), f64; {} train / {} held-out images (unshifted)",
-        NET.param_count(),
+        "pretrain: 64-{}-10 ReLU, {} parameters, batch {} Adam(0.005), f64; {} train / {} held-out images (unshifted)",
+        model.hidden,
+        net_spec.param_count(),
         PRETRAIN.batch,
         train.len(),
         held.len()
@@ -278,10 +328,10 @@ fn pretrain(d: &Digits, epochs: usize, reference: bool) -> Result<(Vec<u8>, Vec<
             );
         }
     }
-    let mut blob = vec![0u8; microprop::blob::blob_len(NET.param_count())];
+    let mut blob = vec![0u8; microprop::blob::blob_len(net_spec.param_count())];
     let n = net.save_blob(&mut blob).map_err(err)?;
     blob.truncate(n);
-    let mut params = vec![0.0f64; NET.param_count()];
+    let mut params = vec![0.0f64; net_spec.param_count()];
     net.parameters(&mut params).map_err(err)?;
     Ok((blob, params.iter().map(|&p| p as f32).collect()))
 }
@@ -310,12 +360,18 @@ struct Outcome {
 /// SGD on the even-numbered held-out images under `t`, measure again. The
 /// odd-numbered held-out images (under `t`) are the shifted test set; all
 /// 359 unshifted held-out images measure forgetting.
-fn finetune(d: &Digits, blob: &[u8], t: Transform, epochs: usize) -> Result<Outcome, String> {
+fn finetune(
+    d: &Digits,
+    net_spec: Spec<'static>,
+    blob: &[u8],
+    t: Transform,
+    epochs: usize,
+) -> Result<Outcome, String> {
     let held = d.held_out();
     let tune: Vec<usize> = held.iter().copied().step_by(2).collect();
     let test: Vec<usize> = held.iter().copied().skip(1).step_by(2).collect();
-    let mut arena = vec![0.0f32; FINETUNE.arena_len(&NET)];
-    let mut net = Network::new(NET, CpuBackend::new(&mut arena), FINETUNE).map_err(err)?;
+    let mut arena = vec![0.0f32; FINETUNE.arena_len(&net_spec)];
+    let mut net = Network::new(net_spec, CpuBackend::new(&mut arena), FINETUNE).map_err(err)?;
     net.load_blob(blob).map_err(err)?;
     let shifted_before = accuracy(&mut net, d, &test, t)?;
     let plain_before = accuracy(&mut net, d, &held, Transform::Identity)?;
@@ -356,8 +412,8 @@ fn run(args: &Args) -> Result<bool, String> {
     if d.y.len() != 1797 {
         return Err(format!("digits.csv has {} images, not 1797", d.y.len()));
     }
-    let (blob, params) = pretrain(&d, args.epochs, args.reference)?;
-    let header = microprop::blob::validate(&NET, &blob).map_err(err)?;
+    let (blob, params) = pretrain(&d, &args.model, args.epochs, args.reference)?;
+    let header = microprop::blob::validate(&args.model.net, &blob).map_err(err)?;
     println!(
         "blob: {} bytes ({} parameters, spec hash {:#010x}, CRC-32 {:#010x})",
         blob.len(),
@@ -367,7 +423,7 @@ fn run(args: &Args) -> Result<bool, String> {
     );
     let mut ok = true;
     if args.check {
-        let committed = committed_blob();
+        let committed = committed_blob(&args.model);
         match std::fs::read(&committed) {
             Ok(old) if old == blob => {
                 println!("check: {} holds exactly these bytes", committed.display())
@@ -390,12 +446,12 @@ fn run(args: &Args) -> Result<bool, String> {
             }
         }
     } else {
-        let path = dir.join(BLOB_NAME);
+        let path = dir.join(args.model.blob_name);
         std::fs::write(&path, &blob).map_err(|e| format!("writing {}: {e}", path.display()))?;
         println!("wrote {}", path.display());
     }
     if let Some(path) = &safetensors {
-        let file = microprop_cli::export(&NET, &params).map_err(err)?;
+        let file = microprop_cli::export(&args.model.net, &params).map_err(err)?;
         std::fs::write(path, &file).map_err(|e| format!("writing {}: {e}", path.display()))?;
         println!(
             "wrote {} ({} bytes, PyTorch names)",
@@ -411,6 +467,7 @@ fn run(args: &Args) -> Result<bool, String> {
             &format!("shift {:?}", SHIFT),
             &finetune(
                 &d,
+                args.model.net,
                 &blob,
                 Transform::Shift(SHIFT.0, SHIFT.1),
                 FINETUNE_EPOCHS,
@@ -430,7 +487,7 @@ fn run(args: &Args) -> Result<bool, String> {
             for epochs in [1, 4, 8, 16] {
                 print_outcome(
                     &format!("{t:?} x{epochs}"),
-                    &finetune(&d, &blob, t, epochs)?,
+                    &finetune(&d, args.model.net, &blob, t, epochs)?,
                 );
             }
         }

@@ -91,29 +91,53 @@ fn main() {
             "/// QEMU machine this build is for.\npub const NAME: &str = {:?};\n\
              /// Its CPU.\npub const CPU: &str = {:?};\n\
              /// Flash bytes.\npub const FLASH_BYTES: usize = {};\n\
-             /// RAM bytes.\npub const RAM_BYTES: usize = {};\n",
-            board.name, board.cpu, board.flash.1, board.ram.1
+             /// RAM bytes.\npub const RAM_BYTES: usize = {};\n\
+             /// Hidden width of the `finetune` example's model (16 with\n\
+             /// 16 KiB of RAM, 32 with more; build.rs embeds the matching blob).\n\
+             pub const FINETUNE_HIDDEN: usize = {};\n",
+            board.name,
+            board.cpu,
+            board.flash.1,
+            board.ram.1,
+            finetune_hidden(board)
         ),
     )
     .expect("write board.rs");
     println!("cargo:rustc-link-search={}", out.display());
 
     digits(&out);
-    pretrained(&out);
+    pretrained(&out, finetune_hidden(board));
+}
+
+/// The `finetune` example's model on `board`: 64-16-10 where RAM is 16 KiB
+/// (the micro:bit; issue 14's M0 target), 64-32-10 where there is more (the
+/// M4F and M33, where issue 14 allows it and asks more of it).
+fn finetune_hidden(board: &Board) -> usize {
+    if board.ram.1 > 16 << 10 {
+        32
+    } else {
+        16
+    }
 }
 
 /// The `finetune` example's starting model: `models/digits-pretrained.mpb`
-/// (committed; `cargo run --release --example pretrain -- --out
-/// firmware-examples/models` at the repository root writes it), or
+/// for the 16-wide model, `models/digits32-pretrained.mpb` for the 32-wide
+/// one (committed; `cargo run --release --example pretrain -- [--hidden 32]
+/// --out firmware-examples/models` at the repository root writes them), or
 /// the blob `MICROPROP_PRETRAINED_BLOB` names (CI's JAX round trip), copied
 /// to `OUT_DIR/pretrained.mpb`. Its contents are checked on the device
 /// (`Network::load_blob`), not here.
-fn pretrained(out: &std::path::Path) {
+fn pretrained(out: &std::path::Path, hidden: usize) {
     println!("cargo:rerun-if-env-changed=MICROPROP_PRETRAINED_BLOB");
     let path = match env::var_os("MICROPROP_PRETRAINED_BLOB") {
         Some(p) => PathBuf::from(p),
-        None => PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("manifest dir"))
-            .join("models/digits-pretrained.mpb"),
+        None => PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("manifest dir")).join(
+            if hidden == 16 {
+                "models/digits-pretrained.mpb"
+            } else {
+                "models/digits32-pretrained.mpb"
+            },
+        ),
     };
     println!("cargo:rerun-if-changed={}", path.display());
     let bytes = fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));

@@ -19,10 +19,16 @@ i % 5 == 4; pixels / 16), and writes:
     "before" fine-tuning. CI (tools/desktop-to-device.sh) requires the
     device to print the same ones.
 
+`--hidden 32` trains the 64-32-10 model the firmware fine-tunes on the boards
+with more RAM (M4F, M33) and writes digits32-jax.safetensors and
+digits32-jax.json instead (weights [32,64], [32], [10,32], [10]).
+
 Both outputs are committed; CI does not need Python or JAX.
 
     pip install jax numpy safetensors && python3 tools/pretrain_digits_jax.py
+    python3 tools/pretrain_digits_jax.py --hidden 32
 """
+import argparse
 import json
 import os
 
@@ -33,7 +39,7 @@ from safetensors.numpy import save_file
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 MODELS = os.path.join(ROOT, "firmware-examples", "models")
-SPEC = "dense(64,16) relu dense(16,10)"
+HIDDEN = 16  # set by --hidden: 16 (the M0's model) or 32 (the M4F's)
 EPOCHS, BATCH, LR, B1, B2, EPS = 30, 16, 0.005, 0.9, 0.999, 1e-8
 SHIFT = (1, 1)  # right, down
 
@@ -54,7 +60,7 @@ def shift(x, dx, dy):
 def init(key):
     """PyTorch's nn.Linear init: weight and bias ~ U(-1/sqrt(in), 1/sqrt(in))."""
     params = {}
-    for name, (fan_in, fan_out) in (("0", (64, 16)), ("2", (16, 10))):
+    for name, (fan_in, fan_out) in (("0", (64, HIDDEN)), ("2", (HIDDEN, 10))):
         key, kw, kb = jax.random.split(key, 3)
         bound = 1.0 / np.sqrt(fan_in)
         params[name + ".weight"] = jax.random.uniform(kw, (fan_out, fan_in), jnp.float32, -bound, bound)
@@ -90,6 +96,13 @@ def right(p64, x, y):
 
 
 def main():
+    global HIDDEN
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--hidden", type=int, choices=(16, 32), default=16,
+                    help="hidden width: 16 writes digits-jax.*, 32 writes digits32-jax.*")
+    HIDDEN = ap.parse_args().hidden
+    stem = "digits-jax" if HIDDEN == 16 else f"digits{HIDDEN}-jax"
+    spec = f"dense(64,{HIDDEN}) relu dense({HIDDEN},10)"
     x, y = load()
     idx = np.arange(len(y))
     train, held = idx[idx % 5 != 4], idx[idx % 5 == 4]
@@ -110,7 +123,7 @@ def main():
 
     p32 = {k: np.asarray(w, dtype=np.float32) for k, w in p.items()}
     os.makedirs(MODELS, exist_ok=True)
-    save_file(p32, os.path.join(MODELS, "digits-jax.safetensors"), metadata={"format": "pt"})
+    save_file(p32, os.path.join(MODELS, stem + ".safetensors"), metadata={"format": "pt"})
 
     # What the firmware prints before fine-tuning, measured here in float64
     # on the saved f32 weights.
@@ -118,7 +131,7 @@ def main():
     test = held[1::2]
     xs = shift(x[test], *SHIFT)
     result = {
-        "spec": SPEC,
+        "spec": spec,
         "parameters": int(sum(w.size for w in p32.values())),
         "train_accuracy": right(p64, x[train], y[train]) / len(train),
         "unshifted_heldout_right": right(p64, x[held], y[held]),
@@ -129,7 +142,7 @@ def main():
         "shifted_test_accuracy": right(p64, xs, y[test]) / len(test),
         "shift": list(SHIFT),
     }
-    with open(os.path.join(MODELS, "digits-jax.json"), "w") as f:
+    with open(os.path.join(MODELS, stem + ".json"), "w") as f:
         json.dump(result, f, indent=2)
         f.write("\n")
     print(json.dumps(result, indent=2))

@@ -2,13 +2,17 @@
 //! learning on the device on data the host never saw, without forgetting
 //! what it knew (issue 14).
 //!
-//! - The model (64-16-10 ReLU, 1,210 parameters) was pretrained on the host
-//!   (`cargo run --release --example pretrain`, `examples/pretrain.rs`) on the
-//!   *unshifted* training images of the digits split (image `i` is held out
-//!   when `i % 5 == 4`), and is embedded here as a device blob
-//!   (`models/digits-pretrained.mpb`, 4,860 bytes, `microprop::blob`;
-//!   `MICROPROP_PRETRAINED_BLOB=path` at build time embeds another one, e.g.
-//!   the JAX-trained model CI converts with `microprop to-blob`).
+//! - The model was pretrained on the host (`cargo run --release --example
+//!   pretrain [-- --hidden 32]`, `examples/pretrain.rs`) on the *unshifted*
+//!   training images of the digits split (image `i` is held out when
+//!   `i % 5 == 4`), and is embedded here as a device blob
+//!   (`microprop::blob`): on the micro:bit (16 KiB of RAM) 64-16-10 ReLU,
+//!   1,210 parameters (`models/digits-pretrained.mpb`, 4,860 bytes); on the
+//!   boards with more RAM (M4F, M33) 64-32-10, 2,410 parameters
+//!   (`models/digits32-pretrained.mpb`, 9,660 bytes); build.rs picks the
+//!   width ([`HIDDEN`]) and the blob by the board's RAM.
+//!   `MICROPROP_PRETRAINED_BLOB=path` at build time embeds another blob, e.g.
+//!   the JAX-trained model CI converts with `microprop to-blob`.
 //!   `Network::load_blob` checks its magic, version, spec hash, length and
 //!   CRC-32 before touching the arena; a bad blob is a logged typed error
 //!   and exit code 1.
@@ -17,7 +21,7 @@
 //!   (no extra flash). The held-out images split in two: the even-numbered
 //!   180 are fine-tuned on, the odd-numbered 179 test.
 //! - Each of the [`VARIANTS`] restarts from the blob, fine-tunes with
-//!   batch-1 SGD (lr 0.05) for [`EPOCHS`] epochs over the shifted
+//!   batch-1 SGD ([`LR`]) for [`EPOCHS`] epochs over the shifted
 //!   fine-tuning images and prints one `VARIANT` line: shifted test
 //!   accuracy, unshifted held-out accuracy (forgetting), arena bytes of its
 //!   spec, static RAM and instructions per fine-tuning step
@@ -36,14 +40,17 @@
 //!   stored images, each as its own batch-1 step (same arena, same cost per
 //!   step).
 //! - Exit 0 only if the default variant (replay + L2-SP) reaches
-//!   [`PASS_SHIFTED`] shifted and [`PASS_UNSHIFTED`] unshifted (issue 14's
-//!   M0 thresholds; every board runs the same 64-16-10 model, so they all
-//!   print the same accuracies). The other variants are reported, not
-//!   gated.
+//!   [`PASS_SHIFTED`] shifted and [`PASS_UNSHIFTED`] unshifted: issue 14's
+//!   M0 thresholds (0.80 / 0.88) for the 64-16-10 model on the micro:bit,
+//!   its M4F thresholds (0.85 / 0.90) for the 64-32-10 model on the M4F and
+//!   M33 (which run the same model and print the same accuracies). The
+//!   other variants are reported, not gated.
 //!
-//! The same recipe runs on the host in f32 (`host-tests/tests/replay_digits.rs`)
-//! and gives the same accuracies. Batch 1 SGD is what fits the micro:bit
-//! (10.7 KB of arena in 16 KiB of RAM).
+//! The recipe per width ([`LR`], [`EPOCHS`], [`STORED`], λ) is the one
+//! `host-tests/tests/replay_digits.rs` runs on the host in f32, over replay
+//! seeds, with both the microprop- and the JAX-pretrained blob (the
+//! firmware prints the host's accuracies for seed 14). Batch 1 SGD is what
+//! fits the micro:bit (10.7 KB of arena in 16 KiB of RAM).
 #![no_std]
 #![no_main]
 
@@ -53,24 +60,37 @@ use microprop::{Config, Layer, Loss, Network, Optimizer, Rng, Spec, Targets, Tra
 use microprop_cpu::CpuBackend;
 use microprop_firmware::{board, check, hello, take, ConstStaticCell, Memory, Meter, Report};
 
+/// Hidden width: 16 on the micro:bit, 32 on boards with more RAM (build.rs
+/// decides and embeds the matching blob).
+const HIDDEN: usize = board::FINETUNE_HIDDEN;
+/// The 64-32-10 model (boards with more RAM) rather than 64-16-10.
+const WIDE: bool = HIDDEN >= 32;
 /// The pretrained model's shape (the blob's spec hash must match it).
-const NET: Spec = Spec::new(&[Layer::dense(64, 16), Layer::relu(), Layer::dense(16, 10)]);
-/// Training images kept for replay (their indices; the pixels stay in flash).
-const STORED: usize = 256;
+const NET: Spec = Spec::new(&[
+    Layer::dense(64, HIDDEN),
+    Layer::relu(),
+    Layer::dense(HIDDEN, 10),
+]);
+/// Training images kept for replay (their indices; the pixels stay in
+/// flash): 256 on the micro:bit, 512 where RAM allows.
+const STORED: usize = if WIDE { 512 } else { 256 };
 /// Stored images trained on after each shifted step.
 const MIXED: usize = 2;
 /// Seed of the reservoir and of the draws.
 const REPLAY_SEED: u64 = 14;
+/// Learning rate of the fine-tuning SGD (the host's sweep:
+/// docs/finetuning.md).
+const LR: f64 = 0.03;
 /// Fine-tuning: batch 1 SGD. The seed's initial weights are replaced by
 /// the blob's.
-const CFG: Config = Config::new(1, Loss::SoftmaxCrossEntropy, Optimizer::sgd(0.05));
+const CFG: Config = Config::new(1, Loss::SoftmaxCrossEntropy, Optimizer::sgd(LR));
 /// Epochs over the 180 shifted fine-tuning images, every variant.
-const EPOCHS: usize = 16;
+const EPOCHS: usize = if WIDE { 24 } else { 32 };
 /// L2-SP strength alone: the largest tried on the host (0.001..0.1) that
-/// keeps shifted accuracy above 0.80.
+/// keeps shifted accuracy above 0.80 (64-16-10).
 const LAMBDA_ALONE: f64 = 0.01;
-/// L2-SP strength with replay: the best tried on the host (0..0.1).
-const LAMBDA_WITH_REPLAY: f64 = 0.0005;
+/// L2-SP strength with replay (the host's sweep over 0..0.001).
+const LAMBDA_WITH_REPLAY: f64 = if WIDE { 0.0005 } else { 0.001 };
 
 /// One fine-tuning recipe.
 struct Variant {
@@ -142,10 +162,12 @@ const fn max_arena_len(i: usize, len: usize) -> usize {
 }
 /// Pixels right and down the device's images are moved (zero fill).
 const SHIFT: (usize, usize) = (1, 1);
-/// The default variant's required shifted test accuracy (issue 14, M0).
-const PASS_SHIFTED: f32 = 0.80;
-/// The default variant's required unshifted held-out accuracy (issue 14, M0).
-const PASS_UNSHIFTED: f32 = 0.88;
+/// The default variant's required shifted test accuracy (issue 14: 0.80 on
+/// the M0's 64-16-10, 0.85 on the M4F's 64-32-10).
+const PASS_SHIFTED: f32 = if WIDE { 0.85 } else { 0.80 };
+/// The default variant's required unshifted held-out accuracy (issue 14:
+/// 0.88 on the M0, 0.90 on the M4F).
+const PASS_UNSHIFTED: f32 = if WIDE { 0.90 } else { 0.88 };
 
 /// The pretrained parameters: `models/digits-pretrained.mpb` as the host's
 /// `save_blob` wrote it, or the blob `MICROPROP_PRETRAINED_BLOB` named at
@@ -294,7 +316,8 @@ fn main() -> ! {
     let mut meter = Meter::new(cp.SYST);
     hello("finetune", &meter);
     defmt::info!(
-        "model 64-16-10 relu, {=usize} params from a {=usize} B blob; fine-tune batch {=usize} {}, {=usize} epochs; static arena {=usize} B (largest variant); shift ({=usize},{=usize}); {=usize} tune / {=usize} shifted test / {=usize} unshifted test images",
+        "model 64-{=usize}-10 relu, {=usize} params from a {=usize} B blob; fine-tune batch {=usize} {}, {=usize} epochs; static arena {=usize} B (largest variant); shift ({=usize},{=usize}); {=usize} tune / {=usize} shifted test / {=usize} unshifted test images",
+        HIDDEN,
         NET.param_count(),
         BLOB.len(),
         CFG.batch,
