@@ -139,9 +139,9 @@ fn dim(r: &mut Bytes) -> usize {
     }
 }
 
-/// One valid op of kind `kind` (an index into the 23 kinds of `Op`).
+/// One valid op of kind `kind` (an index into the 24 kinds of `Op`).
 fn build<E: Float>(r: &mut Bytes, l: &mut Layout, kind: u8, v: Values) -> Op<E> {
-    match kind % 23 {
+    match kind % 24 {
         0 => {
             let n = dim(r);
             op::Fill {
@@ -257,7 +257,7 @@ fn build<E: Float>(r: &mut Bytes, l: &mut Layout, kind: u8, v: Values) -> Op<E> 
             let (rows, cols) = (dim(r), dim(r));
             let x = l.alloc(r, rows * cols);
             let y = l.same_or_new(r, x);
-            if kind % 23 == 10 {
+            if kind % 24 == 10 {
                 op::Softmax { x, y, rows, cols }.into()
             } else {
                 op::LogSoftmax { x, y, rows, cols }.into()
@@ -424,6 +424,18 @@ fn build<E: Float>(r: &mut Bytes, l: &mut Layout, kind: u8, v: Values) -> Op<E> 
             }
             .into()
         }
+        23 => {
+            let n = dim(r);
+            op::Anchor {
+                anchor: l.alloc(r, n),
+                w: l.alloc(r, n),
+                grad: r.bool().then(|| l.alloc(r, n)),
+                out: r.bool().then(|| l.alloc(r, 1)),
+                scale: hyper(r, v),
+                alpha: hyper(r, v),
+            }
+            .into()
+        }
         _ => {
             let (rows, cols) = (dim(r), dim(r));
             let weights = l.alloc(r, cols);
@@ -491,6 +503,11 @@ fn spans<E>(op: &mut Op<E>) -> Vec<&mut Span> {
             &mut o.out,
             &mut o.scratch,
         ]),
+        Op::Anchor(o) => {
+            v.extend([&mut o.anchor, &mut o.w]);
+            v.extend(o.grad.as_mut());
+            v.extend(o.out.as_mut());
+        }
     }
     v
 }

@@ -421,6 +421,21 @@ impl<E: Float, K: CpuKernels<E>> Backend for CpuBackend<'_, E, K> {
                     *o = if accumulate { *o + s } else { s };
                 }
             }
+            Op::Anchor(ref o) => {
+                // An absent output is an empty span (an empty slice).
+                let none = Span::new(0, 0);
+                let p = parts(
+                    arena,
+                    [o.anchor, o.grad.unwrap_or(none), o.out.unwrap_or(none)],
+                    name,
+                )?;
+                let w = input(&p, o.w, name)?;
+                let [anchor, grad, out] = p.outs;
+                let s = reference::anchor(w, anchor, grad, o.scale, o.alpha)?;
+                if let Some(out) = out.first_mut() {
+                    *out += s;
+                }
+            }
             Op::Gemm(ref g) => {
                 let p = parts(arena, [g.c], name)?;
                 let (a, b) = (input(&p, g.a, name)?, input(&p, g.b, name)?);

@@ -89,6 +89,38 @@ pub fn sum_squares<E: Float>(x: &[E], scale: E) -> E {
     scale * s
 }
 
+/// One piece of L2-SP (the `anchor` op) in one pass: `d[i] = anchor[i] −
+/// w[i]` is written into `anchor`, `grad[i] += alpha · d[i]` unless `grad`
+/// is empty (no gradient wanted); returns `scale · Σ d[i]²` (the op adds it
+/// to `out[0]` when it has one). The same arithmetic, in the same order, as
+/// the op's decomposition (axpy, sum of squares, axpy).
+pub fn anchor<E: Float>(
+    w: &[E],
+    anchor: &mut [E],
+    grad: &mut [E],
+    scale: E,
+    alpha: E,
+) -> Result<E, OpError> {
+    check("anchor", "w", w.len(), Some(anchor.len()))?;
+    let mut s = E::ZERO;
+    if grad.is_empty() {
+        for (a, wi) in anchor.iter_mut().zip(w) {
+            let d = *a - *wi;
+            *a = d;
+            s += d * d;
+        }
+    } else {
+        check("anchor", "grad", grad.len(), Some(anchor.len()))?;
+        for ((a, wi), g) in anchor.iter_mut().zip(w).zip(grad.iter_mut()) {
+            let d = *a - *wi;
+            *a = d;
+            s += d * d;
+            *g += alpha * d;
+        }
+    }
+    Ok(scale * s)
+}
+
 /// `C = alpha · op(A) · op(B) + beta · C`, row-major; `op(A)` is `m × k`
 /// (stored `k × m` when `trans_a`), `op(B)` is `k × n` (stored `n × k` when
 /// `trans_b`), `C` is `m × n`. When `beta == 0` the old `C` is not read, so

@@ -6,9 +6,11 @@
 //! The penalty is lowered to backend ops, so it runs on every backend: the
 //! blob's weights stream through a stack buffer of `CHUNK` elements into
 //! the loss scratch (free once the loss op has run, and unused by
-//! backward), then `chunk ← chunk − w` (`Axpy`, giving `w₀ − w`), and
-//! `SumSquares` adds `λ·Σchunk²` to the loss scalar (in `loss`), or `Axpy`
-//! adds `−2λ·chunk` to the weights' gradient (in `backward`).
+//! backward), then one [`op::Anchor`] per piece forms `w₀ − w` there and
+//! adds `λ·Σ(w₀ − w)²` to the loss scalar (in `loss`) and/or `−2λ·(w₀ − w)`
+//! to the weights' gradient (in `backward`, or both at once in
+//! `train_step`). The CPU backend runs it in one pass; a backend without a
+//! kernel for it runs its decomposition (axpy, sum of squares, axpy).
 
 use microprop_hal::{op, Backend, Element, Op, Span};
 
@@ -27,8 +29,8 @@ impl<'s, B: Backend> Network<'s, B> {
     ///   each loss and backward reads it again, a few elements at a time
     ///   (as many as the loss scratch holds, `4 · outputs + 2`, at most
     ///   64); no RAM holds `w₀`. The cost: per trained weight, one read
-    ///   from the blob and three element operations in `loss`, three in
-    ///   `backward`.
+    ///   from the blob and, in one pass ([`op::Anchor`]), a subtraction and
+    ///   a multiply-add for the loss and one for the gradient.
     /// - Like [`Config::with_l2`](crate::Config::with_l2), it covers
     ///   weights, not biases, and only weights that training updates
     ///   ([`Train::Full`](crate::Train::Full) layers: a frozen or bias-only layer's weights get
@@ -129,21 +131,13 @@ impl<'s, B: Backend> Network<'s, B> {
             }
             // A fully trained layer: its weights have a gradient span.
             let dweights = fold.then_some(s.dweights);
-            self.anchor_chunks(blob, s.weights, buffer, |net, chunk, done| {
-                net.exec(&Op::SumSquares(op::SumSquares {
-                    x: chunk,
-                    out,
-                    scale,
-                    accumulate: true,
-                }))?;
-                match dweights {
-                    Some(d) => net.exec(&Op::Axpy(op::Axpy {
-                        x: chunk,
-                        y: d.slice(done, chunk.len),
-                        alpha,
-                    })),
-                    None => Ok(()),
-                }
+            self.anchor_chunks(blob, s.weights, buffer, |w, chunk, done| op::Anchor {
+                anchor: chunk,
+                w,
+                grad: dweights.map(|d| d.slice(done, chunk.len)),
+                out: Some(out),
+                scale,
+                alpha,
             })?;
         }
         Ok(())
@@ -159,27 +153,29 @@ impl<'s, B: Backend> Network<'s, B> {
             return Ok(());
         }
         let alpha = self.hyper.anchor_neg_two;
+        let scale = self.hyper.anchor_l;
         let dweights = s.dweights;
         let buffer = self.layout.loss_scratch;
-        self.anchor_chunks(blob, s.weights, buffer, |net, chunk, done| {
-            net.exec(&Op::Axpy(op::Axpy {
-                x: chunk,
-                y: dweights.slice(done, chunk.len),
-                alpha,
-            }))
+        self.anchor_chunks(blob, s.weights, buffer, |w, chunk, done| op::Anchor {
+            anchor: chunk,
+            w,
+            grad: Some(dweights.slice(done, chunk.len)),
+            out: None,
+            scale,
+            alpha,
         })
     }
 
     /// For each piece of `weights`: upload its `w₀` from `blob` into
-    /// `scratch` (a span free at this point), subtract `w` there, and call
-    /// `f(self, piece's span in the scratch holding w₀ − w, index of its
+    /// `scratch` (a span free at this point) and run the op
+    /// `f(piece's span in weights, its span in the scratch, index of its
     /// first element in weights)`.
     fn anchor_chunks(
         &mut self,
         blob: &[u8],
         weights: Span,
         scratch: Span,
-        mut f: impl FnMut(&mut Self, Span, usize) -> Result<(), B>,
+        mut f: impl FnMut(Span, Span, usize) -> op::Anchor<B::Elem>,
     ) -> Result<(), B> {
         let step = scratch.len.min(CHUNK);
         if step == 0 {
@@ -213,12 +209,7 @@ impl<'s, B: Backend> Network<'s, B> {
             self.backend
                 .upload(chunk.offset, piece)
                 .map_err(Error::Backend)?;
-            self.exec(&Op::Axpy(op::Axpy {
-                x: weights.slice(done, n),
-                y: chunk,
-                alpha: B::Elem::from_f64(-1.0),
-            }))?;
-            f(self, chunk, done)?;
+            self.exec(&Op::Anchor(f(weights.slice(done, n), chunk, done)))?;
             done += n;
         }
         Ok(())

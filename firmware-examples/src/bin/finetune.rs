@@ -169,10 +169,20 @@ const PASS_SHIFTED: f32 = if WIDE { 0.85 } else { 0.80 };
 /// 0.88 on the M0, 0.90 on the M4F).
 const PASS_UNSHIFTED: f32 = if WIDE { 0.90 } else { 0.88 };
 
-/// The pretrained parameters: `models/digits-pretrained.mpb` as the host's
-/// `save_blob` wrote it, or the blob `MICROPROP_PRETRAINED_BLOB` named at
-/// build time (`build.rs` copies it into `OUT_DIR`).
-static BLOB: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/pretrained.mpb"));
+/// Bytes at a 4-byte aligned address.
+#[repr(C, align(4))]
+struct Aligned<T: ?Sized>(T);
+
+/// The pretrained parameters: `models/digits{,32}-pretrained.mpb` as the
+/// host's `save_blob` wrote it, or the blob `MICROPROP_PRETRAINED_BLOB`
+/// named at build time (`build.rs` copies it into `OUT_DIR`). Aligned to 4
+/// bytes, so its f32 payload (after the 20-byte header) is word-aligned:
+/// L2-SP reads it every step, and an aligned copy out of it costs a quarter
+/// of a byte-wise one (M4F, 64-32-10: 139,241 → 114,630 instructions per
+/// step).
+static BLOB: &[u8] = &ALIGNED_BLOB.0;
+static ALIGNED_BLOB: &Aligned<[u8]> =
+    &Aligned(*include_bytes!(concat!(env!("OUT_DIR"), "/pretrained.mpb")));
 
 /// RAM beside the arena: stack (peak ~2.5 KiB) and other statics.
 const RAM_RESERVE: usize = 4 * 1024;

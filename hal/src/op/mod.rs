@@ -13,7 +13,7 @@
 //! - **primitives** (fill, copy, axpy, gemm, elementwise, row-wise and
 //!   reduction ops, optimizer updates): every backend implements them;
 //! - **composites** ([`BiasActivate`], [`Loss`], [`PerceptronEpoch`],
-//!   [`PerceptronErrors`]): each carries a reference decomposition into
+//!   [`PerceptronErrors`], [`Anchor`]): each carries a reference decomposition into
 //!   primitives. [`Backend::execute`](crate::Backend::execute) runs that
 //!   decomposition unless the backend overrides the op with its own kernel
 //!   ([`Backend::overrides`](crate::Backend::overrides)), so a new backend
@@ -36,7 +36,7 @@ pub use activation::{Activate, ActivateBackward, Activation, BiasActivate};
 pub use linalg::{BiasAdd, BiasGrad, Gemm};
 pub use loss::{CountCorrect, Loss, LossKind, OneHot};
 pub use maxout::{Maxout, MaxoutBackward};
-pub use memory::{Axpy, Copy, Fill, SumSquares};
+pub use memory::{Anchor, Axpy, Copy, Fill, SumSquares};
 pub use optim::{AdamStep, MomentumStep, SgdStep};
 pub use perceptron::{PerceptronEpoch, PerceptronErrors, PERCEPTRON_SCRATCH};
 pub use softmax::{LogSoftmax, Softmax, SoftmaxBackward};
@@ -305,6 +305,8 @@ ops! {
     primitive Axpy(Axpy<E>),
     /// See [`SumSquares`].
     primitive SumSquares(SumSquares<E>),
+    /// See [`Anchor`].
+    composite Anchor(Anchor<E>),
     /// See [`Gemm`].
     primitive Gemm(Gemm<E>),
     /// See [`BiasAdd`].

@@ -176,7 +176,71 @@ fn composites() -> Vec<Op<f32>> {
         out: s(11, 1),
         scratch: s(40, PERCEPTRON_SCRATCH),
     }));
+    for (grad, out) in [
+        (Some(s(20, 5)), Some(s(30, 1))),
+        (None, Some(s(30, 1))),
+        (Some(s(20, 5)), None),
+    ] {
+        ops.push(Op::Anchor(Anchor {
+            anchor: s(0, 5),
+            w: s(10, 5),
+            grad,
+            out,
+            scale: 0.5,
+            alpha: -1.0,
+        }));
+    }
     ops
+}
+
+#[test]
+fn anchor_checks_lengths_and_overlaps() {
+    let s = Span::new;
+    let op = |anchor, w, grad, out| {
+        Op::<f32>::Anchor(Anchor {
+            anchor,
+            w,
+            grad,
+            out,
+            scale: 1.0,
+            alpha: -2.0,
+        })
+        .validate(64)
+    };
+    assert_eq!(
+        op(s(0, 5), s(10, 5), Some(s(20, 5)), Some(s(30, 1))),
+        Ok(())
+    );
+    let shape = |operand, expected, got| {
+        Err(OpError::Shape {
+            op: "anchor",
+            operand,
+            expected,
+            got,
+        })
+    };
+    assert_eq!(op(s(0, 5), s(10, 4), None, None), shape("w", 5, 4));
+    assert_eq!(
+        op(s(0, 5), s(10, 5), Some(s(20, 6)), None),
+        shape("grad", 5, 6)
+    );
+    assert_eq!(
+        op(s(0, 5), s(10, 5), None, Some(s(30, 2))),
+        shape("out", 1, 2)
+    );
+    let overlap = Err(OpError::Overlap { op: "anchor" });
+    // The difference is written over w₀, never over w.
+    assert_eq!(op(s(0, 5), s(3, 5), None, None), overlap);
+    assert_eq!(op(s(0, 5), s(10, 5), Some(s(4, 5)), None), overlap);
+    assert_eq!(
+        op(s(0, 5), s(10, 5), Some(s(20, 5)), Some(s(24, 1))),
+        overlap
+    );
+    assert_eq!(op(s(0, 5), s(10, 5), None, Some(s(12, 1))), overlap);
+    assert!(matches!(
+        op(s(0, 5), s(60, 5), None, None),
+        Err(OpError::OutOfBounds { .. })
+    ));
 }
 
 #[test]

@@ -45,11 +45,12 @@ fn variant(op: &Op<f64>) -> usize {
         Op::AdamStep(_) => 20,
         Op::PerceptronEpoch(_) => 21,
         Op::PerceptronErrors(_) => 22,
+        Op::Anchor(_) => 23,
     }
 }
 
 /// Variants of [`Op`] (see [`variant`]).
-const VARIANTS: usize = 23;
+const VARIANTS: usize = 24;
 
 /// One valid instance of every op (and of every in-place form); each reaches
 /// element 33 of the arena and no further.
@@ -282,6 +283,22 @@ fn all_ops() -> Vec<Op<f64>> {
             cols: 3,
             scratch: s(11, 6),
         }),
+        Op::Anchor(op::Anchor {
+            anchor: s(24, 4),
+            w: s(0, 4),
+            grad: Some(s(28, 4)),
+            out: Some(s(33, 1)),
+            scale: 0.5,
+            alpha: -1.0,
+        }),
+        Op::Anchor(op::Anchor {
+            anchor: s(30, 4),
+            w: s(0, 4),
+            grad: None,
+            out: None,
+            scale: 0.5,
+            alpha: -1.0,
+        }),
     ]
 }
 
@@ -358,6 +375,16 @@ pub fn partial_overlaps_and_wrong_shapes_are_shape_errors<H: Harness>() {
             out: s(4, 6),
             rows: 2,
             cols: 3,
+        }),
+        // The gradient overlaps the loss scalar (a composite the Vulkan
+        // backend runs as its decomposition: nothing of it may run).
+        Op::Anchor(op::Anchor {
+            anchor: s(0, 4),
+            w: s(4, 4),
+            grad: Some(s(8, 4)),
+            out: Some(s(11, 1)),
+            scale: 1.0,
+            alpha: -2.0,
         }),
     ];
     for op in &bad {

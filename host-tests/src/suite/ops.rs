@@ -55,6 +55,63 @@ pub fn fill_copy_axpy_sum_squares<H: Harness>() {
     assert_close("sum_squares acc", at(&r, ss_acc), &[8.0], red);
 }
 
+/// L2-SP's `Anchor` (composite): `d = w₀ − w` over `w₀`, `out += λ·Σd²`,
+/// `grad += −2λ·d`, each output optional.
+pub fn anchor_by_hand<H: Harness>() {
+    let mut a = ArenaBuilder::default();
+    let w = a.put(&[0.5, 2.0, 1.0]);
+    // w₀ three times: one for each form of the op.
+    let both = a.put(&[1.0, 2.0, -1.0]);
+    let loss_only = a.put(&[1.0, 2.0, -1.0]);
+    let grad_only = a.put(&[1.0, 2.0, -1.0]);
+    let out = a.put(&[1.0]);
+    let out2 = a.put(&[0.0]);
+    let grad = a.put(&[10.0, 20.0, 30.0]);
+    let grad2 = a.put(&[0.0, 0.0, 0.0]);
+    let (scale, alpha) = (0.1, -0.2);
+    let ops = [
+        Op::Anchor(op::Anchor {
+            anchor: both,
+            w,
+            grad: Some(grad),
+            out: Some(out),
+            scale,
+            alpha,
+        }),
+        Op::Anchor(op::Anchor {
+            anchor: loss_only,
+            w,
+            grad: None,
+            out: Some(out2),
+            scale,
+            alpha,
+        }),
+        Op::Anchor(op::Anchor {
+            anchor: grad_only,
+            w,
+            grad: Some(grad2),
+            out: None,
+            scale,
+            alpha,
+        }),
+    ];
+    let Some(r) = run_ops::<H>(&a.vals, &ops) else {
+        return;
+    };
+    let (e, red) = tol::<H>();
+    // d = w₀ − w = [0.5, 0, −2]
+    for span in [both, loss_only, grad_only] {
+        assert_close("anchor d", at(&r, span), &[0.5, 0.0, -2.0], e);
+    }
+    // 1 + 0.1 · (0.25 + 0 + 4) = 1.425; alone 0.425
+    assert_close("anchor loss", at(&r, out), &[1.425], red);
+    assert_close("anchor loss only", at(&r, out2), &[0.425], red);
+    // grad + (−0.2) · d = [10 − 0.1, 20, 30 + 0.4]
+    assert_close("anchor grad", at(&r, grad), &[9.9, 20.0, 30.4], e);
+    assert_close("anchor grad only", at(&r, grad2), &[-0.1, 0.0, 0.4], e);
+    assert_close("anchor w unchanged", at(&r, w), &[0.5, 2.0, 1.0], 0.0);
+}
+
 pub fn gemm_all_transposes<H: Harness>() {
     // A = [[1,2,3],[4,5,6]], B = [[7,8],[9,10],[11,12]]:
     // AB = [[1·7+2·9+3·11, 1·8+2·10+3·12], [4·7+5·9+6·11, 4·8+5·10+6·12]]
