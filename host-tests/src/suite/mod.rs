@@ -15,6 +15,7 @@ pub mod interop;
 pub mod ops;
 pub mod partial;
 pub mod perceptron;
+pub mod replay;
 pub mod train;
 
 use crate::{assert_close, CpuReference, Harness};
