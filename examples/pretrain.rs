@@ -5,7 +5,7 @@
 //! cargo run --release --example pretrain                                  # target/microprop-examples/digits-pretrained.mpb
 //! cargo run --release --example pretrain -- --check                       # CI: the committed blob, same bytes?
 //! cargo run --release --example pretrain -- --out firmware-examples/models # regenerate the committed blob
-//! cargo run --release --example pretrain -- --preview                     # + the device's fine-tuning, on the host
+//! cargo run --release --example pretrain -- --preview                     # + a plain full-update fine-tuning, on the host
 //! cargo run --release --example pretrain -- --safetensors digits.safetensors
 //! cargo run --release --example pretrain -- --hidden 32 --check           # the M4F's 64-32-10 (digits32-pretrained.mpb)
 //! ```
@@ -37,11 +37,13 @@
 //! (what CI runs) normally holds across kernel changes; when it does not,
 //! rerun with `--out firmware-examples/models` and commit the new blob.
 //!
-//! `--preview` then does on the host, in f32 with the firmware's exact
-//! configuration and visiting order, what the `finetune` firmware does on
-//! the device (see `firmware-examples/src/bin/finetune.rs`): evaluate on the
-//! shifted held-out images, fine-tune on half of them, evaluate again. The
-//! device must print the same accuracies.
+//! `--preview` then fine-tunes the new blob on the host, in f32 with the
+//! firmware's visiting order, the way the first `finetune` firmware did
+//! (a full update, batch-1 SGD at lr 0.02 for 8 epochs): evaluate on the
+//! shifted held-out images, fine-tune on half of them, evaluate again; a
+//! quick look at how a new model takes the shift. Today's firmware measures
+//! six variants with replay and L2-SP; `host-tests/tests/replay_digits.rs`
+//! runs its exact recipes on the host.
 
 use microprop::{Config, Layer, Loss, Network, Optimizer, Rng, Spec, Targets};
 use microprop_cpu::CpuBackend;
@@ -73,7 +75,7 @@ const PRETRAIN: Config = Config::new(
 const PRETRAIN_EPOCHS: usize = 30;
 const ORDER_SEED: u64 = 11;
 
-// ---- what the firmware does, mirrored for `--preview` ----------------------
+// ---- the first firmware's fine-tuning, for `--preview` ---------------------
 /// Device fine-tuning: batch 1 SGD (fits the micro:bit).
 const FINETUNE: Config = Config::new(1, Loss::SoftmaxCrossEntropy, Optimizer::sgd(0.02));
 const FINETUNE_EPOCHS: usize = 8;
@@ -186,7 +188,7 @@ fn parse_args() -> Result<Args, String> {
                      \x20                     blob in firmware-examples/models holds exactly these bytes\n\
                      --reference-kernels   pretrain on CpuBackend::reference's scalar kernels\n\
                      \x20                     (the blob must come out the same)\n\
-                     --preview             also run the firmware's fine-tuning on the host (f32)\n\
+                     --preview             also fine-tune it on the host as the first firmware did (f32)\n\
                      --explore             also measure how other shifts hurt the model and how\n\
                      \x20                     far fine-tuning recovers (how SHIFT was chosen)"
                 );
