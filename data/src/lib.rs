@@ -15,6 +15,11 @@
 //! - `Dataset<E>` (feature `dataset`, on by default): features as microprop
 //!   elements (digits pixels / 16), with shuffled splits, subsets and
 //!   standardisation.
+//! - [`TimeSeries`]: the UEA/UCR time-series sets in `data/timeseries/`
+//!   (BasicMotions: 6 channels × 100 steps, 4 classes; GunPoint: 1 × 150, 2
+//!   classes), parsed from sktime's `.ts` format into channels-first `[N, C,
+//!   L]` f32 values and class indices, with per-channel standardisation
+//!   ([`ChannelStats`]) taken from the training split. No dependencies.
 //!
 //! ```
 //! let d = microprop_data::Digits::load()?;
@@ -29,6 +34,11 @@ use std::fmt;
 mod dataset;
 #[cfg(feature = "dataset")]
 pub use dataset::Dataset;
+mod timeseries;
+pub use timeseries::{
+    ChannelStats, Split, TimeSeries, TimeSeriesSet, BASIC_MOTIONS_TEST_TS, BASIC_MOTIONS_TRAIN_TS,
+    GUN_POINT_TEST_TS, GUN_POINT_TRAIN_TS,
+};
 
 /// The raw text of `data/digits.csv`: no header; each row is 64 pixels
 /// (integers `0..=16`, row-major 8×8) then the label.
@@ -48,7 +58,8 @@ pub fn held_out(i: usize) -> bool {
     i % 5 == 4
 }
 
-/// Why a vendored CSV could not be read. Lines are numbered from 1.
+/// Why a vendored CSV or `.ts` file could not be read. Lines are numbered
+/// from 1.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum DataError {
@@ -82,6 +93,55 @@ pub enum DataError {
     },
     /// The file has no rows.
     Empty,
+    /// A `.ts` header line that is not understood or not supported.
+    BadHeader {
+        /// Line of the file.
+        line: usize,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A `.ts` file ends without a header line it needs.
+    MissingHeader {
+        /// The tag (`"@data"`, `"@classLabel"`).
+        what: &'static str,
+    },
+    /// A `.ts` row has another number of channels (`:`-separated series)
+    /// than the header or the first row says.
+    WrongChannelCount {
+        /// Line of the file.
+        line: usize,
+        /// Channels a row of this set has.
+        expected: usize,
+        /// Channels this row has.
+        found: usize,
+    },
+    /// A `.ts` series has another number of values than `@seriesLength` (or
+    /// the first row) says.
+    WrongSeriesLength {
+        /// Line of the file.
+        line: usize,
+        /// The channel, from 0.
+        channel: usize,
+        /// Values a series of this set has.
+        expected: usize,
+        /// Values this series has.
+        found: usize,
+    },
+    /// A `.ts` row's label is not one of `@classLabel`'s.
+    UnknownLabel {
+        /// Line of the file.
+        line: usize,
+        /// The label as written.
+        label: String,
+    },
+    /// Per-channel statistics for another number of channels than the set
+    /// they are applied to.
+    StatsChannelMismatch {
+        /// Channels of the set.
+        channels: usize,
+        /// Channels of the statistics.
+        stats_channels: usize,
+    },
 }
 
 impl fmt::Display for DataError {
@@ -102,6 +162,32 @@ impl fmt::Display for DataError {
                 allowed,
             } => write!(f, "line {line}: {what} {value} is not {allowed}"),
             DataError::Empty => write!(f, "no rows"),
+            DataError::BadHeader { line, reason } => write!(f, "line {line}: {reason}"),
+            DataError::MissingHeader { what } => write!(f, "no {what} line"),
+            DataError::WrongChannelCount {
+                line,
+                expected,
+                found,
+            } => write!(f, "line {line}: {found} channels, expected {expected}"),
+            DataError::WrongSeriesLength {
+                line,
+                channel,
+                expected,
+                found,
+            } => write!(
+                f,
+                "line {line}: channel {channel} has {found} values, expected {expected}"
+            ),
+            DataError::UnknownLabel { line, label } => {
+                write!(f, "line {line}: label {label:?} is not in @classLabel")
+            }
+            DataError::StatsChannelMismatch {
+                channels,
+                stats_channels,
+            } => write!(
+                f,
+                "statistics for {stats_channels} channels applied to {channels}"
+            ),
         }
     }
 }
