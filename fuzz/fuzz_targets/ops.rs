@@ -130,6 +130,45 @@ fn activation<E: Float>(r: &mut Bytes, v: Values) -> Activation<E> {
     }
 }
 
+/// A valid sliding window over small images (1-D sometimes).
+fn window(r: &mut Bytes) -> op::Window {
+    let one_d = r.bool();
+    let (height, kh, pad_h) = if one_d {
+        (1, 1, 0)
+    } else {
+        let h = r.range(1, 7);
+        let pad = r.range(0, 2);
+        (h, r.range(1, h + 2 * pad), pad)
+    };
+    let width = r.range(1, 9);
+    let pad_w = r.range(0, 2);
+    op::Window {
+        channels: r.range(1, 3),
+        height,
+        width,
+        kh,
+        kw: r.range(1, width + 2 * pad_w),
+        stride: r.range(1, 3),
+        pad_h,
+        pad_w,
+    }
+}
+
+/// The dimensions of an im2col or col2im, mutably.
+fn window_dims<'a>(rows: &'a mut usize, w: &'a mut op::Window) -> Vec<&'a mut usize> {
+    vec![
+        rows,
+        &mut w.channels,
+        &mut w.height,
+        &mut w.width,
+        &mut w.kh,
+        &mut w.kw,
+        &mut w.stride,
+        &mut w.pad_h,
+        &mut w.pad_w,
+    ]
+}
+
 /// A small dimension (0 sometimes, longer than a vector width sometimes).
 fn dim(r: &mut Bytes) -> usize {
     match r.u8() % 8 {
@@ -139,9 +178,9 @@ fn dim(r: &mut Bytes) -> usize {
     }
 }
 
-/// One valid op of kind `kind` (an index into the 24 kinds of `Op`).
+/// One valid op of kind `kind` (an index into the 26 kinds of `Op`).
 fn build<E: Float>(r: &mut Bytes, l: &mut Layout, kind: u8, v: Values) -> Op<E> {
-    match kind % 24 {
+    match kind % 26 {
         0 => {
             let n = dim(r);
             op::Fill {
@@ -257,7 +296,7 @@ fn build<E: Float>(r: &mut Bytes, l: &mut Layout, kind: u8, v: Values) -> Op<E> 
             let (rows, cols) = (dim(r), dim(r));
             let x = l.alloc(r, rows * cols);
             let y = l.same_or_new(r, x);
-            if kind % 24 == 10 {
+            if kind % 26 == 10 {
                 op::Softmax { x, y, rows, cols }.into()
             } else {
                 op::LogSoftmax { x, y, rows, cols }.into()
@@ -424,6 +463,36 @@ fn build<E: Float>(r: &mut Bytes, l: &mut Layout, kind: u8, v: Values) -> Op<E> 
             }
             .into()
         }
+        24 | 25 => {
+            let rows = r.range(0, 3);
+            let window = window(r);
+            let x = l.alloc(r, rows * window.image_len());
+            let cols = l.alloc(r, rows * window.cols_len());
+            let layout = if r.bool() {
+                op::ColLayout::Conv
+            } else {
+                op::ColLayout::Pool
+            };
+            if kind % 26 == 24 {
+                op::Im2col {
+                    x,
+                    cols,
+                    rows,
+                    window,
+                    layout,
+                }
+                .into()
+            } else {
+                op::Col2im {
+                    cols,
+                    x,
+                    rows,
+                    window,
+                    layout,
+                }
+                .into()
+            }
+        }
         23 => {
             let n = dim(r);
             op::Anchor {
@@ -503,6 +572,8 @@ fn spans<E>(op: &mut Op<E>) -> Vec<&mut Span> {
             &mut o.out,
             &mut o.scratch,
         ]),
+        Op::Im2col(o) => v.extend([&mut o.x, &mut o.cols]),
+        Op::Col2im(o) => v.extend([&mut o.cols, &mut o.x]),
         Op::Anchor(o) => {
             v.extend([&mut o.anchor, &mut o.w]);
             v.extend(o.grad.as_mut());
@@ -529,6 +600,8 @@ fn dims<E>(op: &mut Op<E>) -> Vec<&mut usize> {
         Op::CountCorrect(o) => vec![&mut o.rows, &mut o.cols],
         Op::PerceptronEpoch(o) => vec![&mut o.rows, &mut o.cols],
         Op::PerceptronErrors(o) => vec![&mut o.rows, &mut o.cols],
+        Op::Im2col(o) => window_dims(&mut o.rows, &mut o.window),
+        Op::Col2im(o) => window_dims(&mut o.rows, &mut o.window),
         _ => vec![],
     }
 }

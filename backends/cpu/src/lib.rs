@@ -553,6 +553,30 @@ impl<E: Float, K: CpuKernels<E>> Backend for CpuBackend<'_, E, K> {
                 let [dx] = p.outs;
                 reference::maxout_backward(rows, units, k, x, dy, dx)?;
             }
+            Op::Im2col(op::Im2col {
+                x,
+                cols,
+                rows,
+                ref window,
+                layout,
+            }) => {
+                let p = parts(arena, [cols], name)?;
+                let x = input(&p, x, name)?;
+                let [cols] = p.outs;
+                reference::im2col(window, layout, rows, x, cols)?;
+            }
+            Op::Col2im(op::Col2im {
+                cols,
+                x,
+                rows,
+                ref window,
+                layout,
+            }) => {
+                let p = parts(arena, [x], name)?;
+                let cols = input(&p, cols, name)?;
+                let [x] = p.outs;
+                reference::col2im(window, layout, rows, cols, x)?;
+            }
             Op::OneHot(op::OneHot {
                 labels,
                 y,

@@ -18,6 +18,7 @@
 //!   neither loss, gradient nor a correct count, but its row still counts in
 //!   the mean.
 
+use microprop_hal::op::{ColLayout, Window};
 use microprop_hal::{Activation, LossKind, OpError};
 
 use crate::Float;
@@ -859,4 +860,100 @@ pub fn perceptron_errors<E: Float>(
         }
     }
     Ok(errors)
+}
+
+/// Visit every window element of `rows` images: `f(image index, cols
+/// index)` for each element inside the image (the image index is `None`
+/// for an element of the padding). Indices follow the `Im2col` op's
+/// layout; `rows · window.cols_len()` calls in all.
+fn windows(w: &Window, layout: ColLayout, rows: usize, mut f: impl FnMut(Option<usize>, usize)) {
+    let (out_h, out_w) = (w.out_h(), w.out_w());
+    for r in 0..rows {
+        for c in 0..w.channels {
+            let image = (r * w.channels + c) * w.height;
+            for oy in 0..out_h {
+                for ox in 0..out_w {
+                    let p = oy * out_w + ox;
+                    let base = layout.index(w, r, p, c, 0);
+                    for i in 0..w.kh {
+                        // Row in the padded image, then in the image.
+                        let y = (oy * w.stride + i)
+                            .checked_sub(w.pad_h)
+                            .filter(|&y| y < w.height);
+                        for j in 0..w.kw {
+                            let x = (ox * w.stride + j)
+                                .checked_sub(w.pad_w)
+                                .filter(|&x| x < w.width);
+                            let at = match (y, x) {
+                                (Some(y), Some(x)) => Some((image + y) * w.width + x),
+                                _ => None,
+                            };
+                            f(at, base + i * w.kw + j);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `cols = im2col(x)` over `rows` images (the `Im2col` op): padding
+/// elements are 0.
+pub fn im2col<E: Float>(
+    w: &Window,
+    layout: ColLayout,
+    rows: usize,
+    x: &[E],
+    cols: &mut [E],
+) -> Result<(), OpError> {
+    check(
+        "im2col",
+        "x",
+        x.len(),
+        Some(rows.saturating_mul(w.image_len())),
+    )?;
+    check(
+        "im2col",
+        "cols",
+        cols.len(),
+        Some(rows.saturating_mul(w.cols_len())),
+    )?;
+    windows(w, layout, rows, |at, i| {
+        if let Some(o) = cols.get_mut(i) {
+            *o = at.and_then(|a| x.get(a)).copied().unwrap_or(E::ZERO);
+        }
+    });
+    Ok(())
+}
+
+/// `x += col2im(cols)` over `rows` images (the `Col2im` op): each window
+/// element is added to the image element it came from; padding elements
+/// are dropped.
+pub fn col2im<E: Float>(
+    w: &Window,
+    layout: ColLayout,
+    rows: usize,
+    cols: &[E],
+    x: &mut [E],
+) -> Result<(), OpError> {
+    check(
+        "col2im",
+        "x",
+        x.len(),
+        Some(rows.saturating_mul(w.image_len())),
+    )?;
+    check(
+        "col2im",
+        "cols",
+        cols.len(),
+        Some(rows.saturating_mul(w.cols_len())),
+    )?;
+    windows(w, layout, rows, |at, i| {
+        if let (Some(a), Some(&v)) = (at, cols.get(i)) {
+            if let Some(o) = x.get_mut(a) {
+                *o += v;
+            }
+        }
+    });
+    Ok(())
 }

@@ -85,6 +85,8 @@ kernels! {
     SoftmaxBackward => "softmax_backward",
     Maxout => "maxout",
     MaxoutBackward => "maxout_backward",
+    Im2col => "im2col",
+    Col2im => "col2im",
     OneHot => "one_hot",
     Loss => "loss",
     CountCorrect => "count_correct",
@@ -142,6 +144,25 @@ fn slot(words: &[u32]) -> [u32; SLOT_WORDS] {
     let mut s = [0u32; SLOT_WORDS];
     s[..words.len()].copy_from_slice(words);
     s
+}
+
+/// The slot words 2..=13 of im2col and col2im: rows and the window's
+/// geometry, then its output positions.
+fn window_words(rows: usize, w: &op::Window, layout: op::ColLayout) -> Result<[u32; 12], Error> {
+    Ok([
+        u("rows", rows)?,
+        u("channels", w.channels)?,
+        u("height", w.height)?,
+        u("width", w.width)?,
+        u("kh", w.kh)?,
+        u("kw", w.kw)?,
+        u("stride", w.stride)?,
+        u("pad", w.pad_h)?,
+        u("pad", w.pad_w)?,
+        b(layout == op::ColLayout::Pool),
+        u("out_h", w.out_h())?,
+        u("out_w", w.out_w())?,
+    ])
 }
 
 /// Lower a validated op. Returns `None` for an op with nothing to do.
@@ -453,6 +474,41 @@ pub(crate) fn lower(op: &Op<f32>, gemm: GemmKernel) -> Result<Option<Dispatch>, 
                     u("k", *k)?,
                 ],
             )
+        }
+        Op::Im2col(op::Im2col {
+            x,
+            cols,
+            rows,
+            window,
+            layout,
+        }) => {
+            if cols.len == 0 {
+                return Ok(None);
+            }
+            let mut words = [0u32; 14];
+            words[0] = u("offset", x.offset)?;
+            words[1] = u("offset", cols.offset)?;
+            words[2..].copy_from_slice(&window_words(*rows, window, *layout)?);
+            // Each index must fit the shader's u32 arithmetic.
+            u("len", cols.len)?;
+            d(Kernel::Im2col, g1(cols.len), &words)
+        }
+        Op::Col2im(op::Col2im {
+            cols,
+            x,
+            rows,
+            window,
+            layout,
+        }) => {
+            if x.len == 0 {
+                return Ok(None);
+            }
+            let mut words = [0u32; 14];
+            words[0] = u("offset", cols.offset)?;
+            words[1] = u("offset", x.offset)?;
+            words[2..].copy_from_slice(&window_words(*rows, window, *layout)?);
+            u("len", cols.len)?;
+            d(Kernel::Col2im, g1(x.len), &words)
         }
         Op::MaxoutBackward(op::MaxoutBackward {
             x,

@@ -11,7 +11,8 @@
 //! Ops come in two tiers ([`Tier`]):
 //!
 //! - **primitives** (fill, copy, axpy, gemm, elementwise, row-wise and
-//!   reduction ops, optimizer updates): every backend implements them;
+//!   reduction ops, sliding windows, optimizer updates): every backend
+//!   implements them;
 //! - **composites** ([`BiasActivate`], [`Loss`], [`PerceptronEpoch`],
 //!   [`PerceptronErrors`], [`Anchor`]): each carries a reference decomposition into
 //!   primitives. [`Backend::execute`](crate::Backend::execute) runs that
@@ -24,6 +25,7 @@
 //! semantics written on each struct.
 
 mod activation;
+mod conv;
 mod linalg;
 mod loss;
 mod maxout;
@@ -33,6 +35,7 @@ mod perceptron;
 mod softmax;
 
 pub use activation::{Activate, ActivateBackward, Activation, BiasActivate};
+pub use conv::{Col2im, ColLayout, Im2col, Window};
 pub use linalg::{BiasAdd, BiasGrad, Gemm};
 pub use loss::{CountCorrect, Loss, LossKind, OneHot};
 pub use maxout::{Maxout, MaxoutBackward};
@@ -329,6 +332,10 @@ ops! {
     primitive Maxout(Maxout),
     /// See [`MaxoutBackward`].
     primitive MaxoutBackward(MaxoutBackward),
+    /// See [`Im2col`].
+    primitive Im2col(Im2col),
+    /// See [`Col2im`].
+    primitive Col2im(Col2im),
     /// See [`OneHot`].
     primitive OneHot(OneHot<E>),
     /// See [`Loss`].

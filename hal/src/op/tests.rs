@@ -399,3 +399,58 @@ fn a_loss_over_zero_columns_is_refused() {
         })
     ));
 }
+
+#[test]
+fn window_sizes_follow_pytorch_and_bad_geometry_is_named() {
+    let w = |height, width, kh, kw, stride, pad_h, pad_w| Window {
+        channels: 2,
+        height,
+        width,
+        kh,
+        kw,
+        stride,
+        pad_h,
+        pad_w,
+    };
+    // 1-D: (100 + 2·2 − 5) / 1 + 1 = 100; (9 − 2) / 2 + 1 = 4 (floor).
+    let a = w(1, 100, 1, 5, 1, 0, 2);
+    assert_eq!((a.out_h(), a.out_w(), a.positions()), (1, 100, 100));
+    assert_eq!(
+        (a.window_len(), a.image_len(), a.cols_len()),
+        (5, 200, 1000)
+    );
+    assert_eq!(w(1, 9, 1, 2, 2, 0, 0).out_w(), 4);
+    // 2-D 8×8, 3×3, stride 2, pad 1: (8 + 2 − 3) / 2 + 1 = 4 per side.
+    assert_eq!(w(8, 8, 3, 3, 2, 1, 1).positions(), 16);
+    assert_eq!(a.problem(), None);
+    assert_eq!(
+        w(1, 4, 1, 7, 1, 0, 1).problem(),
+        Some("the window is larger than the padded image")
+    );
+    assert_eq!(w(1, 4, 1, 2, 0, 0, 0).problem(), Some("the stride is 0"));
+    assert_eq!(
+        w(0, 4, 1, 2, 1, 0, 0).problem(),
+        Some("an image dimension is 0")
+    );
+    assert_eq!(
+        w(1, 4, 1, 0, 1, 0, 0).problem(),
+        Some("a window dimension is 0")
+    );
+    // As an op, bad geometry is a shape error naming the window.
+    let op = Op::<f32>::Im2col(Im2col {
+        x: Span::new(0, 8),
+        cols: Span::new(8, 0),
+        rows: 1,
+        window: w(1, 4, 1, 2, 0, 0, 0),
+        layout: ColLayout::Conv,
+    });
+    assert_eq!(
+        op.validate(64),
+        Err(OpError::Shape {
+            op: "im2col",
+            operand: "window",
+            expected: 1,
+            got: 0
+        })
+    );
+}

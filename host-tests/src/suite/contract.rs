@@ -46,11 +46,13 @@ fn variant(op: &Op<f64>) -> usize {
         Op::PerceptronEpoch(_) => 21,
         Op::PerceptronErrors(_) => 22,
         Op::Anchor(_) => 23,
+        Op::Im2col(_) => 24,
+        Op::Col2im(_) => 25,
     }
 }
 
 /// Variants of [`Op`] (see [`variant`]).
-const VARIANTS: usize = 24;
+const VARIANTS: usize = 26;
 
 /// One valid instance of every op (and of every in-place form); each reaches
 /// element 33 of the arena and no further.
@@ -299,8 +301,35 @@ fn all_ops() -> Vec<Op<f64>> {
             scale: 0.5,
             alpha: -1.0,
         }),
+        // 1-D length 4, k 2, stride 1, pad 1: 5 windows of 2.
+        Op::Im2col(op::Im2col {
+            x: s(0, 4),
+            cols: s(24, 10),
+            rows: 1,
+            window: WINDOW,
+            layout: op::ColLayout::Conv,
+        }),
+        Op::Col2im(op::Col2im {
+            cols: s(0, 10),
+            x: s(30, 4),
+            rows: 1,
+            window: WINDOW,
+            layout: op::ColLayout::Pool,
+        }),
     ]
 }
+
+/// The sliding window of [`all_ops`]' im2col and col2im.
+const WINDOW: op::Window = op::Window {
+    channels: 1,
+    height: 1,
+    width: 4,
+    kh: 1,
+    kw: 2,
+    stride: 1,
+    pad_h: 0,
+    pad_w: 1,
+};
 
 /// On every arena shorter than 34 elements, every op is an
 /// [`ErrorKind::OutOfBounds`] error that leaves the arena as it was; from 34

@@ -112,6 +112,150 @@ pub fn anchor_by_hand<H: Harness>() {
     assert_close("anchor w unchanged", at(&r, w), &[0.5, 2.0, 1.0], 0.0);
 }
 
+fn window(
+    (channels, height, width): (usize, usize, usize),
+    (kh, kw): (usize, usize),
+    stride: usize,
+    (pad_h, pad_w): (usize, usize),
+) -> op::Window {
+    op::Window {
+        channels,
+        height,
+        width,
+        kh,
+        kw,
+        stride,
+        pad_h,
+        pad_w,
+    }
+}
+
+/// im2col and col2im on windows worked out by hand: a padded 1-D signal, a
+/// padded strided 2-D image in two samples, two channels in both layouts.
+pub fn im2col_and_col2im_by_hand<H: Harness>() {
+    use op::ColLayout::{Conv, Pool};
+    let mut a = ArenaBuilder::default();
+    // 1-D, length 4, k 3, stride 1, pad 1: windows [0,1,2] [1,2,3] [2,3,4]
+    // [3,4,0]; each x[i] lies in 2, 3, 3, 2 windows.
+    let w1 = window((1, 1, 4), (1, 3), 1, (0, 1));
+    let x1 = a.put(&[1.0, 2.0, 3.0, 4.0]);
+    let c1 = a.zeros(12);
+    let ones1 = a.put(&[1.0; 12]);
+    let d1 = a.put(&[0.5, 0.5, 0.5, 0.5]);
+    // 2-D 3×3 (values 1..9 row-major), k 2, stride 2, pad 1: positions
+    // (0,0) rows −1..0 cols −1..0 → [0,0,0,1]; (0,1) → [0,0,2,3];
+    // (1,0) → [0,4,0,7]; (1,1) → [5,6,8,9]. Second sample: the first + 10.
+    let w2 = window((1, 3, 3), (2, 2), 2, (1, 1));
+    let img: Vec<f64> = (1..=9).map(f64::from).collect();
+    let img2: Vec<f64> = img.iter().map(|v| v + 10.0).collect();
+    let x2 = a.put(&[img.clone(), img2].concat());
+    let c2 = a.zeros(32);
+    let back2 = a.zeros(18);
+    // Two channels (1..9 and 11..19), k 2, stride 1, no padding: 2×2
+    // positions of 4 elements each, per channel.
+    let w3 = window((2, 3, 3), (2, 2), 1, (0, 0));
+    let x3 = a.put(&[img.clone(), (11..=19).map(f64::from).collect()].concat());
+    let conv3 = a.zeros(32);
+    let pool3 = a.zeros(32);
+    let ops = [
+        Op::Im2col(op::Im2col {
+            x: x1,
+            cols: c1,
+            rows: 1,
+            window: w1,
+            layout: Conv,
+        }),
+        Op::Col2im(op::Col2im {
+            cols: ones1,
+            x: d1,
+            rows: 1,
+            window: w1,
+            layout: Conv,
+        }),
+        Op::Im2col(op::Im2col {
+            x: x2,
+            cols: c2,
+            rows: 2,
+            window: w2,
+            layout: Conv,
+        }),
+        // Each image element lies in exactly one window here (stride =
+        // window): col2im(im2col(x)) = x.
+        Op::Col2im(op::Col2im {
+            cols: c2,
+            x: back2,
+            rows: 2,
+            window: w2,
+            layout: Pool,
+        }),
+        Op::Im2col(op::Im2col {
+            x: x3,
+            cols: conv3,
+            rows: 1,
+            window: w3,
+            layout: Conv,
+        }),
+        Op::Im2col(op::Im2col {
+            x: x3,
+            cols: pool3,
+            rows: 1,
+            window: w3,
+            layout: Pool,
+        }),
+    ];
+    let Some(r) = run_ops::<H>(&a.vals, &ops) else {
+        return;
+    };
+    let exact = 0.0;
+    assert_close(
+        "im2col 1-D",
+        at(&r, c1),
+        &[0.0, 1.0, 2.0, 1.0, 2.0, 3.0, 2.0, 3.0, 4.0, 3.0, 4.0, 0.0],
+        exact,
+    );
+    assert_close("col2im 1-D", at(&r, d1), &[2.5, 3.5, 3.5, 2.5], exact);
+    let first = [
+        0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 2.0, 3.0, 0.0, 4.0, 0.0, 7.0, 5.0, 6.0, 8.0, 9.0,
+    ];
+    let second: Vec<f64> = first
+        .iter()
+        .map(|&v| if v == 0.0 { 0.0 } else { v + 10.0 })
+        .collect();
+    assert_close(
+        "im2col 2-D",
+        at(&r, c2),
+        &[&first[..], &second].concat(),
+        exact,
+    );
+    // One channel, so the pool layout is the conv layout: each element
+    // back in place once.
+    assert_close("col2im 2-D", at(&r, back2), at(&r, x2), exact);
+    // Position-major (conv): p0 = c0 [1,2,4,5] then c1 [11,12,14,15], ...
+    let win = |c0: f64, p: [f64; 4]| p.map(|v| v + c0);
+    let (p0, p1, p2, p3) = (
+        [1.0, 2.0, 4.0, 5.0],
+        [2.0, 3.0, 5.0, 6.0],
+        [4.0, 5.0, 7.0, 8.0],
+        [5.0, 6.0, 8.0, 9.0],
+    );
+    let conv: Vec<f64> = [p0, p1, p2, p3]
+        .iter()
+        .flat_map(|&p| [win(0.0, p), win(10.0, p)].concat())
+        .collect();
+    assert_close("im2col conv layout", at(&r, conv3), &conv, exact);
+    // Channel-major (pool): c0's four windows, then c1's.
+    let pool: Vec<f64> = [0.0, 10.0]
+        .iter()
+        .flat_map(|&c| {
+            [p0, p1, p2, p3]
+                .iter()
+                .flat_map(move |&p| win(c, p))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_close("im2col pool layout", at(&r, pool3), &pool, exact);
+}
+
 pub fn gemm_all_transposes<H: Harness>() {
     // A = [[1,2,3],[4,5,6]], B = [[7,8],[9,10],[11,12]]:
     // AB = [[1·7+2·9+3·11, 1·8+2·10+3·12], [4·7+5·9+6·11, 4·8+5·10+6·12]]
