@@ -10,6 +10,12 @@
 //! | `identity` `sigmoid` `tanh` `relu` `softplus` | [`Layer::Activation`] |
 //! | `leaky_relu(SLOPE)` `elu(ALPHA)` | [`Layer::Activation`] with its f64 parameter |
 //! | `softmax` | [`Layer::Softmax`] |
+//! | `flatten` | [`Layer::Flatten`] (PyTorch's `nn.Flatten`: keeps the row) |
+//! | `conv1d(IN,OUT,LEN,K,STRIDE,PAD)` | [`Layer::conv1d`] (PyTorch `Conv1d` over `LEN` steps) |
+//! | `conv2d(IN,OUT,H,W,KH,KW,STRIDE,PAD)` | [`Layer::conv2d`]; a ninth number is a separate width padding (the eighth then pads the height) |
+//! | `max_pool1d(C,LEN,K,STRIDE)` `avg_pool1d(C,LEN,K,STRIDE)` | [`Layer::max_pool1d`], [`Layer::avg_pool1d`] |
+//! | `max_pool2d(C,H,W,KH,KW,STRIDE)` `avg_pool2d(C,H,W,KH,KW,STRIDE)` | [`Layer::Pool`] over a `KH × KW` window |
+//! | `global_avg_pool1d(C,LEN)` `global_avg_pool2d(C,H,W)` | [`Layer::global_avg_pool1d`], [`Layer::global_avg_pool2d`] |
 //!
 //! [`parse_spec`] gives a [`ParsedSpec`], which owns its layers and lends a
 //! [`Spec`] borrowing them (nothing is leaked, so a long-running host can
@@ -27,7 +33,8 @@
 //! parameters in Rust's shortest round-trip notation for f64), so
 //! `parse(format(layers)) == layers` exactly.
 
-use microprop::{Activation, Layer, Spec, SpecError};
+use microprop::hal::op::Window;
+use microprop::{Activation, Layer, PoolKind, Spec, SpecError};
 use std::fmt;
 
 /// Why a spec text was rejected.
@@ -194,8 +201,94 @@ fn layer(name: &str, args: &[&str]) -> Result<Layer, SpecTextError> {
             _ => Err(bad(t)),
         }
     };
+    // Strides and paddings may be 0 (a zero stride is then refused by the
+    // spec check, with the layer named).
+    let count = |t: &str| -> Result<usize, SpecTextError> {
+        t.parse::<u32>().map(|v| v as usize).map_err(|_| bad(t))
+    };
     let act = |a: Activation<f64>| Ok(Layer::Activation(a));
+    let pool = |kind, w: Window| Ok(Layer::Pool { window: w, kind });
+    // (C, H, W, KH, KW, STRIDE) of a 2-D pooling.
+    let pool2d = |a: &[&str]| -> Result<Window, SpecTextError> {
+        Ok(Window {
+            channels: width(a[0])?,
+            height: width(a[1])?,
+            width: width(a[2])?,
+            kh: width(a[3])?,
+            kw: width(a[4])?,
+            stride: count(a[5])?,
+            pad_h: 0,
+            pad_w: 0,
+        })
+    };
     match name {
+        "conv1d" => {
+            arity(6)?;
+            Ok(Layer::conv1d(
+                width(args[0])?,
+                width(args[1])?,
+                width(args[2])?,
+                width(args[3])?,
+                count(args[4])?,
+                count(args[5])?,
+            ))
+        }
+        "conv2d" => {
+            if args.len() != 9 {
+                arity(8)?;
+            }
+            let pad_h = count(args[7])?;
+            let pad_w = match args.get(8) {
+                Some(t) => count(t)?,
+                None => pad_h,
+            };
+            Ok(Layer::Conv {
+                window: Window {
+                    channels: width(args[0])?,
+                    height: width(args[2])?,
+                    width: width(args[3])?,
+                    kh: width(args[4])?,
+                    kw: width(args[5])?,
+                    stride: count(args[6])?,
+                    pad_h,
+                    pad_w,
+                },
+                outputs: width(args[1])?,
+            })
+        }
+        "max_pool1d" | "avg_pool1d" => {
+            arity(4)?;
+            let (c, len, k, stride) = (
+                width(args[0])?,
+                width(args[1])?,
+                width(args[2])?,
+                count(args[3])?,
+            );
+            Ok(if name == "max_pool1d" {
+                Layer::max_pool1d(c, len, k, stride)
+            } else {
+                Layer::avg_pool1d(c, len, k, stride)
+            })
+        }
+        "max_pool2d" => {
+            arity(6)?;
+            pool(PoolKind::Max, pool2d(args)?)
+        }
+        "avg_pool2d" => {
+            arity(6)?;
+            pool(PoolKind::Avg, pool2d(args)?)
+        }
+        "global_avg_pool1d" => {
+            arity(2)?;
+            Ok(Layer::global_avg_pool1d(width(args[0])?, width(args[1])?))
+        }
+        "global_avg_pool2d" => {
+            arity(3)?;
+            Ok(Layer::global_avg_pool2d(
+                width(args[0])?,
+                (width(args[1])?, width(args[2])?),
+            ))
+        }
         "dense" => {
             arity(2)?;
             Ok(Layer::dense(width(args[0])?, width(args[1])?))
@@ -214,6 +307,7 @@ fn layer(name: &str, args: &[&str]) -> Result<Layer, SpecTextError> {
         "relu" => arity(0).and_then(|_| act(Activation::Relu)),
         "softplus" => arity(0).and_then(|_| act(Activation::Softplus)),
         "softmax" => arity(0).map(|_| Layer::Softmax),
+        "flatten" => arity(0).map(|_| Layer::Flatten),
         "leaky_relu" => {
             arity(1)?;
             act(Activation::LeakyRelu {
@@ -251,7 +345,53 @@ pub fn format_layer(layer: &Layer) -> String {
             Activation::Elu { alpha } => format!("elu({alpha})"),
         },
         Layer::Softmax => "softmax".into(),
+        Layer::Flatten => "flatten".into(),
+        Layer::Conv { window: w, outputs } => {
+            if is_1d(&w) {
+                format!(
+                    "conv1d({},{outputs},{},{},{},{})",
+                    w.channels, w.width, w.kw, w.stride, w.pad_w
+                )
+            } else {
+                let pad = if w.pad_h == w.pad_w {
+                    format!("{}", w.pad_h)
+                } else {
+                    format!("{},{}", w.pad_h, w.pad_w)
+                };
+                format!(
+                    "conv2d({},{outputs},{},{},{},{},{},{pad})",
+                    w.channels, w.height, w.width, w.kh, w.kw, w.stride
+                )
+            }
+        }
+        Layer::Pool { window: w, kind } => {
+            let kind = match kind {
+                PoolKind::Max => "max",
+                PoolKind::Avg => "avg",
+            };
+            let global = kind == "avg" && w.kh == w.height && w.kw == w.width && w.stride == 1;
+            match (is_1d(&w), global) {
+                (true, true) => format!("global_avg_pool1d({},{})", w.channels, w.width),
+                (false, true) => {
+                    format!("global_avg_pool2d({},{},{})", w.channels, w.height, w.width)
+                }
+                (true, false) => format!(
+                    "{kind}_pool1d({},{},{},{})",
+                    w.channels, w.width, w.kw, w.stride
+                ),
+                (false, false) => format!(
+                    "{kind}_pool2d({},{},{},{},{},{})",
+                    w.channels, w.height, w.width, w.kh, w.kw, w.stride
+                ),
+            }
+        }
     }
+}
+
+/// A window over 1-D signals: height 1, window height 1, no padding
+/// along the height.
+fn is_1d(w: &Window) -> bool {
+    w.height == 1 && w.kh == 1 && w.pad_h == 0
 }
 
 /// The canonical text of a layer list (layers joined by one space).

@@ -45,7 +45,9 @@ pub const SPEC_KEY: &str = "microprop.spec";
 pub struct TensorSlot {
     /// `"{i}.weight"` or `"{i}.bias"`.
     pub name: String,
-    /// `[out, in]` for weights, `[out]` for biases.
+    /// `[out, in]` for dense and maxout weights, `[out, in, k]` and `[out,
+    /// in, kh, kw]` for convolution weights (PyTorch's shapes), `[out]` for
+    /// biases.
     pub shape: Vec<usize>,
     /// First parameter index.
     pub offset: usize,
@@ -58,22 +60,33 @@ pub fn tensor_slots(spec: &Spec<'_>) -> Vec<TensorSlot> {
     let mut slots = Vec::new();
     let mut offset = 0;
     for (i, layer) in spec.layers().iter().enumerate() {
-        let (rows, cols) = match *layer {
-            microprop::Layer::Dense { inputs, outputs } => (outputs, inputs),
+        // PyTorch's weight shape: Linear [out, in]; Conv1d [out, in, k];
+        // Conv2d [out, in, kh, kw].
+        let shape = match *layer {
+            microprop::Layer::Dense { inputs, outputs } => vec![outputs, inputs],
             microprop::Layer::Maxout {
                 inputs,
                 outputs,
                 pieces,
-            } => (outputs * pieces, inputs),
+            } => vec![outputs * pieces, inputs],
+            microprop::Layer::Conv { window: w, outputs } => {
+                if w.height == 1 && w.kh == 1 && w.pad_h == 0 {
+                    vec![outputs, w.channels, w.kw]
+                } else {
+                    vec![outputs, w.channels, w.kh, w.kw]
+                }
+            }
             _ => continue,
         };
+        let rows = shape[0];
+        let len: usize = shape.iter().product();
         slots.push(TensorSlot {
             name: format!("{i}.weight"),
-            shape: vec![rows, cols],
+            shape,
             offset,
-            len: rows * cols,
+            len,
         });
-        offset += rows * cols;
+        offset += len;
         slots.push(TensorSlot {
             name: format!("{i}.bias"),
             shape: vec![rows],

@@ -487,3 +487,95 @@ fn export_errors_are_typed() {
         Err(ExportError::NonFinite { name, index: 1 }) if name == "0.bias"
     ));
 }
+
+#[test]
+fn conv_tensors_follow_pytorch_conv1d_conv2d_and_flatten_indices() {
+    // nn.Sequential(Conv1d(2,3,5,stride=2,padding=2), ReLU(), MaxPool1d(2),
+    // Flatten(), Linear(9,4)) over 12 steps: 12 → 6 → 3 positions.
+    let text = "conv1d(2,3,12,5,2,2) relu max_pool1d(3,6,2,2) flatten dense(9,4)";
+    let s_parsed = spec(text);
+    let s = s_parsed.spec();
+    assert_eq!(spec_text::format(s.layers()), text);
+    let slots = tensors::tensor_slots(&s);
+    let got: Vec<(&str, &[usize], usize, usize)> = slots
+        .iter()
+        .map(|t| (t.name.as_str(), t.shape.as_slice(), t.offset, t.len))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("0.weight", &[3usize, 2, 5][..], 0, 30),
+            ("0.bias", &[3][..], 30, 3),
+            ("4.weight", &[4, 9][..], 33, 36),
+            ("4.bias", &[4][..], 69, 4),
+        ]
+    );
+    // Conv2d: [out, in, kh, kw].
+    let s2_parsed = spec("conv2d(1,4,8,8,3,3,1,1) tanh global_avg_pool2d(4,8,8) dense(4,10)");
+    let s2 = s2_parsed.spec();
+    let slots = tensors::tensor_slots(&s2);
+    assert_eq!(slots[0].shape, [4, 1, 3, 3]);
+    assert_eq!(slots[2].name, "3.weight");
+    for s in [&s, &s2] {
+        let params = values(s.param_count(), 21);
+        let file = export(s, &params).unwrap();
+        assert_eq!(bits(&import(s, &file).unwrap()), bits(&params));
+        let parsed = tensors::spec_of(&file).unwrap();
+        assert_eq!(parsed.spec().layers(), s.layers());
+    }
+}
+
+#[test]
+fn conv_spec_text_round_trips_and_refuses_bad_geometry() {
+    let layers = [
+        Layer::conv2d(2, 3, (5, 7), (3, 2), 2, 1),
+        Layer::relu(),
+        Layer::avg_pool2d(3, (3, 4), 2, 1),
+        Layer::Pool {
+            window: microprop::hal::op::Window {
+                channels: 3,
+                height: 2,
+                width: 3,
+                kh: 1,
+                kw: 3,
+                stride: 1,
+                pad_h: 0,
+                pad_w: 0,
+            },
+            kind: microprop::PoolKind::Max,
+        },
+        Layer::flatten(),
+        Layer::dense(6, 2),
+    ];
+    let text = spec_text::format(&layers);
+    assert_eq!(
+        text,
+        "conv2d(2,3,5,7,3,2,2,1) relu avg_pool2d(3,3,4,2,2,1) max_pool2d(3,2,3,1,3,1) flatten dense(6,2)"
+    );
+    assert_eq!(spec_text::parse(&text).unwrap(), layers);
+    // Separate height and width padding: nine numbers.
+    let l = spec_text::parse("conv2d(1,1,4,4,3,3,1,0,1)").unwrap();
+    assert_eq!(spec_text::format(&l), "conv2d(1,1,4,4,3,3,1,0,1)");
+    assert_eq!(
+        spec_text::parse("global_avg_pool1d(8,50) avg_pool1d(2,9,3,1)").unwrap(),
+        [
+            Layer::global_avg_pool1d(8, 50),
+            Layer::avg_pool1d(2, 9, 3, 1)
+        ]
+    );
+    // A kernel larger than its padded input, named by layer.
+    assert_eq!(
+        spec_text::parse_spec("conv1d(1,2,4,7,1,1)").unwrap_err(),
+        spec_text::SpecTextError::Spec(microprop::SpecError::Geometry {
+            layer: 0,
+            problem: "the window is larger than the padded image"
+        })
+    );
+    assert_eq!(
+        spec_text::parse_spec("dense(8,8) max_pool1d(2,4,2,0)").unwrap_err(),
+        spec_text::SpecTextError::Spec(microprop::SpecError::Geometry {
+            layer: 1,
+            problem: "the stride is 0"
+        })
+    );
+}

@@ -340,7 +340,7 @@ impl fmt::Display for SpecError {
             SpecError::Empty => write!(f, "the spec has no layers"),
             SpecError::NoInputWidth => write!(
                 f,
-                "the first layer must be Dense or Maxout (it gives the input width)"
+                "the first layer must be Dense, Maxout, Conv or Pool (it gives the input width)"
             ),
             SpecError::Chain {
                 layer,
@@ -353,6 +353,7 @@ impl fmt::Display for SpecError {
             SpecError::ZeroWidth { layer } => {
                 write!(f, "layer {layer} has a zero width or zero maxout pieces")
             }
+            SpecError::Geometry { layer, problem } => write!(f, "layer {layer}: {problem}"),
             SpecError::TooLarge => write!(f, "the spec's sizes overflow usize"),
             SpecError::Training { layers, got } => write!(
                 f,

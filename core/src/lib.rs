@@ -99,7 +99,7 @@ pub use perceptron::{
     perceptron_arena_len, Perceptron, PerceptronLayout, PerceptronReport, Variant,
 };
 pub use rng::Rng;
-pub use spec::{Layer, Layout, OptimizerKind, Spec, SpecError, Train};
+pub use spec::{Layer, Layout, OptimizerKind, PoolKind, Spec, SpecError, Train};
 
 pub use microprop_hal as hal;
 pub use microprop_hal::{Activation, Backend, Element, Span};

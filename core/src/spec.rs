@@ -1,6 +1,7 @@
 //! A model is data: layer specs, and the `const fn`s that size its arena.
 
 use crate::Activation;
+use microprop_hal::op::Window;
 use microprop_hal::Span;
 
 /// One layer of a feed-forward network.
@@ -38,6 +39,82 @@ pub enum Layer {
     /// Row-wise softmax; keeps the width. (For training a classifier, prefer
     /// the fused [`crate::Loss::SoftmaxCrossEntropy`] on raw logits.)
     Softmax,
+    /// Convolution over channels-first images (PyTorch's `Conv1d` and
+    /// `Conv2d`): each of `outputs` channels is the sum over the input
+    /// channels of their cross-correlation with a `kh × kw` kernel, moved by
+    /// `stride` over the zero-padded input, plus a bias. Parameters: `W` of
+    /// `[outputs, channels, kh, kw]` (PyTorch's layout; for 1-D
+    /// `[outputs, channels, kw]`), then `b` of `[outputs]`. A row of input
+    /// is `channels × height × width` values, channels first; a row of
+    /// output `outputs × out_h × out_w`. Build it with [`Layer::conv1d`] or
+    /// [`Layer::conv2d`].
+    Conv {
+        /// The input's geometry and the kernel's sliding window.
+        window: Window,
+        /// Output channels.
+        outputs: usize,
+    },
+    /// PyTorch's `nn.Flatten`: keeps the row as it is (rows are flat,
+    /// channels first, already). It takes a place in the layer list, so
+    /// parameter names match an `nn.Sequential` that has one
+    /// (`"4.weight"` after a flatten at index 3).
+    Flatten,
+    /// Pooling over each channel of channels-first images (PyTorch's
+    /// `MaxPool1d/2d`, `AvgPool1d/2d`, no padding, floor output size; global
+    /// average pooling is a window as large as the image). No parameters.
+    /// A row of output is `channels × out_h × out_w` values.
+    Pool {
+        /// The input's geometry and the pooling window.
+        window: Window,
+        /// Maximum or average.
+        kind: PoolKind,
+    },
+}
+
+/// What a [`Layer::Pool`] takes of each window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum PoolKind {
+    /// The largest element (its gradient goes to the first largest).
+    Max,
+    /// The mean of the window's elements.
+    Avg,
+}
+
+/// A 1-D window: `channels` signals of `len` steps, a window of `k`,
+/// `stride`, `pad` zeros at both ends.
+const fn window1d(channels: usize, len: usize, k: usize, stride: usize, pad: usize) -> Window {
+    Window {
+        channels,
+        height: 1,
+        width: len,
+        kh: 1,
+        kw: k,
+        stride,
+        pad_h: 0,
+        pad_w: pad,
+    }
+}
+
+/// A 2-D window: `channels` images of `h × w`, a `k.0 × k.1` window,
+/// `stride` and `pad` in both directions.
+const fn window2d(
+    channels: usize,
+    (h, w): (usize, usize),
+    (kh, kw): (usize, usize),
+    stride: usize,
+    pad: usize,
+) -> Window {
+    Window {
+        channels,
+        height: h,
+        width: w,
+        kh,
+        kw,
+        stride,
+        pad_h: pad,
+        pad_w: pad,
+    }
 }
 
 impl Layer {
@@ -81,6 +158,129 @@ impl Layer {
     pub const fn softmax() -> Self {
         Layer::Softmax
     }
+    /// PyTorch's `nn.Flatten` (see [`Layer::Flatten`]).
+    pub const fn flatten() -> Self {
+        Layer::Flatten
+    }
+    /// 1-D convolution, PyTorch's `Conv1d(in_channels, out_channels, k,
+    /// stride, padding)` over inputs of `len` steps (microprop sizes the
+    /// arena at compile time, so the length is part of the layer): input
+    /// width `in_channels · len`, output width `out_channels · ((len +
+    /// 2·pad − k) / stride + 1)`.
+    ///
+    /// ```
+    /// use microprop::{Layer, OptimizerKind, Spec};
+    /// // 6 channels × 100 steps → 8 × 100 → pooled 8 × 50 → 8 → 4 classes.
+    /// const NET: Spec = Spec::new(&[
+    ///     Layer::conv1d(6, 8, 100, 5, 1, 2),
+    ///     Layer::relu(),
+    ///     Layer::max_pool1d(8, 100, 2, 2),
+    ///     Layer::global_avg_pool1d(8, 50),
+    ///     Layer::dense(8, 4),
+    /// ]);
+    /// static ARENA: [f32; NET.arena_len(1, OptimizerKind::Sgd)] = [0.0; NET.arena_len(1, OptimizerKind::Sgd)];
+    /// assert_eq!(NET.param_count(), 8 * 6 * 5 + 8 + 8 * 4 + 4);
+    /// ```
+    ///
+    /// Shapes that do not chain are a compile error: here the pooling
+    /// expects 6 channels where the convolution gives 8.
+    ///
+    /// ```compile_fail
+    /// use microprop::{Layer, OptimizerKind, Spec};
+    /// const BAD: Spec = Spec::new(&[Layer::conv1d(6, 8, 100, 5, 1, 2), Layer::max_pool1d(6, 100, 2, 2)]);
+    /// static ARENA: [f32; BAD.arena_len(1, OptimizerKind::Sgd)] = [0.0; BAD.arena_len(1, OptimizerKind::Sgd)];
+    /// ```
+    ///
+    /// So is a window that does not fit its padded input (kernel 7 over 4
+    /// steps padded to 6):
+    ///
+    /// ```compile_fail
+    /// use microprop::{Layer, OptimizerKind, Spec};
+    /// const BAD: Spec = Spec::new(&[Layer::conv1d(1, 2, 4, 7, 1, 1)]);
+    /// static ARENA: [f32; BAD.arena_len(1, OptimizerKind::Sgd)] = [0.0; BAD.arena_len(1, OptimizerKind::Sgd)];
+    /// ```
+    pub const fn conv1d(
+        in_channels: usize,
+        out_channels: usize,
+        len: usize,
+        k: usize,
+        stride: usize,
+        pad: usize,
+    ) -> Self {
+        Layer::Conv {
+            window: window1d(in_channels, len, k, stride, pad),
+            outputs: out_channels,
+        }
+    }
+    /// 2-D convolution, PyTorch's `Conv2d(in_channels, out_channels, (kh,
+    /// kw), stride, padding)` over `h × w` images (`size = (h, w)`): input
+    /// width `in_channels · h · w`.
+    pub const fn conv2d(
+        in_channels: usize,
+        out_channels: usize,
+        size: (usize, usize),
+        kernel: (usize, usize),
+        stride: usize,
+        pad: usize,
+    ) -> Self {
+        Layer::Conv {
+            window: window2d(in_channels, size, kernel, stride, pad),
+            outputs: out_channels,
+        }
+    }
+    /// 1-D max pooling, PyTorch's `MaxPool1d(k, stride)` over `channels`
+    /// signals of `len` steps.
+    pub const fn max_pool1d(channels: usize, len: usize, k: usize, stride: usize) -> Self {
+        Layer::Pool {
+            window: window1d(channels, len, k, stride, 0),
+            kind: PoolKind::Max,
+        }
+    }
+    /// 1-D average pooling, PyTorch's `AvgPool1d(k, stride)`.
+    pub const fn avg_pool1d(channels: usize, len: usize, k: usize, stride: usize) -> Self {
+        Layer::Pool {
+            window: window1d(channels, len, k, stride, 0),
+            kind: PoolKind::Avg,
+        }
+    }
+    /// 2-D max pooling, PyTorch's `MaxPool2d(k, stride)` over `channels`
+    /// images of `size = (h, w)`.
+    pub const fn max_pool2d(
+        channels: usize,
+        size: (usize, usize),
+        k: usize,
+        stride: usize,
+    ) -> Self {
+        Layer::Pool {
+            window: window2d(channels, size, (k, k), stride, 0),
+            kind: PoolKind::Max,
+        }
+    }
+    /// 2-D average pooling, PyTorch's `AvgPool2d(k, stride)`.
+    pub const fn avg_pool2d(
+        channels: usize,
+        size: (usize, usize),
+        k: usize,
+        stride: usize,
+    ) -> Self {
+        Layer::Pool {
+            window: window2d(channels, size, (k, k), stride, 0),
+            kind: PoolKind::Avg,
+        }
+    }
+    /// Global average pooling over `channels` signals of `len` steps (one
+    /// value per channel; PyTorch's `AdaptiveAvgPool1d(1)` then flatten).
+    pub const fn global_avg_pool1d(channels: usize, len: usize) -> Self {
+        Self::avg_pool1d(channels, len, len, 1)
+    }
+    /// Global average pooling over `channels` images of `size = (h, w)`
+    /// (PyTorch's `AdaptiveAvgPool2d(1)` then flatten).
+    pub const fn global_avg_pool2d(channels: usize, size: (usize, usize)) -> Self {
+        Layer::Pool {
+            window: window2d(channels, size, size, 1, 0),
+            kind: PoolKind::Avg,
+        }
+    }
 }
 
 /// One FNV-1a step of [`Spec::hash`]: `word`'s four little-endian bytes.
@@ -117,8 +317,18 @@ pub(crate) const fn mix_width(h: u32, width: usize) -> u32 {
 pub enum SpecError {
     /// The spec has no layers.
     Empty,
-    /// The first layer is not `Dense` or `Maxout`, so the input width is unknown.
+    /// The first layer is not `Dense`, `Maxout`, `Conv` or `Pool`, so the
+    /// input width is unknown.
     NoInputWidth,
+    /// Layer `layer` (a convolution or pooling) has a geometry that does not
+    /// work: a zero size or stride, or a window larger than its padded
+    /// input.
+    Geometry {
+        /// Index of the layer in the spec.
+        layer: usize,
+        /// What is wrong.
+        problem: &'static str,
+    },
     /// Layer `layer` expects `expected` inputs but the previous layer gives `got`.
     Chain {
         /// Index of the layer in the spec.
@@ -276,8 +486,11 @@ impl<'a> Spec<'a> {
             Ok(spec) => spec,
             Err(SpecError::Empty) => panic!("microprop spec: no layers"),
             Err(SpecError::NoInputWidth) => {
-                panic!("microprop spec: the first layer must be Dense or Maxout")
+                panic!("microprop spec: the first layer must be Dense, Maxout, Conv or Pool")
             }
+            Err(SpecError::Geometry { .. }) => panic!(
+                "microprop spec: a convolution or pooling window has a zero size or stride, or is larger than its padded input"
+            ),
             Err(SpecError::Chain { .. }) => {
                 panic!("microprop spec: a layer's inputs do not match the previous layer's outputs")
             }
@@ -296,6 +509,7 @@ impl<'a> Spec<'a> {
         }
         let inputs = match layers[0] {
             Layer::Dense { inputs, .. } | Layer::Maxout { inputs, .. } => inputs,
+            Layer::Conv { window, .. } | Layer::Pool { window, .. } => window.image_len(),
             _ => return Err(SpecError::NoInputWidth),
         };
         let mut width = inputs;
@@ -562,11 +776,23 @@ impl<'a> Spec<'a> {
         if self.outputs > scratch_w {
             scratch_w = self.outputs;
         }
+        // Sliding-window working space (convolution and pooling, forward
+        // and backward): per row, and constants.
+        let mut cols_w: usize = 0;
+        let mut consts_len: usize = 0;
         let mut width = self.inputs;
         let mut i = 0;
         while i < self.layers.len() {
             let layer = &self.layers[i];
             p = checked!(p.checked_add(layer.param_count()));
+            let cw = layer.cols_width();
+            if cw > cols_w {
+                cols_w = cw;
+            }
+            let cl = layer.consts_len();
+            if cl > consts_len {
+                consts_len = cl;
+            }
             t += self.train(i).trained_count(layer);
             let aw = layer.activation_width(width);
             if i < shared {
@@ -612,6 +838,8 @@ impl<'a> Spec<'a> {
         let sw = checked!(batch.checked_mul(scratch_w));
         let scratch_a = checked!(span(activations.end(), sw));
         let scratch_b = checked!(span(scratch_a.end(), sw));
+        let cols = checked!(span(scratch_b.end(), checked!(batch.checked_mul(cols_w))));
+        let consts = checked!(span(cols.end(), consts_len));
         // The loss decomposition's working space: enough for every loss
         // kind (hinge needs the most, `4 · outputs + 2`).
         let ls = if inference {
@@ -619,7 +847,7 @@ impl<'a> Spec<'a> {
         } else {
             checked!(checked!(self.outputs.checked_mul(4)).checked_add(2))
         };
-        let loss_scratch = checked!(span(scratch_b.end(), ls));
+        let loss_scratch = checked!(span(consts.end(), ls));
         let target = checked!(span(
             loss_scratch.end(),
             if inference {
@@ -641,6 +869,8 @@ impl<'a> Spec<'a> {
             shared_len,
             inference,
             scratch: [scratch_a, scratch_b],
+            cols,
+            consts,
             loss_scratch,
             target,
             scalars,
@@ -709,6 +939,14 @@ pub struct Layout {
     /// Two ping-pong buffers for backprop, `batch × width` each for the
     /// widest layer.
     pub scratch: [Span; 2],
+    /// Working space of convolution and pooling layers (their sliding
+    /// windows, forward and backward; empty without such layers): `batch ×`
+    /// the largest [`Layer::cols_width`].
+    pub cols: Span,
+    /// Constant vectors of convolution and pooling layers (ones for a
+    /// convolution's bias, `1/k` for an average), refilled by each layer
+    /// that uses them: the largest [`Layer::consts_len`].
+    pub consts: Span,
     /// Working space of the loss op's reference decomposition (see
     /// [`Loss::scratch_len`](microprop_hal::op::Loss::scratch_len)): a
     /// backend with a fused loss kernel leaves it untouched.
@@ -875,5 +1113,122 @@ mod tests {
         let l = spec.layout(1, OptimizerKind::Sgd);
         assert_eq!(l.activations.len, 10);
         assert_eq!(l.scratch[0].len, 8);
+    }
+
+    /// BasicMotions' shape: 6 channels × 100 steps, a 1-D CNN.
+    const CNN: [Layer; 5] = [
+        Layer::conv1d(6, 8, 100, 5, 1, 2),
+        Layer::relu(),
+        Layer::max_pool1d(8, 100, 2, 2),
+        Layer::global_avg_pool1d(8, 50),
+        Layer::dense(8, 4),
+    ];
+
+    #[test]
+    fn conv_and_pool_sizes_by_hand() {
+        let spec = Spec::new(&CNN);
+        // conv: W 8·6·5 = 240, b 8; dense 8·4 + 4 = 36.
+        assert_eq!(spec.param_count(), 240 + 8 + 36);
+        assert_eq!(spec.inputs(), 600);
+        // (100 + 2·2 − 5)/1 + 1 = 100 positions × 8 channels; pooled 8 × 50;
+        // global average 8; logits 4.
+        assert_eq!(CNN[0].output_width(600), 800);
+        assert_eq!(CNN[2].output_width(800), 400);
+        assert_eq!(CNN[3].output_width(400), 8);
+        assert_eq!(spec.outputs(), 4);
+        // Windows per row: conv 100 positions × 6 channels × 5 = 3000, the
+        // max pool 8 channels × 50 × 2 = 800, the global pool 8 × 1 × 50 =
+        // 400; each twice (windows and their gradient). Constants: 100 ones
+        // for the conv's bias, 50 for the global average's 1/50.
+        assert_eq!(
+            [
+                CNN[0].cols_width(),
+                CNN[2].cols_width(),
+                CNN[3].cols_width()
+            ],
+            [6000, 1600, 800]
+        );
+        assert_eq!(
+            [
+                CNN[0].consts_len(),
+                CNN[2].consts_len(),
+                CNN[3].consts_len()
+            ],
+            [100, 0, 50]
+        );
+        let l = spec.layout(4, OptimizerKind::Sgd);
+        assert_eq!((l.cols.len, l.consts.len), (4 * 6000, 100));
+        // Batch 4, SGD: params 284 + grads 284 + input 2400 + activations
+        // 4·(800 + 800 + 400 + 8 + 4) + scratch 2·4·800 + cols 24000 +
+        // consts 100 + loss scratch 4·4 + 2 + targets 4·4 + scalars 4.
+        assert_eq!(
+            spec.arena_len(4, OptimizerKind::Sgd),
+            284 + 284 + 2400 + 4 * 2012 + 6400 + 24000 + 100 + 18 + 16 + 4
+        );
+        // An MLP has no window space.
+        let l = NET.layout(4, OptimizerKind::Sgd);
+        assert_eq!((l.cols.len, l.consts.len), (0, 0));
+    }
+
+    #[test]
+    fn bad_conv_and_pool_geometry_is_a_typed_error_naming_the_layer() {
+        let geometry = |layer, problem| Err(SpecError::Geometry { layer, problem });
+        let too_big = "the window is larger than the padded image";
+        // Kernel 7 over 4 steps padded by 1 (6).
+        assert_eq!(
+            Spec::try_new(&[Layer::conv1d(1, 2, 4, 7, 1, 1)]),
+            geometry(0, too_big)
+        );
+        assert_eq!(
+            Spec::try_new(&[Layer::dense(8, 8), Layer::max_pool1d(2, 4, 2, 0)]),
+            geometry(1, "the stride is 0")
+        );
+        assert_eq!(
+            Spec::try_new(&[Layer::conv2d(1, 2, (3, 3), (4, 2), 1, 0)]),
+            geometry(0, too_big)
+        );
+        assert_eq!(
+            Spec::try_new(&[Layer::conv1d(0, 2, 4, 1, 1, 0)]),
+            geometry(0, "an image dimension is 0")
+        );
+        assert_eq!(
+            Spec::try_new(&[Layer::conv1d(1, 0, 4, 1, 1, 0)]),
+            Err(SpecError::ZeroWidth { layer: 0 })
+        );
+        // A pooling with padding (PyTorch pads max pooling with −∞).
+        let padded = Layer::Pool {
+            window: window1d(2, 4, 2, 2, 1),
+            kind: PoolKind::Max,
+        };
+        assert_eq!(
+            Spec::try_new(&[padded]),
+            geometry(0, "pooling takes no padding")
+        );
+        // Channels that do not match: 3 channels × 9 steps arrive, the pool
+        // expects 4 × 9.
+        assert_eq!(
+            Spec::try_new(&[
+                Layer::conv1d(2, 3, 9, 3, 1, 1),
+                Layer::max_pool1d(4, 9, 2, 2)
+            ]),
+            Err(SpecError::Chain {
+                layer: 1,
+                expected: 36,
+                got: 27
+            })
+        );
+        // Sizes that overflow are too large, not a wrap.
+        let m = usize::MAX / 2;
+        assert_eq!(
+            Spec::try_new(&[Layer::conv1d(m, 2, m, 1, 1, 0)]),
+            Err(SpecError::TooLarge)
+        );
+        // The conv and pool parts of the hash differ for different geometry.
+        const A: [Layer; 1] = [Layer::conv1d(1, 2, 8, 3, 1, 1)];
+        const B: [Layer; 1] = [Layer::conv1d(1, 2, 8, 3, 2, 2)];
+        const C: [Layer; 1] = [Layer::avg_pool1d(2, 8, 2, 2)];
+        const D: [Layer; 1] = [Layer::max_pool1d(2, 8, 2, 2)];
+        assert_ne!(Spec::new(&A).hash(), Spec::new(&B).hash());
+        assert_ne!(Spec::new(&C).hash(), Spec::new(&D).hash());
     }
 }

@@ -6,13 +6,15 @@
 //! its module, its variant and one arm in each dispatch here.
 
 mod activation;
+mod conv;
 mod dense;
 mod maxout;
 mod softmax;
 
-use microprop_hal::{Backend, Span};
+use microprop_hal::{op, Backend, Op, Span};
 
 use crate::network::{Cursor, LayerSpans, Network, Result};
+use crate::spec::mix;
 use crate::{Layer, SpecError};
 
 impl Layer {
@@ -30,7 +32,12 @@ impl Layer {
                 outputs,
                 pieces,
             } => maxout::check(index, width, inputs, outputs, pieces),
-            Layer::Activation(_) | Layer::Softmax => Ok(()),
+            Layer::Conv {
+                ref window,
+                outputs,
+            } => conv::check(index, width, window, outputs),
+            Layer::Pool { ref window, .. } => conv::check_pool(index, width, window),
+            Layer::Activation(_) | Layer::Softmax | Layer::Flatten => Ok(()),
         }
     }
 
@@ -45,6 +52,12 @@ impl Layer {
             } => maxout::mix_hash(h, inputs, outputs, pieces),
             Layer::Activation(a) => activation::mix_hash(h, a),
             Layer::Softmax => softmax::mix_hash(h),
+            Layer::Flatten => mix(h, 7),
+            Layer::Conv {
+                ref window,
+                outputs,
+            } => conv::mix_hash(h, window, outputs),
+            Layer::Pool { ref window, kind } => conv::mix_hash_pool(h, window, kind),
         }
     }
 
@@ -57,7 +70,11 @@ impl Layer {
                 outputs,
                 pieces,
             } => maxout::param_count(inputs, outputs, pieces),
-            Layer::Activation(_) | Layer::Softmax => 0,
+            Layer::Conv {
+                ref window,
+                outputs,
+            } => conv::param_count(window, outputs),
+            Layer::Activation(_) | Layer::Softmax | Layer::Flatten | Layer::Pool { .. } => 0,
         }
     }
 
@@ -70,7 +87,11 @@ impl Layer {
                 outputs,
                 pieces,
             } => maxout::weight_count(inputs, outputs, pieces),
-            Layer::Activation(_) | Layer::Softmax => 0,
+            Layer::Conv {
+                ref window,
+                outputs,
+            } => conv::weight_count(window, outputs),
+            Layer::Activation(_) | Layer::Softmax | Layer::Flatten | Layer::Pool { .. } => 0,
         }
     }
 
@@ -78,7 +99,12 @@ impl Layer {
     pub const fn output_width(&self, input: usize) -> usize {
         match *self {
             Layer::Dense { outputs, .. } | Layer::Maxout { outputs, .. } => outputs,
-            Layer::Activation(_) | Layer::Softmax => input,
+            Layer::Conv {
+                ref window,
+                outputs,
+            } => outputs.saturating_mul(window.positions()),
+            Layer::Pool { ref window, .. } => window.channels.saturating_mul(window.positions()),
+            Layer::Activation(_) | Layer::Softmax | Layer::Flatten => input,
         }
     }
 
@@ -87,7 +113,34 @@ impl Layer {
     pub(crate) const fn input_width(&self, output: usize) -> usize {
         match *self {
             Layer::Dense { inputs, .. } | Layer::Maxout { inputs, .. } => inputs,
-            Layer::Activation(_) | Layer::Softmax => output,
+            Layer::Conv { ref window, .. } | Layer::Pool { ref window, .. } => window.image_len(),
+            Layer::Activation(_) | Layer::Softmax | Layer::Flatten => output,
+        }
+    }
+
+    /// Elements per batch row of sliding-window working space (the
+    /// layout's `cols`): a convolution's or pooling's windows and their
+    /// gradient; 0 for other layers.
+    pub const fn cols_width(&self) -> usize {
+        match *self {
+            Layer::Conv { ref window, .. } | Layer::Pool { ref window, .. } => {
+                conv::cols_width(window)
+            }
+            _ => 0,
+        }
+    }
+
+    /// Elements of constant vectors (the layout's `consts`): ones over a
+    /// convolution's positions, `1/k` over an average's window; 0 for other
+    /// layers.
+    pub const fn consts_len(&self) -> usize {
+        match *self {
+            Layer::Conv { ref window, .. } => window.positions(),
+            Layer::Pool {
+                ref window,
+                kind: crate::PoolKind::Avg,
+            } => window.window_len(),
+            _ => 0,
         }
     }
 
@@ -148,6 +201,13 @@ pub(crate) fn forward<B: Backend>(
         } => maxout::forward(net, s, (rows, inputs, outputs, pieces))?,
         Layer::Activation(a) => activation::forward(net, s, a)?,
         Layer::Softmax => softmax::forward(net, s, rows)?,
+        // Rows are flat (channels first) already: the output is the input.
+        Layer::Flatten => net.exec(&Op::Copy(op::Copy {
+            src: s.input,
+            dst: s.output,
+        }))?,
+        Layer::Conv { window, outputs } => conv::forward(net, s, rows, &window, outputs)?,
+        Layer::Pool { window, kind } => conv::pool_forward(net, s, rows, &window, kind)?,
     }
     Ok(next)
 }
@@ -187,5 +247,13 @@ pub(crate) fn backward<B: Backend>(
         ),
         Layer::Activation(a) => activation::backward(net, s, dy, a).map(|()| slot),
         Layer::Softmax => softmax::backward(net, s, dy, rows).map(|()| slot),
+        // The gradient passes through unchanged.
+        Layer::Flatten => Ok(slot),
+        Layer::Conv { window, outputs } => {
+            conv::backward(net, s, dy, rows, &window, outputs, slot, want_dx, fused)
+        }
+        Layer::Pool { window, kind } => {
+            conv::pool_backward(net, s, dy, rows, &window, (kind, slot, want_dx))
+        }
     }
 }

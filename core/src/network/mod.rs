@@ -294,6 +294,12 @@ impl<'s, B: Backend> Network<'s, B> {
                     outputs,
                     pieces,
                 } => (inputs, outputs * pieces),
+                // A kernel's receptive field: channels · kh · kw in, outputs
+                // · kh · kw out (Glorot's and He's convention for convolutions).
+                Layer::Conv { window, outputs } => (
+                    window.channels * window.window_len(),
+                    outputs * window.window_len(),
+                ),
                 _ => continue,
             };
             let next_is_rectifier = matches!(

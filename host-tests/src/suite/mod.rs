@@ -6,6 +6,7 @@
 
 pub mod anchor;
 pub mod contract;
+pub mod conv;
 pub mod differential;
 pub mod edges;
 pub mod grads;

@@ -1,0 +1,419 @@
+//! Convolution and pooling over channels-first images (1-D signals are
+//! images of height 1), lowered to sliding windows ([`op::Im2col`],
+//! [`op::Col2im`]) and existing ops:
+//!
+//! - a convolution is, per sample, `y = b·1ᵀ + W · colsᵀ` (two gemms: the
+//!   bias broadcast over the positions through a vector of ones, then the
+//!   kernel over the windows), which is channels-first `[outputs,
+//!   positions]`; its backward recomputes the windows, `dW += dy · cols`,
+//!   `db += dy · 1`, and `dx = col2im(dyᵀ · W)`;
+//! - max pooling is a [`op::Maxout`] over each channel's windows, average
+//!   pooling a gemm with the vector `1/k`; their backward goes through
+//!   [`op::MaxoutBackward`] or the transposed gemm, then col2im.
+//!
+//! The windows live in the arena's `cols` span (`2 · cols_len` per row:
+//! the windows and their gradient), the ones and `1/k` in `consts`.
+
+use microprop_hal::op::{ColLayout, Window};
+use microprop_hal::{op, Backend, Element, Op, Span};
+
+use super::dense::chain;
+use crate::network::{LayerSpans, Network, Result};
+use crate::spec::{mix, mix_width};
+use crate::{PoolKind, SpecError};
+
+/// Geometry checks shared by convolution and pooling: the input chains,
+/// the window works, and the windows' size is addressable.
+const fn check_window(
+    layer: usize,
+    width: usize,
+    w: &Window,
+) -> core::result::Result<(), SpecError> {
+    if let Some(problem) = w.problem() {
+        return Err(SpecError::Geometry { layer, problem });
+    }
+    // Every size below is a product of these; the saturating helpers cap
+    // at usize::MAX, so a product that reaches it is refused.
+    if w.image_len() == usize::MAX || w.cols_len() >= usize::MAX / 2 {
+        return Err(SpecError::TooLarge);
+    }
+    chain(layer, width, w.image_len())
+}
+
+/// The spec checks of a convolution.
+pub(crate) const fn check(
+    layer: usize,
+    width: usize,
+    w: &Window,
+    outputs: usize,
+) -> core::result::Result<(), SpecError> {
+    if let Err(e) = check_window(layer, width, w) {
+        return Err(e);
+    }
+    if outputs == 0 {
+        return Err(SpecError::ZeroWidth { layer });
+    }
+    let fan_in = w.channels.saturating_mul(w.window_len());
+    match fan_in.checked_add(1) {
+        Some(f) if f.checked_mul(outputs).is_some() => {}
+        _ => return Err(SpecError::TooLarge),
+    }
+    match outputs.checked_mul(w.positions()) {
+        Some(_) => Ok(()),
+        None => Err(SpecError::TooLarge),
+    }
+}
+
+/// The spec checks of a pooling layer: no padding (PyTorch pads max
+/// pooling with −∞, not zeros; microprop's pools take none).
+pub(crate) const fn check_pool(
+    layer: usize,
+    width: usize,
+    w: &Window,
+) -> core::result::Result<(), SpecError> {
+    if w.pad_h != 0 || w.pad_w != 0 {
+        return Err(SpecError::Geometry {
+            layer,
+            problem: "pooling takes no padding",
+        });
+    }
+    check_window(layer, width, w)
+}
+
+/// The window's words in the spec hash.
+const fn mix_window(h: u32, w: &Window) -> u32 {
+    let h = mix_width(mix_width(mix_width(h, w.channels), w.height), w.width);
+    let h = mix_width(mix_width(mix_width(h, w.kh), w.kw), w.stride);
+    mix_width(mix_width(h, w.pad_h), w.pad_w)
+}
+
+/// The spec hash's words for a convolution: kind 5, its window, its
+/// output channels.
+pub(crate) const fn mix_hash(h: u32, w: &Window, outputs: usize) -> u32 {
+    mix_width(mix_window(mix(h, 5), w), outputs)
+}
+
+/// The spec hash's words for pooling: kind 6, its window, max 0 / avg 1.
+pub(crate) const fn mix_hash_pool(h: u32, w: &Window, kind: PoolKind) -> u32 {
+    mix(
+        mix_window(mix(h, 6), w),
+        match kind {
+            PoolKind::Max => 0,
+            PoolKind::Avg => 1,
+        },
+    )
+}
+
+/// Weights of a convolution: `outputs · channels · kh · kw`.
+pub(crate) const fn weight_count(w: &Window, outputs: usize) -> usize {
+    outputs * w.channels * w.window_len()
+}
+
+/// Parameters: the kernel, then one bias per output channel.
+pub(crate) const fn param_count(w: &Window, outputs: usize) -> usize {
+    weight_count(w, outputs) + outputs
+}
+
+/// The sliding windows of one sample over all channels, and their gradient.
+pub(crate) const fn cols_width(w: &Window) -> usize {
+    w.cols_len().saturating_mul(2)
+}
+
+/// The conv's windows as an im2col (or col2im) of `rows` rows.
+fn windows(x: Span, cols: Span, rows: usize, w: &Window, layout: ColLayout) -> op::Im2col {
+    op::Im2col {
+        x,
+        cols,
+        rows,
+        window: *w,
+        layout,
+    }
+}
+
+/// Convolution forward for `rows` rows: windows, then per sample the bias
+/// broadcast and the kernel gemm into the channels-first output.
+pub(crate) fn forward<B: Backend>(
+    net: &mut Network<'_, B>,
+    s: &LayerSpans,
+    rows: usize,
+    w: &Window,
+    outputs: usize,
+) -> Result<(), B> {
+    let (pos, fan_in) = (w.positions(), w.channels * w.window_len());
+    let cols = net.layout().cols.prefix(rows * pos * fan_in);
+    let ones = net.layout().consts.prefix(pos);
+    net.exec(&Op::Im2col(windows(
+        s.input,
+        cols,
+        rows,
+        w,
+        ColLayout::Conv,
+    )))?;
+    net.exec(&Op::Fill(op::Fill {
+        dst: ones,
+        value: B::Elem::ONE,
+    }))?;
+    let out = outputs * pos;
+    for r in 0..rows {
+        let y = s.output.slice(r * out, out);
+        // y = b · 1ᵀ ([outputs × 1] · [1 × pos]), then y += W · colsᵣᵀ.
+        net.exec(&Op::Gemm(op::Gemm {
+            m: outputs,
+            n: pos,
+            k: 1,
+            a: s.bias,
+            trans_a: false,
+            b: ones,
+            trans_b: false,
+            c: y,
+            alpha: B::Elem::ONE,
+            beta: B::Elem::ZERO,
+        }))?;
+        net.exec(&Op::Gemm(op::Gemm {
+            m: outputs,
+            n: pos,
+            k: fan_in,
+            a: s.weights,
+            trans_a: false,
+            b: cols.slice(r * pos * fan_in, pos * fan_in),
+            trans_b: true,
+            c: y,
+            alpha: B::Elem::ONE,
+            beta: B::Elem::ONE,
+        }))?;
+    }
+    Ok(())
+}
+
+/// Convolution backward from `dy` (scratch slot `slot`, `rows × outputs ×
+/// positions`): with `want_dx`, `dx = col2im(dyᵀ W)` into the other slot
+/// (from the old `W`, before a fused update); then what the layer trains:
+/// `dW += dy · cols`, `db += dy · 1` (fused SGD: applied to `W` and `b`).
+/// Returns the slot holding the downstream gradient.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn backward<B: Backend>(
+    net: &mut Network<'_, B>,
+    s: &LayerSpans,
+    dy: Span,
+    rows: usize,
+    w: &Window,
+    outputs: usize,
+    slot: usize,
+    want_dx: bool,
+    fused: bool,
+) -> Result<usize, B> {
+    let (pos, fan_in) = (w.positions(), w.channels * w.window_len());
+    let n = rows * pos * fan_in;
+    let cols = net.layout().cols.prefix(n);
+    let dcols = net.layout().cols.slice(n, n);
+    let ones = net.layout().consts.prefix(pos);
+    let out = outputs * pos;
+    let one = B::Elem::ONE;
+    if want_dx {
+        // dcolsᵣ = dyᵣᵀ · W: [pos × outputs] · [outputs × fan_in].
+        for r in 0..rows {
+            net.exec(&Op::Gemm(op::Gemm {
+                m: pos,
+                n: fan_in,
+                k: outputs,
+                a: dy.slice(r * out, out),
+                trans_a: true,
+                b: s.weights,
+                trans_b: false,
+                c: dcols.slice(r * pos * fan_in, pos * fan_in),
+                alpha: one,
+                beta: B::Elem::ZERO,
+            }))?;
+        }
+        let dx = net.scratch(1 - slot).prefix(rows * w.image_len());
+        net.exec(&Op::Fill(op::Fill {
+            dst: dx,
+            value: B::Elem::ZERO,
+        }))?;
+        net.exec(&Op::Col2im(op::Col2im {
+            cols: dcols,
+            x: dx,
+            rows,
+            window: *w,
+            layout: ColLayout::Conv,
+        }))?;
+    }
+    let (train_w, train_b) = (s.train.trains_weights(), s.train.trains_biases());
+    let done = Ok(if want_dx { 1 - slot } else { slot });
+    if !train_b {
+        return done;
+    }
+    if train_w {
+        net.exec(&Op::Im2col(windows(
+            s.input,
+            cols,
+            rows,
+            w,
+            ColLayout::Conv,
+        )))?;
+    }
+    net.exec(&Op::Fill(op::Fill {
+        dst: ones,
+        value: one,
+    }))?;
+    let neg_lr = net.hyper.neg_lr;
+    for r in 0..rows {
+        let dyr = dy.slice(r * out, out);
+        // Fused SGD: W ← decay·W − lr·Σᵣ dyᵣ colsᵣ, the decay once.
+        let (cw, cb, alpha, beta) = if fused {
+            let decay = if r == 0 { net.hyper.decay } else { one };
+            (s.weights, s.bias, neg_lr, decay)
+        } else {
+            (s.dweights, s.dbias, one, one)
+        };
+        if train_w {
+            net.exec(&Op::Gemm(op::Gemm {
+                m: outputs,
+                n: fan_in,
+                k: pos,
+                a: dyr,
+                trans_a: false,
+                b: cols.slice(r * pos * fan_in, pos * fan_in),
+                trans_b: false,
+                c: cw,
+                alpha,
+                beta,
+            }))?;
+        }
+        net.exec(&Op::Gemm(op::Gemm {
+            m: outputs,
+            n: 1,
+            k: pos,
+            a: dyr,
+            trans_a: false,
+            b: ones,
+            trans_b: false,
+            c: cb,
+            alpha,
+            beta: one,
+        }))?;
+    }
+    done
+}
+
+/// Pooling forward for `rows` rows: each channel's windows, then their
+/// maximum or mean.
+pub(crate) fn pool_forward<B: Backend>(
+    net: &mut Network<'_, B>,
+    s: &LayerSpans,
+    rows: usize,
+    w: &Window,
+    kind: PoolKind,
+) -> Result<(), B> {
+    let units = w.channels * w.positions();
+    let k = w.window_len();
+    let cols = net.layout().cols.prefix(rows * units * k);
+    net.exec(&Op::Im2col(windows(
+        s.input,
+        cols,
+        rows,
+        w,
+        ColLayout::Pool,
+    )))?;
+    match kind {
+        PoolKind::Max => net.exec(&Op::Maxout(op::Maxout {
+            x: cols,
+            y: s.output,
+            rows,
+            units,
+            k,
+        })),
+        PoolKind::Avg => {
+            let mean = net.layout().consts.prefix(k);
+            net.exec(&Op::Fill(op::Fill {
+                dst: mean,
+                value: B::Elem::from_f64(1.0 / k as f64),
+            }))?;
+            net.exec(&Op::Gemm(op::Gemm {
+                m: rows * units,
+                n: 1,
+                k,
+                a: cols,
+                trans_a: false,
+                b: mean,
+                trans_b: false,
+                c: s.output,
+                alpha: B::Elem::ONE,
+                beta: B::Elem::ZERO,
+            }))
+        }
+    }
+}
+
+/// Pooling backward from `dy` (slot `slot`): with `want_dx`, each window
+/// element's gradient (the first maximum's, or `dy / k`), then col2im into
+/// the other slot. Returns the slot holding the downstream gradient.
+pub(crate) fn pool_backward<B: Backend>(
+    net: &mut Network<'_, B>,
+    s: &LayerSpans,
+    dy: Span,
+    rows: usize,
+    w: &Window,
+    (kind, slot, want_dx): (PoolKind, usize, bool),
+) -> Result<usize, B> {
+    if !want_dx {
+        return Ok(slot);
+    }
+    let units = w.channels * w.positions();
+    let k = w.window_len();
+    let n = rows * units * k;
+    let cols = net.layout().cols.prefix(n);
+    let dcols = net.layout().cols.slice(n, n);
+    match kind {
+        PoolKind::Max => {
+            net.exec(&Op::Im2col(windows(
+                s.input,
+                cols,
+                rows,
+                w,
+                ColLayout::Pool,
+            )))?;
+            net.exec(&Op::MaxoutBackward(op::MaxoutBackward {
+                x: cols,
+                dy,
+                dx: dcols,
+                rows,
+                units,
+                k,
+            }))?;
+        }
+        PoolKind::Avg => {
+            let mean = net.layout().consts.prefix(k);
+            net.exec(&Op::Fill(op::Fill {
+                dst: mean,
+                value: B::Elem::from_f64(1.0 / k as f64),
+            }))?;
+            // dcols = dy · (1/k)ᵀ: [rows·units × 1] · [1 × k].
+            net.exec(&Op::Gemm(op::Gemm {
+                m: rows * units,
+                n: k,
+                k: 1,
+                a: dy,
+                trans_a: false,
+                b: mean,
+                trans_b: false,
+                c: dcols,
+                alpha: B::Elem::ONE,
+                beta: B::Elem::ZERO,
+            }))?;
+        }
+    }
+    let dx = net.scratch(1 - slot).prefix(rows * w.image_len());
+    net.exec(&Op::Fill(op::Fill {
+        dst: dx,
+        value: B::Elem::ZERO,
+    }))?;
+    net.exec(&Op::Col2im(op::Col2im {
+        cols: dcols,
+        x: dx,
+        rows,
+        window: *w,
+        layout: ColLayout::Pool,
+    }))?;
+    Ok(1 - slot)
+}
