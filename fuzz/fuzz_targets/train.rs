@@ -1,4 +1,5 @@
-//! Training invariants under arbitrary specs (small widths), configs
+//! Training invariants under arbitrary specs (small widths; dense,
+//! maxout, convolution, pooling, flatten and every activation), configs
 //! (every optimizer; learning rate, momentum, β, ε, L2 from tiny to huge,
 //! negative, NaN, ±∞), inputs and targets (NaN, ±∞, labels out of range,
 //! wrong lengths) and an arbitrary sequence of API calls (forward, output,
@@ -64,7 +65,7 @@ fn spec_layers(r: &mut Bytes) -> Vec<Layer> {
     let mut width = r.range(1, 5);
     let mut layers = Vec::new();
     for _ in 0..n {
-        let l = match r.u8() % 12 {
+        let l = match r.u8() % 15 {
             0..=3 => {
                 let out = r.range(1, 5);
                 let l = Layer::dense(width, out);
@@ -83,6 +84,24 @@ fn spec_layers(r: &mut Bytes) -> Vec<Layer> {
             8 => Layer::leaky_relu(hyper(r, 0.01)),
             9 => Layer::elu(hyper(r, 1.0)),
             10 => Layer::softplus(),
+            // Convolution and pooling over the row as 1 or 2 channels (a
+            // zero stride or a window past the padded input is refused by
+            // the spec, with the layer named).
+            kind @ (12 | 13) => {
+                let c = if width % 2 == 0 && r.bool() { 2 } else { 1 };
+                let len = width / c;
+                let (k, stride) = (r.range(1, len + 1), r.below(3));
+                let l = if kind == 12 {
+                    Layer::conv1d(c, r.range(1, 3), len, k, stride, r.below(2))
+                } else if r.bool() {
+                    Layer::max_pool1d(c, len, k, stride)
+                } else {
+                    Layer::avg_pool1d(c, len, k, stride)
+                };
+                width = l.output_width(width).max(1);
+                l
+            }
+            14 => Layer::flatten(),
             _ => Layer::softmax(),
         };
         layers.push(l);
