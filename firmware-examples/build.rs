@@ -106,6 +106,7 @@ fn main() {
     println!("cargo:rustc-link-search={}", out.display());
 
     digits(&out);
+    basic_motions(&out);
     pretrained(&out, finetune_hidden(board));
 }
 
@@ -152,4 +153,29 @@ fn digits(out: &std::path::Path) {
     let d = microprop_data::Digits::load().unwrap_or_else(|e| panic!("data/digits.csv: {e}"));
     fs::write(out.join("digits_x.bin"), &d.pixels).expect("write digits_x.bin");
     fs::write(out.join("digits_y.bin"), &d.labels).expect("write digits_y.bin");
+}
+
+/// BasicMotions (`../data/timeseries`, through `microprop-data`): each
+/// channel standardised with the training split's mean and standard
+/// deviation (applied to both splits), written as little-endian f32 in
+/// PyTorch's `[N, C, L]` order (`motions_{train,test}_x.bin`) and u8 class
+/// indices (`motions_{train,test}_y.bin`) for the `motions` example.
+fn basic_motions(out: &std::path::Path) {
+    use microprop_data::TimeSeries;
+    let load = |t: Result<TimeSeries, _>| t.unwrap_or_else(|e| panic!("BasicMotions: {e}"));
+    let mut train = load(TimeSeries::basic_motions_train());
+    let mut test = load(TimeSeries::basic_motions_test());
+    let stats = train.channel_stats();
+    for (name, set) in [("train", &mut train), ("test", &mut test)] {
+        set.standardize(&stats)
+            .unwrap_or_else(|e| panic!("BasicMotions: {e}"));
+        let x: Vec<u8> = set.x.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let y: Vec<u8> = set
+            .labels
+            .iter()
+            .map(|&l| u8::try_from(l).expect("a class index below 256"))
+            .collect();
+        fs::write(out.join(format!("motions_{name}_x.bin")), x).expect("write motions x");
+        fs::write(out.join(format!("motions_{name}_y.bin")), y).expect("write motions y");
+    }
 }

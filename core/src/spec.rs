@@ -777,17 +777,17 @@ impl<'a> Spec<'a> {
             scratch_w = self.outputs;
         }
         // Sliding-window working space (convolution and pooling, forward
-        // and backward): per row, and constants.
-        let mut cols_w: usize = 0;
+        // and backward, one sample at a time), and constants.
+        let mut cols_len: usize = 0;
         let mut consts_len: usize = 0;
         let mut width = self.inputs;
         let mut i = 0;
         while i < self.layers.len() {
             let layer = &self.layers[i];
             p = checked!(p.checked_add(layer.param_count()));
-            let cw = layer.cols_width();
-            if cw > cols_w {
-                cols_w = cw;
+            let cw = layer.cols_len();
+            if cw > cols_len {
+                cols_len = cw;
             }
             let cl = layer.consts_len();
             if cl > consts_len {
@@ -838,7 +838,7 @@ impl<'a> Spec<'a> {
         let sw = checked!(batch.checked_mul(scratch_w));
         let scratch_a = checked!(span(activations.end(), sw));
         let scratch_b = checked!(span(scratch_a.end(), sw));
-        let cols = checked!(span(scratch_b.end(), checked!(batch.checked_mul(cols_w))));
+        let cols = checked!(span(scratch_b.end(), cols_len));
         let consts = checked!(span(cols.end(), consts_len));
         // The loss decomposition's working space: enough for every loss
         // kind (hinge needs the most, `4 · outputs + 2`).
@@ -939,9 +939,9 @@ pub struct Layout {
     /// Two ping-pong buffers for backprop, `batch × width` each for the
     /// widest layer.
     pub scratch: [Span; 2],
-    /// Working space of convolution and pooling layers (their sliding
-    /// windows, forward and backward; empty without such layers): `batch ×`
-    /// the largest [`Layer::cols_width`].
+    /// Working space of convolution and pooling layers (one sample's
+    /// sliding windows, forward and backward; empty without such layers):
+    /// the largest [`Layer::cols_len`], whatever the batch.
     pub cols: Span,
     /// Constant vectors of convolution and pooling layers (ones for a
     /// convolution's bias, `1/k` for an average), refilled by each layer
@@ -1136,17 +1136,14 @@ mod tests {
         assert_eq!(CNN[2].output_width(800), 400);
         assert_eq!(CNN[3].output_width(400), 8);
         assert_eq!(spec.outputs(), 4);
-        // Windows per row: conv 100 positions × 6 channels × 5 = 3000, the
-        // max pool 8 channels × 50 × 2 = 800, the global pool 8 × 1 × 50 =
-        // 400; each twice (windows and their gradient). Constants: 100 ones
-        // for the conv's bias, 50 for the global average's 1/50.
+        // One sample's windows: conv 100 positions × 6 channels × 5 =
+        // 3000; the max pool 8 channels × 50 × 2 = 800 and the global pool
+        // 8 × 1 × 50 = 400, each twice (windows and their gradient).
+        // Constants: 100 ones for the conv's bias, 50 for the global
+        // average's 1/50.
         assert_eq!(
-            [
-                CNN[0].cols_width(),
-                CNN[2].cols_width(),
-                CNN[3].cols_width()
-            ],
-            [6000, 1600, 800]
+            [CNN[0].cols_len(), CNN[2].cols_len(), CNN[3].cols_len()],
+            [3000, 1600, 800]
         );
         assert_eq!(
             [
@@ -1157,13 +1154,13 @@ mod tests {
             [100, 0, 50]
         );
         let l = spec.layout(4, OptimizerKind::Sgd);
-        assert_eq!((l.cols.len, l.consts.len), (4 * 6000, 100));
+        assert_eq!((l.cols.len, l.consts.len), (3000, 100));
         // Batch 4, SGD: params 284 + grads 284 + input 2400 + activations
-        // 4·(800 + 800 + 400 + 8 + 4) + scratch 2·4·800 + cols 24000 +
+        // 4·(800 + 800 + 400 + 8 + 4) + scratch 2·4·800 + cols 3000 +
         // consts 100 + loss scratch 4·4 + 2 + targets 4·4 + scalars 4.
         assert_eq!(
             spec.arena_len(4, OptimizerKind::Sgd),
-            284 + 284 + 2400 + 4 * 2012 + 6400 + 24000 + 100 + 18 + 16 + 4
+            284 + 284 + 2400 + 4 * 2012 + 6400 + 3000 + 100 + 18 + 16 + 4
         );
         // An MLP has no window space.
         let l = NET.layout(4, OptimizerKind::Sgd);

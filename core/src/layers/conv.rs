@@ -11,8 +11,10 @@
 //!   pooling a gemm with the vector `1/k`; their backward goes through
 //!   [`op::MaxoutBackward`] or the transposed gemm, then col2im.
 //!
-//! The windows live in the arena's `cols` span (`2 · cols_len` per row:
-//! the windows and their gradient), the ones and `1/k` in `consts`.
+//! Every layer works sample by sample, so the windows of one sample are
+//! all the working space it needs, whatever the batch: the arena's `cols`
+//! span (`2 · cols_len`: a pooling's windows and their gradient; a
+//! convolution reuses one half), the ones and `1/k` in `consts`.
 
 use microprop_hal::op::{ColLayout, Window};
 use microprop_hal::{op, Backend, Element, Op, Span};
@@ -114,24 +116,41 @@ pub(crate) const fn param_count(w: &Window, outputs: usize) -> usize {
     weight_count(w, outputs) + outputs
 }
 
-/// The sliding windows of one sample over all channels, and their gradient.
-pub(crate) const fn cols_width(w: &Window) -> usize {
-    w.cols_len().saturating_mul(2)
+/// Working space: the sliding windows of one sample over all channels,
+/// and (pooling) their gradient.
+pub(crate) const fn cols_len(w: &Window, pool: bool) -> usize {
+    if pool {
+        w.cols_len().saturating_mul(2)
+    } else {
+        w.cols_len()
+    }
 }
 
-/// The conv's windows as an im2col (or col2im) of `rows` rows.
-fn windows(x: Span, cols: Span, rows: usize, w: &Window, layout: ColLayout) -> op::Im2col {
+/// The windows of one sample (`x`, one row) into `cols`.
+fn windows(x: Span, cols: Span, w: &Window, layout: ColLayout) -> op::Im2col {
     op::Im2col {
         x,
         cols,
-        rows,
+        rows: 1,
         window: *w,
         layout,
     }
 }
 
-/// Convolution forward for `rows` rows: windows, then per sample the bias
-/// broadcast and the kernel gemm into the channels-first output.
+/// `x += col2im(cols)` for one sample (`x`, one row).
+fn unwindow(cols: Span, x: Span, w: &Window, layout: ColLayout) -> op::Col2im {
+    op::Col2im {
+        cols,
+        x,
+        rows: 1,
+        window: *w,
+        layout,
+    }
+}
+
+/// Convolution forward for `rows` rows, sample by sample (so the windows
+/// take one sample's room, whatever the batch): windows, the bias
+/// broadcast, the kernel gemm into the channels-first output.
 pub(crate) fn forward<B: Backend>(
     net: &mut Network<'_, B>,
     s: &LayerSpans,
@@ -139,16 +158,9 @@ pub(crate) fn forward<B: Backend>(
     w: &Window,
     outputs: usize,
 ) -> Result<(), B> {
-    let (pos, fan_in) = (w.positions(), w.channels * w.window_len());
-    let cols = net.layout().cols.prefix(rows * pos * fan_in);
+    let (pos, fan_in, image) = (w.positions(), w.channels * w.window_len(), w.image_len());
+    let cols = net.layout().cols.prefix(pos * fan_in);
     let ones = net.layout().consts.prefix(pos);
-    net.exec(&Op::Im2col(windows(
-        s.input,
-        cols,
-        rows,
-        w,
-        ColLayout::Conv,
-    )))?;
     net.exec(&Op::Fill(op::Fill {
         dst: ones,
         value: B::Elem::ONE,
@@ -156,7 +168,13 @@ pub(crate) fn forward<B: Backend>(
     let out = outputs * pos;
     for r in 0..rows {
         let y = s.output.slice(r * out, out);
-        // y = b · 1ᵀ ([outputs × 1] · [1 × pos]), then y += W · colsᵣᵀ.
+        net.exec(&Op::Im2col(windows(
+            s.input.slice(r * image, image),
+            cols,
+            w,
+            ColLayout::Conv,
+        )))?;
+        // y = b · 1ᵀ ([outputs × 1] · [1 × pos]), then y += W · colsᵀ.
         net.exec(&Op::Gemm(op::Gemm {
             m: outputs,
             n: pos,
@@ -175,7 +193,7 @@ pub(crate) fn forward<B: Backend>(
             k: fan_in,
             a: s.weights,
             trans_a: false,
-            b: cols.slice(r * pos * fan_in, pos * fan_in),
+            b: cols,
             trans_b: true,
             c: y,
             alpha: B::Elem::ONE,
@@ -186,10 +204,11 @@ pub(crate) fn forward<B: Backend>(
 }
 
 /// Convolution backward from `dy` (scratch slot `slot`, `rows × outputs ×
-/// positions`): with `want_dx`, `dx = col2im(dyᵀ W)` into the other slot
-/// (from the old `W`, before a fused update); then what the layer trains:
-/// `dW += dy · cols`, `db += dy · 1` (fused SGD: applied to `W` and `b`).
-/// Returns the slot holding the downstream gradient.
+/// positions`), sample by sample: with `want_dx`, `dx = col2im(dyᵀ W)` into
+/// the other slot (from the old `W`, before a fused update: every sample's
+/// `dx` comes first); then what the layer trains: `dW += dy · cols` (the
+/// windows computed again), `db += dy · 1` (fused SGD: applied to `W` and
+/// `b`, the decay once). Returns the slot holding the downstream gradient.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn backward<B: Backend>(
     net: &mut Network<'_, B>,
@@ -202,16 +221,19 @@ pub(crate) fn backward<B: Backend>(
     want_dx: bool,
     fused: bool,
 ) -> Result<usize, B> {
-    let (pos, fan_in) = (w.positions(), w.channels * w.window_len());
-    let n = rows * pos * fan_in;
-    let cols = net.layout().cols.prefix(n);
-    let dcols = net.layout().cols.slice(n, n);
+    let (pos, fan_in, image) = (w.positions(), w.channels * w.window_len(), w.image_len());
+    let cols = net.layout().cols.prefix(pos * fan_in);
     let ones = net.layout().consts.prefix(pos);
     let out = outputs * pos;
     let one = B::Elem::ONE;
     if want_dx {
-        // dcolsᵣ = dyᵣᵀ · W: [pos × outputs] · [outputs × fan_in].
+        let dx = net.scratch(1 - slot).prefix(rows * image);
+        net.exec(&Op::Fill(op::Fill {
+            dst: dx,
+            value: B::Elem::ZERO,
+        }))?;
         for r in 0..rows {
+            // colsᵣ' = dyᵣᵀ · W: [pos × outputs] · [outputs × fan_in].
             net.exec(&Op::Gemm(op::Gemm {
                 m: pos,
                 n: fan_in,
@@ -220,37 +242,22 @@ pub(crate) fn backward<B: Backend>(
                 trans_a: true,
                 b: s.weights,
                 trans_b: false,
-                c: dcols.slice(r * pos * fan_in, pos * fan_in),
+                c: cols,
                 alpha: one,
                 beta: B::Elem::ZERO,
             }))?;
+            net.exec(&Op::Col2im(unwindow(
+                cols,
+                dx.slice(r * image, image),
+                w,
+                ColLayout::Conv,
+            )))?;
         }
-        let dx = net.scratch(1 - slot).prefix(rows * w.image_len());
-        net.exec(&Op::Fill(op::Fill {
-            dst: dx,
-            value: B::Elem::ZERO,
-        }))?;
-        net.exec(&Op::Col2im(op::Col2im {
-            cols: dcols,
-            x: dx,
-            rows,
-            window: *w,
-            layout: ColLayout::Conv,
-        }))?;
     }
     let (train_w, train_b) = (s.train.trains_weights(), s.train.trains_biases());
     let done = Ok(if want_dx { 1 - slot } else { slot });
     if !train_b {
         return done;
-    }
-    if train_w {
-        net.exec(&Op::Im2col(windows(
-            s.input,
-            cols,
-            rows,
-            w,
-            ColLayout::Conv,
-        )))?;
     }
     net.exec(&Op::Fill(op::Fill {
         dst: ones,
@@ -267,13 +274,19 @@ pub(crate) fn backward<B: Backend>(
             (s.dweights, s.dbias, one, one)
         };
         if train_w {
+            net.exec(&Op::Im2col(windows(
+                s.input.slice(r * image, image),
+                cols,
+                w,
+                ColLayout::Conv,
+            )))?;
             net.exec(&Op::Gemm(op::Gemm {
                 m: outputs,
                 n: fan_in,
                 k: pos,
                 a: dyr,
                 trans_a: false,
-                b: cols.slice(r * pos * fan_in, pos * fan_in),
+                b: cols,
                 trans_b: false,
                 c: cw,
                 alpha,
@@ -296,8 +309,8 @@ pub(crate) fn backward<B: Backend>(
     done
 }
 
-/// Pooling forward for `rows` rows: each channel's windows, then their
-/// maximum or mean.
+/// Pooling forward for `rows` rows, sample by sample: each channel's
+/// windows, then their maximum or mean.
 pub(crate) fn pool_forward<B: Backend>(
     net: &mut Network<'_, B>,
     s: &LayerSpans,
@@ -305,49 +318,52 @@ pub(crate) fn pool_forward<B: Backend>(
     w: &Window,
     kind: PoolKind,
 ) -> Result<(), B> {
-    let units = w.channels * w.positions();
-    let k = w.window_len();
-    let cols = net.layout().cols.prefix(rows * units * k);
-    net.exec(&Op::Im2col(windows(
-        s.input,
-        cols,
-        rows,
-        w,
-        ColLayout::Pool,
-    )))?;
-    match kind {
-        PoolKind::Max => net.exec(&Op::Maxout(op::Maxout {
-            x: cols,
-            y: s.output,
-            rows,
-            units,
-            k,
-        })),
-        PoolKind::Avg => {
-            let mean = net.layout().consts.prefix(k);
-            net.exec(&Op::Fill(op::Fill {
-                dst: mean,
-                value: B::Elem::from_f64(1.0 / k as f64),
-            }))?;
-            net.exec(&Op::Gemm(op::Gemm {
-                m: rows * units,
+    let (units, k, image) = (w.channels * w.positions(), w.window_len(), w.image_len());
+    let cols = net.layout().cols.prefix(units * k);
+    let mean = net.layout().consts.prefix(k);
+    if kind == PoolKind::Avg {
+        net.exec(&Op::Fill(op::Fill {
+            dst: mean,
+            value: B::Elem::from_f64(1.0 / k as f64),
+        }))?;
+    }
+    for r in 0..rows {
+        let y = s.output.slice(r * units, units);
+        net.exec(&Op::Im2col(windows(
+            s.input.slice(r * image, image),
+            cols,
+            w,
+            ColLayout::Pool,
+        )))?;
+        match kind {
+            PoolKind::Max => net.exec(&Op::Maxout(op::Maxout {
+                x: cols,
+                y,
+                rows: 1,
+                units,
+                k,
+            }))?,
+            PoolKind::Avg => net.exec(&Op::Gemm(op::Gemm {
+                m: units,
                 n: 1,
                 k,
                 a: cols,
                 trans_a: false,
                 b: mean,
                 trans_b: false,
-                c: s.output,
+                c: y,
                 alpha: B::Elem::ONE,
                 beta: B::Elem::ZERO,
-            }))
+            }))?,
         }
     }
+    Ok(())
 }
 
-/// Pooling backward from `dy` (slot `slot`): with `want_dx`, each window
-/// element's gradient (the first maximum's, or `dy / k`), then col2im into
-/// the other slot. Returns the slot holding the downstream gradient.
+/// Pooling backward from `dy` (slot `slot`), sample by sample: with
+/// `want_dx`, each window element's gradient (the first maximum's, or `dy
+/// / k`), then col2im into the other slot. Returns the slot holding the
+/// downstream gradient.
 pub(crate) fn pool_backward<B: Backend>(
     net: &mut Network<'_, B>,
     s: &LayerSpans,
@@ -359,61 +375,61 @@ pub(crate) fn pool_backward<B: Backend>(
     if !want_dx {
         return Ok(slot);
     }
-    let units = w.channels * w.positions();
-    let k = w.window_len();
-    let n = rows * units * k;
+    let (units, k, image) = (w.channels * w.positions(), w.window_len(), w.image_len());
+    let n = units * k;
     let cols = net.layout().cols.prefix(n);
     let dcols = net.layout().cols.slice(n, n);
-    match kind {
-        PoolKind::Max => {
-            net.exec(&Op::Im2col(windows(
-                s.input,
-                cols,
-                rows,
-                w,
-                ColLayout::Pool,
-            )))?;
-            net.exec(&Op::MaxoutBackward(op::MaxoutBackward {
-                x: cols,
-                dy,
-                dx: dcols,
-                rows,
-                units,
-                k,
-            }))?;
-        }
-        PoolKind::Avg => {
-            let mean = net.layout().consts.prefix(k);
-            net.exec(&Op::Fill(op::Fill {
-                dst: mean,
-                value: B::Elem::from_f64(1.0 / k as f64),
-            }))?;
-            // dcols = dy · (1/k)ᵀ: [rows·units × 1] · [1 × k].
-            net.exec(&Op::Gemm(op::Gemm {
-                m: rows * units,
+    let mean = net.layout().consts.prefix(k);
+    if kind == PoolKind::Avg {
+        net.exec(&Op::Fill(op::Fill {
+            dst: mean,
+            value: B::Elem::from_f64(1.0 / k as f64),
+        }))?;
+    }
+    let dx = net.scratch(1 - slot).prefix(rows * image);
+    net.exec(&Op::Fill(op::Fill {
+        dst: dx,
+        value: B::Elem::ZERO,
+    }))?;
+    for r in 0..rows {
+        let dyr = dy.slice(r * units, units);
+        match kind {
+            PoolKind::Max => {
+                net.exec(&Op::Im2col(windows(
+                    s.input.slice(r * image, image),
+                    cols,
+                    w,
+                    ColLayout::Pool,
+                )))?;
+                net.exec(&Op::MaxoutBackward(op::MaxoutBackward {
+                    x: cols,
+                    dy: dyr,
+                    dx: dcols,
+                    rows: 1,
+                    units,
+                    k,
+                }))?;
+            }
+            // dcols = dy · (1/k)ᵀ: [units × 1] · [1 × k].
+            PoolKind::Avg => net.exec(&Op::Gemm(op::Gemm {
+                m: units,
                 n: k,
                 k: 1,
-                a: dy,
+                a: dyr,
                 trans_a: false,
                 b: mean,
                 trans_b: false,
                 c: dcols,
                 alpha: B::Elem::ONE,
                 beta: B::Elem::ZERO,
-            }))?;
+            }))?,
         }
+        net.exec(&Op::Col2im(unwindow(
+            dcols,
+            dx.slice(r * image, image),
+            w,
+            ColLayout::Pool,
+        )))?;
     }
-    let dx = net.scratch(1 - slot).prefix(rows * w.image_len());
-    net.exec(&Op::Fill(op::Fill {
-        dst: dx,
-        value: B::Elem::ZERO,
-    }))?;
-    net.exec(&Op::Col2im(op::Col2im {
-        cols: dcols,
-        x: dx,
-        rows,
-        window: *w,
-        layout: ColLayout::Pool,
-    }))?;
     Ok(1 - slot)
 }

@@ -118,14 +118,14 @@ impl Layer {
         }
     }
 
-    /// Elements per batch row of sliding-window working space (the
-    /// layout's `cols`): a convolution's or pooling's windows and their
-    /// gradient; 0 for other layers.
-    pub const fn cols_width(&self) -> usize {
+    /// Elements of sliding-window working space (the layout's `cols`,
+    /// whatever the batch: these layers work sample by sample): one
+    /// sample's windows for a convolution, and their gradient too for
+    /// pooling; 0 for other layers.
+    pub const fn cols_len(&self) -> usize {
         match *self {
-            Layer::Conv { ref window, .. } | Layer::Pool { ref window, .. } => {
-                conv::cols_width(window)
-            }
+            Layer::Conv { ref window, .. } => conv::cols_len(window, false),
+            Layer::Pool { ref window, .. } => conv::cols_len(window, true),
             _ => 0,
         }
     }
