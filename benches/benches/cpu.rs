@@ -1,7 +1,9 @@
 //! CPU backend, fast vs reference kernels side by side: each gemm at the
 //! shapes the three target networks issue, and full training steps
 //! (forward, softmax CE, backward and SGD, f32; also fused SGD) for
-//! 64-32-10 batch 32, 64-32-10 batch 1 and 784-128-10 batch 32.
+//! 64-32-10 batch 32, 64-32-10 batch 1 and 784-128-10 batch 32, and the
+//! BasicMotions 1-D CNN (batch 8 and 32) with its sliding-window kernels
+//! (im2col, col2im) at its first convolution's shape.
 //!
 //! Run with the host's vector units enabled (FMA, AVX2/AVX-512):
 //! `RUSTFLAGS="-C target-cpu=native" cargo bench -p benches --bench cpu`
@@ -13,7 +15,7 @@
 
 use std::time::Duration;
 
-use benches::{batch, gemm_shapes, sgd_config, MNIST, SMALL};
+use benches::{batch, gemm_shapes, sgd_config, MNIST, MOTIONS, SMALL};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use microprop::{Config, Network, Optimizer, Spec, Targets};
 use microprop_cpu::{gemm as fast, reference, CpuBackend, Kernels};
@@ -111,6 +113,56 @@ fn steps(c: &mut Criterion) {
     step(c, "64-32-10/batch32", SMALL, 32);
     step(c, "64-32-10/batch1", SMALL, 1);
     step(c, "784-128-10/batch32", MNIST, 32);
+    step(c, "motions-cnn/batch8", MOTIONS, 8);
+    step(c, "motions-cnn/batch32", MOTIONS, 32);
+}
+
+/// im2col and col2im at the CNN's first convolution (6 channels × 100
+/// steps, k 5, pad 2: 100 windows of 30), one sample, as the layer issues
+/// them; elements moved per second.
+fn windows(c: &mut Criterion) {
+    let w = op::Window {
+        channels: 6,
+        height: 1,
+        width: 100,
+        kh: 1,
+        kw: 5,
+        stride: 1,
+        pad_h: 0,
+        pad_w: 2,
+    };
+    let (n_x, n_cols) = (w.image_len(), w.cols_len());
+    let (x, cols) = (Span::new(0, n_x), Span::new(n_x, n_cols));
+    let mut arena: Vec<f32> = (0..n_x + n_cols).map(|i| (i % 7) as f32 - 3.0).collect();
+    let mut cpu = CpuBackend::new(&mut arena);
+    let mut g = c.benchmark_group("windows_f32");
+    g.throughput(Throughput::Elements(n_cols as u64));
+    let layout = op::ColLayout::Conv;
+    g.bench_function("im2col/6x100-k5-pad2", |b| {
+        b.iter(|| {
+            cpu.execute(&Op::Im2col(op::Im2col {
+                x,
+                cols,
+                rows: 1,
+                window: w,
+                layout,
+            }))
+            .unwrap()
+        })
+    });
+    g.bench_function("col2im/6x100-k5-pad2", |b| {
+        b.iter(|| {
+            cpu.execute(&Op::Col2im(op::Col2im {
+                cols,
+                x,
+                rows: 1,
+                window: w,
+                layout,
+            }))
+            .unwrap()
+        })
+    });
+    g.finish();
 }
 
 criterion_group! {
@@ -118,6 +170,6 @@ criterion_group! {
     config = Criterion::default()
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
-    targets = gemm, bias_activate, steps
+    targets = gemm, bias_activate, steps, windows
 }
 criterion_main!(benches);

@@ -8,6 +8,19 @@ pub const SMALL: Spec = Spec::new(&[Layer::dense(64, 32), Layer::relu(), Layer::
 /// 784-128-10 (the MNIST-sized model).
 pub const MNIST: Spec = Spec::new(&[Layer::dense(784, 128), Layer::relu(), Layer::dense(128, 10)]);
 
+/// The BasicMotions 1-D CNN (6 channels × 100 steps, 4 classes; the
+/// `motions` firmware's model): conv1d(6→8, k 5, pad 2) relu max-pool 2
+/// conv1d(8→8, k 5, pad 2) relu global average, dense 8→4.
+pub const MOTIONS: Spec = Spec::new(&[
+    Layer::conv1d(6, 8, 100, 5, 1, 2),
+    Layer::relu(),
+    Layer::max_pool1d(8, 100, 2, 2),
+    Layer::conv1d(8, 8, 50, 5, 1, 2),
+    Layer::relu(),
+    Layer::global_avg_pool1d(8, 50),
+    Layer::dense(8, 4),
+]);
+
 /// Plain SGD with softmax cross-entropy, as the peer table measures.
 pub const fn sgd_config(batch: usize) -> Config {
     Config::new(batch, Loss::SoftmaxCrossEntropy, Optimizer::sgd(0.01))
