@@ -121,6 +121,7 @@ struct Args {
     preview: bool,
     explore: bool,
     model: Model,
+    motions: bool,
 }
 
 /// The committed blob the `finetune` firmware embeds, which `--check`
@@ -143,6 +144,7 @@ fn parse_args() -> Result<Args, String> {
         reference: false,
         preview: false,
         explore: false,
+        motions: false,
         model: Model::new(16).ok_or("no 16-wide model")?,
     };
     let mut it = std::env::args().skip(1);
@@ -170,6 +172,7 @@ fn parse_args() -> Result<Args, String> {
             "--reference-kernels" => args.reference = true,
             "--preview" => args.preview = true,
             "--explore" => args.explore = true,
+            "--motions" => args.motions = true,
             "--help" | "-h" => {
                 println!(
                     "usage: pretrain [OPTIONS]\n\n\
@@ -178,6 +181,9 @@ fn parse_args() -> Result<Args, String> {
                      device blob (digits-pretrained.mpb; 64-32-10: digits32-pretrained.mpb)\n\
                      for the finetune firmware.\n\n\
                      --hidden 16|32        hidden width (default 16, the micro:bit's model)\n\
+                     --motions             instead: the micro:bit's BasicMotions CNN\n\
+                     \x20                     (motions-m0-pretrained.mpb; --check, --out and\n\
+                     \x20                     --preview apply)\n\
                      --out DIR             folder for every file this writes (default\n\
                      \x20                     target/microprop-examples; firmware-examples/models\n\
                      \x20                     regenerates the committed blob)\n\
@@ -410,6 +416,9 @@ fn run(args: &Args) -> Result<bool, String> {
         None => None,
     };
     let dir = microprop_examples::prepare_out_dir(&dir).map_err(err)?;
+    if args.motions {
+        return motions::run(args, &dir);
+    }
     let d = Digits::load()?;
     if d.y.len() != 1797 {
         return Err(format!("digits.csv has {} images, not 1797", d.y.len()));
@@ -512,5 +521,179 @@ fn main() {
             eprintln!("error: {e}");
             std::process::exit(1);
         }
+    }
+}
+
+/// `--motions`: the `motions` firmware's micro:bit CNN, pretrained here on
+/// BasicMotions' training split as the device sees it (standardised with
+/// the training statistics, then `i8` sixteenths: `TimeSeries::dequantized`,
+/// what `firmware-examples/build.rs` puts in flash).
+mod motions {
+    use super::{err, Args};
+    use microprop::{Config, Layer, Loss, Network, Optimizer, Rng, Spec, Targets, Train};
+    use microprop_cpu::CpuBackend;
+    use microprop_data::TimeSeries;
+    use std::path::Path;
+
+    /// `firmware-examples/src/bin/motions.rs`'s `SMALL_LAYERS` (the blob's
+    /// spec hash ties the two together): conv(6→4, k 3, stride 2, pad 1)
+    /// relu maxpool 2 conv(4→4, k 3, pad 1) relu, global average, dense 4→4.
+    const LAYERS: [Layer; 7] = [
+        Layer::conv1d(6, 4, 100, 3, 2, 1),
+        Layer::relu(),
+        Layer::max_pool1d(4, 50, 2, 2),
+        Layer::conv1d(4, 4, 25, 3, 1, 1),
+        Layer::relu(),
+        Layer::global_avg_pool1d(4, 25),
+        Layer::dense(4, 4),
+    ];
+    const NET: Spec = Spec::new(&LAYERS);
+    /// Batch 8 Adam in f64 (reproducible bytes, like the digits blob).
+    const PRETRAIN: Config = Config::new(
+        8,
+        Loss::SoftmaxCrossEntropy,
+        Optimizer::Adam {
+            lr: 0.01,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+        },
+    )
+    .with_seed(7);
+    const EPOCHS: usize = 60;
+    /// The device's fine-tuning (`--preview`): the head from zero, batch 1
+    /// SGD, 30 epochs in the firmware's stride order.
+    const DEVICE: Config = Config::new(1, Loss::SoftmaxCrossEntropy, Optimizer::sgd(0.1));
+    const DEVICE_EPOCHS: usize = 30;
+    const STRIDES: [usize; 6] = [1, 3, 7, 9, 11, 13];
+    const BLOB_NAME: &str = "motions-m0-pretrained.mpb";
+
+    fn data() -> Result<(TimeSeries, TimeSeries), String> {
+        let mut train = TimeSeries::basic_motions_train().map_err(err)?;
+        let mut test = TimeSeries::basic_motions_test().map_err(err)?;
+        let stats = train.channel_stats();
+        train.standardize(&stats).map_err(err)?;
+        test.standardize(&stats).map_err(err)?;
+        Ok((train.dequantized(), test.dequantized()))
+    }
+
+    fn accuracy(net: &mut Network<'_, CpuBackend<'_, f32>>, t: &TimeSeries) -> Result<f64, String> {
+        let e = net
+            .evaluate(&t.x, Targets::Labels(&t.labels))
+            .map_err(err)?;
+        Ok(e.accuracy.unwrap_or(0.0))
+    }
+
+    pub(super) fn run(args: &Args, dir: &Path) -> Result<bool, String> {
+        let (train, test) = data()?;
+        let d = train.channels * train.length;
+        let mut arena = vec![0.0f64; PRETRAIN.arena_len(&NET)];
+        let mut net = Network::new(NET, CpuBackend::new(&mut arena), PRETRAIN).map_err(err)?;
+        println!(
+            "pretrain: BasicMotions CNN, {} parameters, batch 8 Adam(0.01), f64, {EPOCHS} epochs; {} train / {} test series",
+            NET.param_count(),
+            train.len(),
+            test.len()
+        );
+        let tx: Vec<f64> = train.x.iter().map(|&v| f64::from(v)).collect();
+        let test_x: Vec<f64> = test.x.iter().map(|&v| f64::from(v)).collect();
+        let mut order: Vec<usize> = (0..train.len()).collect();
+        let mut rng = Rng::new(11);
+        let (mut bx, mut by) = (Vec::new(), Vec::new());
+        for epoch in 1..=EPOCHS {
+            rng.shuffle(&mut order);
+            for chunk in order.chunks(8) {
+                bx.clear();
+                by.clear();
+                for &k in chunk {
+                    bx.extend_from_slice(&tx[k * d..(k + 1) * d]);
+                    by.push(train.labels[k]);
+                }
+                net.train_step(&bx, Targets::Labels(&by)).map_err(err)?;
+            }
+            if epoch % 10 == 0 {
+                let tr = net
+                    .evaluate(&tx, Targets::Labels(&train.labels))
+                    .map_err(err)?;
+                let te = net
+                    .evaluate(&test_x, Targets::Labels(&test.labels))
+                    .map_err(err)?;
+                println!(
+                    "epoch {epoch:3}  train loss {:.4} acc {:.4}  test acc {:.4}",
+                    tr.loss,
+                    tr.accuracy.unwrap_or(0.0),
+                    te.accuracy.unwrap_or(0.0)
+                );
+            }
+        }
+        let mut blob = vec![0u8; microprop::blob::blob_len(NET.param_count())];
+        let n = net.save_blob(&mut blob).map_err(err)?;
+        blob.truncate(n);
+        println!(
+            "blob: {} bytes ({} parameters)",
+            blob.len(),
+            NET.param_count()
+        );
+        let committed = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../firmware-examples/models")
+            .join(BLOB_NAME);
+        let mut ok = true;
+        if args.check {
+            match std::fs::read(&committed) {
+                Ok(old) if old == blob => {
+                    println!("check: {} holds exactly these bytes", committed.display())
+                }
+                Ok(_) => {
+                    eprintln!(
+                        "check FAILED: {} differs from the regenerated blob; regenerate it with \
+                         `cargo run --release --example pretrain -- --motions --out firmware-examples/models`",
+                        committed.display()
+                    );
+                    ok = false;
+                }
+                Err(e) => {
+                    eprintln!("check FAILED: reading {}: {e}", committed.display());
+                    ok = false;
+                }
+            }
+        } else {
+            let path = dir.join(BLOB_NAME);
+            std::fs::write(&path, &blob).map_err(|e| format!("writing {}: {e}", path.display()))?;
+            println!("wrote {}", path.display());
+        }
+        if args.preview {
+            // What the micro:bit does, in f32: convolutions frozen, the head
+            // from zero, batch 1 SGD in the firmware's stride order.
+            let mut train_set = [Train::Frozen; 7];
+            train_set[6] = Train::Full;
+            let spec = NET.with_training(&train_set);
+            let mut arena = vec![0.0f32; DEVICE.arena_len(&spec)];
+            let mut dev = Network::new(spec, CpuBackend::new(&mut arena), DEVICE).map_err(err)?;
+            dev.load_blob(&blob).map_err(err)?;
+            let before = accuracy(&mut dev, &test)?;
+            let mut p = vec![0.0f32; NET.param_count()];
+            dev.parameters(&mut p).map_err(err)?;
+            let head = p.len() - 20;
+            p[head..].fill(0.0);
+            dev.load_parameters(&p).map_err(err)?;
+            let n = train.len();
+            for e in 0..DEVICE_EPOCHS {
+                let a = STRIDES[e % STRIDES.len()];
+                for k in 0..n {
+                    let i = (a * k + 7 * e) % n;
+                    dev.train_step(
+                        &train.x[i * d..(i + 1) * d],
+                        Targets::Labels(&[train.labels[i]]),
+                    )
+                    .map_err(err)?;
+                }
+            }
+            println!(
+                "device fine-tuning on the host (f32, convolutions frozen, head from zero, SGD 0.1, {DEVICE_EPOCHS} epochs): \
+                 test accuracy {before:.4} with the pretrained head, {:.4} after",
+                accuracy(&mut dev, &test)?
+            );
+        }
+        Ok(ok)
     }
 }

@@ -62,6 +62,9 @@ for h in 16 32; do
     cli summary "$out/$stem-jax.mpb" --spec "$(spec_of $h)" --batch 1 --optimizer sgd
 done
 
+step "1. microprop pretrains the micro:bit's BasicMotions CNN; the committed blob must be reproduced exactly"
+cargo run -q -p microprop-examples --example pretrain -- --motions --check
+
 json_int() { sed -n "s/^ *\"$2\": *\([0-9]*\).*/\1/p" "$models/$1-jax.json"; }
 
 run_finetune() { # target blob log

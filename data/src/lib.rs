@@ -37,7 +37,7 @@ pub use dataset::Dataset;
 mod timeseries;
 pub use timeseries::{
     ChannelStats, Split, TimeSeries, TimeSeriesSet, BASIC_MOTIONS_TEST_TS, BASIC_MOTIONS_TRAIN_TS,
-    GUN_POINT_TEST_TS, GUN_POINT_TRAIN_TS,
+    GUN_POINT_TEST_TS, GUN_POINT_TRAIN_TS, QUANT_STEPS,
 };
 
 /// The raw text of `data/digits.csv`: no header; each row is 64 pixels

@@ -347,6 +347,36 @@ impl TimeSeries {
     }
 }
 
+/// Steps per unit of a [`TimeSeries::quantize`]d value: 16 (a resolution
+/// of 1/16 of a standard deviation, a range of ±7.9 after
+/// standardisation).
+pub const QUANT_STEPS: f32 = 16.0;
+
+impl TimeSeries {
+    /// The values as `i8`, `round(v · QUANT_STEPS)` clamped to ±127 (for
+    /// flash: a quarter of f32's bytes); `q as f32 / QUANT_STEPS` gives
+    /// them back ([`TimeSeries::dequantized`]). Meant for standardised
+    /// values.
+    pub fn quantize(&self) -> Vec<i8> {
+        self.x
+            .iter()
+            .map(|&v| (v * QUANT_STEPS).round().clamp(-127.0, 127.0) as i8)
+            .collect()
+    }
+
+    /// This set with every value replaced by what its
+    /// [`quantize`](Self::quantize)d form gives back: what a device that
+    /// keeps the quantized values in flash trains on.
+    pub fn dequantized(&self) -> TimeSeries {
+        let x = self
+            .quantize()
+            .iter()
+            .map(|&q| f32::from(q) / QUANT_STEPS)
+            .collect();
+        TimeSeries { x, ..self.clone() }
+    }
+}
+
 /// Read one header line into `h`; `Ok(true)` at `@data`.
 fn header_line(h: &mut Header, line: usize, l: &str) -> Result<bool, DataError> {
     let bad = |reason| DataError::BadHeader { line, reason };
@@ -683,5 +713,16 @@ mod tests {
             }
         );
         assert_eq!(test, before);
+    }
+
+    #[test]
+    fn quantized_values_are_sixteenths_clamped_to_127() {
+        let t =
+            TimeSeries::parse("@classLabel true a\n@data\n0.03,-0.03,1.5,-9,9,0.5:a\n").unwrap();
+        // 0.03·16 = 0.48 → 0; 1.5·16 = 24; ±9·16 = ±144 → ±127; 0.5·16 = 8.
+        assert_eq!(t.quantize(), [0, 0, 24, -127, 127, 8]);
+        let d = t.dequantized();
+        assert_eq!(d.x, [0.0, 0.0, 1.5, -127.0 / 16.0, 127.0 / 16.0, 0.5]);
+        assert_eq!((d.labels, d.channels, d.length), (t.labels, 1, 6));
     }
 }
