@@ -338,3 +338,149 @@ pub fn gradcheck_max_pool<H: Harness>() {
         );
     }
 }
+
+/// Im2col and col2im against the CPU reference kernels in f64 on random
+/// images: 1-D and 2-D, strides 1–3, padding 0–2, rectangular windows,
+/// several channels and rows, both layouts (im2col copies: exact;
+/// col2im sums up to `kh·kw` terms: the reduction tolerance).
+pub fn windows_match_reference_on_random_data<H: Harness>() {
+    use microprop::hal::op::{ColLayout, Window};
+    use microprop::hal::{op, Op, Span};
+    let red = H::tolerances().reduction;
+    let mut rng = Rng::new(0x1515);
+    let windows = [
+        // (channels, height, width, kh, kw, stride, pad_h, pad_w)
+        (6, 1, 100, 1, 5, 1, 0, 2),
+        (3, 1, 37, 1, 4, 3, 0, 1),
+        (1, 1, 9, 1, 9, 1, 0, 0),
+        (2, 8, 8, 3, 3, 1, 1, 1),
+        (4, 5, 7, 3, 2, 2, 1, 0),
+        (3, 9, 6, 2, 3, 3, 2, 2),
+    ];
+    for (c, h, w, kh, kw, stride, pad_h, pad_w) in windows {
+        let window = Window {
+            channels: c,
+            height: h,
+            width: w,
+            kh,
+            kw,
+            stride,
+            pad_h,
+            pad_w,
+        };
+        for layout in [ColLayout::Conv, ColLayout::Pool] {
+            let rows = 2;
+            let (n_x, n_cols) = (rows * window.image_len(), rows * window.cols_len());
+            let init: Vec<f64> = (0..2 * n_x + n_cols)
+                .map(|_| rng.uniform(-2.0, 2.0))
+                .collect();
+            let (x, cols, dx) = (
+                Span::new(0, n_x),
+                Span::new(n_x, n_cols),
+                Span::new(n_x + n_cols, n_x),
+            );
+            let ops = [
+                Op::Im2col(op::Im2col {
+                    x,
+                    cols,
+                    rows,
+                    window,
+                    layout,
+                }),
+                Op::Col2im(op::Col2im {
+                    cols,
+                    x: dx,
+                    rows,
+                    window,
+                    layout,
+                }),
+            ];
+            super::assert_matches_reference::<H>(
+                &format!("windows {window:?} {layout:?}"),
+                &init,
+                &ops,
+                red,
+            );
+        }
+    }
+}
+
+/// Twenty SGD steps of a 1-D CNN (BasicMotions' shape, shrunk) and a 2-D
+/// one on this backend and on the CPU reference kernels in f64, from the
+/// same parameters and batches: the parameters after them agree within 20
+/// steps' worth of the backend's reduction tolerance (each step's update
+/// is a sum of products, off by at most that much relative to its size,
+/// and SGD at lr 0.1 does not amplify it over 20 steps of this small net).
+/// Prints the worst difference.
+pub fn cnn_training_matches_reference<H: Harness>() {
+    let nets: [(&str, Vec<Layer>); 2] = [
+        (
+            "1-D CNN",
+            vec![
+                Layer::conv1d(3, 4, 20, 5, 1, 2),
+                Layer::relu(),
+                Layer::max_pool1d(4, 20, 2, 2),
+                Layer::conv1d(4, 4, 10, 3, 2, 1),
+                Layer::tanh(),
+                Layer::global_avg_pool1d(4, 5),
+                Layer::dense(4, 3),
+            ],
+        ),
+        (
+            "2-D CNN",
+            vec![
+                Layer::conv2d(1, 3, (6, 6), (3, 3), 1, 1),
+                Layer::relu(),
+                Layer::avg_pool2d(3, (6, 6), 2, 2),
+                Layer::flatten(),
+                Layer::dense(27, 3),
+            ],
+        ),
+    ];
+    let mut worst = 0.0f64;
+    for (name, layers) in &nets {
+        let spec = Spec::try_new(layers).expect("valid spec");
+        let rows = 4;
+        let cfg = Config::new(rows, Loss::SoftmaxCrossEntropy, Optimizer::sgd(0.1)).with_seed(5);
+        let Some(backend) = H::backend(cfg.arena_len(&spec)) else {
+            return;
+        };
+        let mut net = Network::new(spec, backend, cfg).expect("network");
+        let mut arena = vec![0.0f64; cfg.arena_len(&spec)];
+        let mut reference =
+            Network::new(spec, microprop_cpu::CpuBackend::reference(&mut arena), cfg)
+                .expect("reference");
+        // The same starting point: the backend's parameters, exactly.
+        let mut p = vec![H::E::ZERO; spec.param_count()];
+        net.parameters(&mut p).unwrap();
+        let p64: Vec<f64> = p.iter().map(|v| v.to_f64()).collect();
+        reference.load_parameters(&p64).unwrap();
+        let mut rng = Rng::new(77);
+        for _ in 0..20 {
+            let x: Vec<f64> = (0..rows * spec.inputs())
+                .map(|_| rng.uniform(-1.0, 1.0))
+                .collect();
+            let y: Vec<usize> = (0..rows).map(|_| rng.below(3)).collect();
+            let xe: Vec<H::E> = x.iter().map(|&v| H::E::from_f64(v)).collect();
+            net.train_step(&xe, Targets::Labels(&y)).unwrap();
+            reference.train_step(&x, Targets::Labels(&y)).unwrap();
+        }
+        net.parameters(&mut p).unwrap();
+        let got: Vec<f64> = p.iter().map(|v| v.to_f64()).collect();
+        let mut want = vec![0.0f64; spec.param_count()];
+        reference.parameters(&mut want).unwrap();
+        for (g, w) in got.iter().zip(&want) {
+            worst = worst.max((g - w).abs() / w.abs().max(1.0));
+        }
+        assert_close(
+            &format!("{}: {name} after 20 SGD steps", H::NAME),
+            &got,
+            &want,
+            20.0 * H::tolerances().reduction,
+        );
+    }
+    println!(
+        "{}: CNN training against the f64 reference, worst parameter difference {worst:.3e}",
+        H::NAME
+    );
+}
