@@ -1167,6 +1167,21 @@ mod tests {
         assert_eq!((l.cols.len, l.consts.len), (0, 0));
     }
 
+    /// README.md's "Convolutional models" example states this arena size.
+    #[test]
+    fn readme_cnn_arena() {
+        const NET: Spec = Spec::new(&[
+            Layer::conv1d(6, 8, 100, 4, 4, 0),
+            Layer::relu(),
+            Layer::conv1d(8, 8, 25, 3, 1, 1),
+            Layer::relu(),
+            Layer::global_avg_pool1d(8, 25),
+            Layer::dense(8, 4),
+        ]);
+        assert_eq!(NET.arena_len(8, OptimizerKind::Adam) * 4, 93_276);
+        assert_eq!(NET.param_count(), 436);
+    }
+
     #[test]
     fn bad_conv_and_pool_geometry_is_a_typed_error_naming_the_layer() {
         let geometry = |layer, problem| Err(SpecError::Geometry { layer, problem });

@@ -5,7 +5,10 @@
 //! ```text
 //! cargo run --release --example digits                # train 64-32-10 on the UCI digits, curves as PNG + CSV
 //! cargo run --release --example digits -- --help
+//! cargo run --release --example digits -- --cnn      # a 2-D CNN on the digits as 1×8×8 images
+//! cargo run --release --example timeseries -- --seeds 5   # a 1-D CNN on BasicMotions (or --set gun-point)
 //! cargo run --release --example pretrain -- --check   # the finetune firmware's blob, reproduced byte for byte
+//! cargo run --release --example pretrain -- --motions --check   # the motions firmware's micro:bit CNN
 //! ```
 //!
 //! This library holds what they share: where they write their files
