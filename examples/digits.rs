@@ -67,7 +67,11 @@ use microprop::{Backend, Config, Layer, Loss, Network, Optimizer, Rng, Spec, Tar
 use microprop_cpu::CpuBackend;
 use microprop_data::Dataset;
 use microprop_examples::{DIGITS_CONFIG, DIGITS_EPOCHS, DIGITS_SPLIT_SEED};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+
+#[path = "curves.rs"]
+mod curves;
+use curves::{plot, register_font, write_csv, Epoch};
 
 /// The `--cnn` model: the digits as 1×8×8 images (channels-first rows, as
 /// the data set stores them), two 3×3 convolutions (16 then 32 channels,
@@ -163,15 +167,6 @@ impl Outputs {
     }
 }
 
-/// One epoch's numbers.
-struct Epoch {
-    epoch: usize,
-    train_loss: f64,
-    train_acc: f64,
-    test_loss: f64,
-    test_acc: f64,
-}
-
 fn split(all: &Dataset<f32>, firmware: bool) -> (Dataset<f32>, Dataset<f32>) {
     if firmware {
         let (held, train): (Vec<usize>, Vec<usize>) =
@@ -238,6 +233,7 @@ where
             .evaluate(&test.x, Targets::Labels(&test.y))
             .map_err(|e| e.to_string())?;
         let e = Epoch {
+            seed: 0,
             epoch,
             train_loss: tr.loss,
             train_acc: tr.accuracy.unwrap_or(0.0),
@@ -262,141 +258,6 @@ where
     let mut params = vec![0.0f32; spec.param_count()];
     net.parameters(&mut params).map_err(|e| e.to_string())?;
     Ok((log, params))
-}
-
-fn write_csv(path: &Path, log: &[Epoch]) -> Result<(), String> {
-    let mut s = String::from("epoch,train_loss,train_accuracy,test_loss,test_accuracy\n");
-    for e in log {
-        s += &format!(
-            "{},{},{},{},{}\n",
-            e.epoch, e.train_loss, e.train_acc, e.test_loss, e.test_acc
-        );
-    }
-    std::fs::write(path, s).map_err(|e| format!("writing {}: {e}", path.display()))
-}
-
-/// Find a TrueType font for the plot's text (`explicit`, else the usual
-/// system places) and register it with plotters (which keeps it for the
-/// program's life, so it is leaked). `Ok(false)`: none found, the curves get
-/// no text. An explicit font that cannot be read or used is an error, before
-/// training.
-fn register_font(explicit: Option<&Path>) -> Result<bool, String> {
-    use plotters::style::FontStyle;
-    let bytes = match explicit {
-        Some(p) => {
-            Some(std::fs::read(p).map_err(|e| format!("reading --font {}: {e}", p.display()))?)
-        }
-        None => [
-            "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-            "/usr/share/fonts/TTF/DejaVuSans.ttf",
-            "/usr/share/fonts/dejavu/DejaVuSans.ttf",
-            "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
-            "/Library/Fonts/Arial.ttf",
-            "C:\\Windows\\Fonts\\arial.ttf",
-        ]
-        .iter()
-        .find_map(|p| std::fs::read(p).ok()),
-    };
-    let Some(bytes) = bytes else {
-        return Ok(false);
-    };
-    plotters::style::register_font("sans-serif", FontStyle::Normal, Vec::leak(bytes))
-        .map_err(|_| "the font file is not a usable TrueType font".to_string())?;
-    Ok(true)
-}
-
-/// Draw the curves into `path`; `text`: a font is registered
-/// ([`register_font`]), so titles, labels and legends are drawn.
-fn plot(path: &Path, log: &[Epoch], title: &str, text: bool) -> Result<(), String> {
-    use plotters::prelude::*;
-    let err = |e: &dyn std::fmt::Display| format!("plotting {}: {e}", path.display());
-    let root = BitMapBackend::new(path, (1100, 440)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| err(&e))?;
-    let root = if text {
-        root.titled(title, ("sans-serif", 22))
-            .map_err(|e| err(&e))?
-    } else {
-        root
-    };
-    let (left, right) = root.split_horizontally(550);
-    let n = log.len().max(2) as f64;
-    let max_loss = log
-        .iter()
-        .map(|e| e.train_loss.max(e.test_loss))
-        .fold(0.0f64, f64::max)
-        .max(1e-3)
-        * 1.05;
-    let min_acc = log
-        .iter()
-        .map(|e| e.train_acc.min(e.test_acc))
-        .fold(1.0f64, f64::min)
-        .min(0.9);
-    let series = |which: fn(&Epoch) -> f64| -> Vec<(f64, f64)> {
-        log.iter().map(|e| (e.epoch as f64, which(e))).collect()
-    };
-    type Curve = (&'static str, fn(&Epoch) -> f64, RGBColor);
-    let panels: [(&DrawingArea<_, _>, &str, std::ops::Range<f64>, [Curve; 2]); 2] = [
-        (
-            &left,
-            "loss (mean softmax cross-entropy)",
-            0.0..max_loss,
-            [
-                ("train loss", |e| e.train_loss, BLUE),
-                ("test loss", |e| e.test_loss, RED),
-            ],
-        ),
-        (
-            &right,
-            "accuracy",
-            min_acc..1.0,
-            [
-                ("train accuracy", |e| e.train_acc, BLUE),
-                ("test accuracy", |e| e.test_acc, RED),
-            ],
-        ),
-    ];
-    for (area, caption, y, curves) in panels {
-        let mut builder = ChartBuilder::on(area);
-        builder.margin(14);
-        if text {
-            builder
-                .caption(caption, ("sans-serif", 18))
-                .x_label_area_size(34)
-                .y_label_area_size(54);
-        }
-        let mut chart = builder.build_cartesian_2d(1.0..n, y).map_err(|e| err(&e))?;
-        let mut mesh = chart.configure_mesh();
-        if text {
-            mesh.x_desc("epoch")
-                .x_label_formatter(&|x| format!("{x:.0}"))
-                .label_style(("sans-serif", 14));
-        } else {
-            mesh.x_labels(0).y_labels(0);
-        }
-        mesh.draw().map_err(|e| err(&e))?;
-        for (label, value, color) in curves {
-            let s = chart
-                .draw_series(LineSeries::new(series(value), color.stroke_width(2)))
-                .map_err(|e| err(&e))?;
-            if text {
-                s.label(label).legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
-                });
-            }
-        }
-        if text {
-            chart
-                .configure_series_labels()
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK)
-                .position(SeriesLabelPosition::MiddleRight)
-                .label_font(("sans-serif", 14))
-                .draw()
-                .map_err(|e| err(&e))?;
-        }
-    }
-    root.present().map_err(|e| err(&e))?;
-    Ok(())
 }
 
 /// Train on `microprop-vulkan`, printing the device and its submission counts.
@@ -444,7 +305,7 @@ fn run(args: Args) -> Result<(), String> {
     }
     // Everything that can be refused is checked before training starts.
     let out = Outputs::prepare(&args)?;
-    let with_text = register_font(args.font.as_deref())?;
+    let with_text = register_font(args.font.as_deref()).map_err(|e| format!("--font: {e}"))?;
     let h = args.hidden;
     let parsed = microprop_cli::spec_text::parse_spec(&format!("dense(64,{h}) relu dense({h},10)"))
         .map_err(|e| e.to_string())?;
@@ -461,7 +322,7 @@ fn run(args: Args) -> Result<(), String> {
         let mut arena = vec![0.0f32; len];
         train(CpuBackend::new(&mut arena), spec, config, &args)?
     };
-    write_csv(&out.csv, &log)?;
+    write_csv(&out.csv, &log, false).map_err(|e| format!("writing {}: {e}", out.csv.display()))?;
     let title = format!(
         "digits {} ({} backend, Adam, batch {})",
         if args.cnn {
@@ -472,7 +333,8 @@ fn run(args: Args) -> Result<(), String> {
         args.backend,
         config.batch
     );
-    plot(&out.plot, &log, &title, with_text)?;
+    plot(&out.plot, &log, &title, with_text)
+        .map_err(|e| format!("plotting {}: {e}", out.plot.display()))?;
     println!(
         "wrote {} and {}{}",
         out.csv.display(),

@@ -77,7 +77,11 @@ use microprop_cpu::CpuBackend;
 use microprop_data::{DataError, TimeSeries};
 use microprop_examples::OutDirError;
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+
+#[path = "curves.rs"]
+mod curves;
+use curves::{plot, register_font, write_csv, Epoch};
 
 /// Rows per training step (both recipes).
 const BATCH: usize = 8;
@@ -232,16 +236,6 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
-/// One epoch's numbers for one seed.
-struct Epoch {
-    seed: u64,
-    epoch: u64,
-    train_loss: f64,
-    train_acc: f64,
-    test_loss: f64,
-    test_acc: f64,
-}
-
 /// The training configuration of `recipe` for `seed`.
 fn config(recipe: &Recipe, seed: u64) -> Config {
     Config::new(BATCH, Loss::SoftmaxCrossEntropy, Optimizer::adam(recipe.lr)).with_seed(seed)
@@ -297,7 +291,8 @@ fn train_seed(
             .map_err(|e| t(&e))?;
         let e = Epoch {
             seed,
-            epoch,
+            // At most 100,000 (--epochs' range).
+            epoch: epoch as usize,
             train_loss: tr.loss,
             train_acc: tr.accuracy.unwrap_or(0.0),
             test_loss: te.loss,
@@ -312,149 +307,6 @@ fn train_seed(
     Ok(log)
 }
 
-fn write_csv(path: &Path, log: &[Epoch]) -> Result<(), Error> {
-    let mut s = String::from("seed,epoch,train_loss,train_accuracy,test_loss,test_accuracy\n");
-    for e in log {
-        s += &format!(
-            "{},{},{},{},{},{}\n",
-            e.seed, e.epoch, e.train_loss, e.train_acc, e.test_loss, e.test_acc
-        );
-    }
-    std::fs::write(path, s).map_err(|e| Error::Write {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    })
-}
-
-/// Find a TrueType font for the plot's text (`explicit`, else the usual
-/// system places) and register it with plotters (which keeps it for the
-/// program's life, so it is leaked). `Ok(false)`: none found, the curves get
-/// no text. An explicit font that cannot be read or used is an error, before
-/// training.
-fn register_font(explicit: Option<&Path>) -> Result<bool, Error> {
-    use plotters::style::FontStyle;
-    let bytes = match explicit {
-        Some(p) => Some(
-            std::fs::read(p).map_err(|e| Error::Font(format!("reading {}: {e}", p.display())))?,
-        ),
-        None => [
-            "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-            "/usr/share/fonts/TTF/DejaVuSans.ttf",
-            "/usr/share/fonts/dejavu/DejaVuSans.ttf",
-            "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
-            "/Library/Fonts/Arial.ttf",
-            "C:\\Windows\\Fonts\\arial.ttf",
-        ]
-        .iter()
-        .find_map(|p| std::fs::read(p).ok()),
-    };
-    let Some(bytes) = bytes else {
-        return Ok(false);
-    };
-    plotters::style::register_font("sans-serif", FontStyle::Normal, Vec::leak(bytes))
-        .map_err(|_| Error::Font("the file is not a usable TrueType font".into()))?;
-    Ok(true)
-}
-
-/// Draw every seed's curves into `path` (train blue, test red; the legend
-/// names each colour once); `text`: a font is registered
-/// ([`register_font`]), so titles, labels and legends are drawn.
-fn plot(path: &Path, log: &[Epoch], title: &str, text: bool) -> Result<(), Error> {
-    use plotters::prelude::*;
-    let err = |e: &dyn fmt::Display| Error::Write {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    };
-    let root = BitMapBackend::new(path, (1100, 440)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| err(&e))?;
-    let root = if text {
-        root.titled(title, ("sans-serif", 20))
-            .map_err(|e| err(&e))?
-    } else {
-        root
-    };
-    let (left, right) = root.split_horizontally(550);
-    let n = log.iter().map(|e| e.epoch).max().unwrap_or(1).max(2) as f64;
-    let max_loss = log
-        .iter()
-        .map(|e| e.train_loss.max(e.test_loss))
-        .fold(0.0f64, f64::max)
-        .max(1e-3)
-        * 1.05;
-    let mut seeds: Vec<u64> = log.iter().map(|e| e.seed).collect();
-    seeds.dedup();
-    type Curve = (&'static str, fn(&Epoch) -> f64, RGBColor);
-    let panels: [(&DrawingArea<_, _>, &str, std::ops::Range<f64>, [Curve; 2]); 2] = [
-        (
-            &left,
-            "loss (mean softmax cross-entropy)",
-            0.0..max_loss,
-            [
-                ("train loss", |e| e.train_loss, BLUE),
-                ("test loss", |e| e.test_loss, RED),
-            ],
-        ),
-        (
-            &right,
-            "accuracy",
-            0.0..1.02,
-            [
-                ("train accuracy", |e| e.train_acc, BLUE),
-                ("test accuracy", |e| e.test_acc, RED),
-            ],
-        ),
-    ];
-    for (area, caption, y, curves) in panels {
-        let mut builder = ChartBuilder::on(area);
-        builder.margin(14);
-        if text {
-            builder
-                .caption(caption, ("sans-serif", 18))
-                .x_label_area_size(34)
-                .y_label_area_size(54);
-        }
-        let mut chart = builder.build_cartesian_2d(1.0..n, y).map_err(|e| err(&e))?;
-        let mut mesh = chart.configure_mesh();
-        if text {
-            mesh.x_desc("epoch")
-                .x_label_formatter(&|x| format!("{x:.0}"))
-                .label_style(("sans-serif", 14));
-        } else {
-            mesh.x_labels(0).y_labels(0);
-        }
-        mesh.draw().map_err(|e| err(&e))?;
-        for (label, value, color) in curves {
-            for (i, &seed) in seeds.iter().enumerate() {
-                let points: Vec<(f64, f64)> = log
-                    .iter()
-                    .filter(|e| e.seed == seed)
-                    .map(|e| (e.epoch as f64, value(e)))
-                    .collect();
-                let s = chart
-                    .draw_series(LineSeries::new(points, color.mix(0.8).stroke_width(2)))
-                    .map_err(|e| err(&e))?;
-                if text && i == 0 {
-                    s.label(label).legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
-                    });
-                }
-            }
-        }
-        if text {
-            chart
-                .configure_series_labels()
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK)
-                .position(SeriesLabelPosition::MiddleRight)
-                .label_font(("sans-serif", 14))
-                .draw()
-                .map_err(|e| err(&e))?;
-        }
-    }
-    root.present().map_err(|e| err(&e))?;
-    Ok(())
-}
-
 fn run(args: Args) -> Result<(), Error> {
     // Everything that can be refused is checked before training starts.
     let last = args.seed.checked_add(args.seeds - 1).ok_or(Error::Seeds {
@@ -467,7 +319,7 @@ fn run(args: Args) -> Result<(), Error> {
         dir.join(format!("{}-curves.csv", args.set.name())),
         dir.join(format!("{}-curves.png", args.set.name())),
     );
-    let with_text = register_font(args.font.as_deref())?;
+    let with_text = register_font(args.font.as_deref()).map_err(Error::Font)?;
     let recipe = args.set.recipe();
     let epochs = args.epochs.unwrap_or(recipe.epochs);
     let (train, test) = args.set.load()?;
@@ -515,7 +367,10 @@ fn run(args: Args) -> Result<(), Error> {
         if results.len() == 1 { "" } else { "s" },
         start.elapsed().as_secs_f64()
     );
-    write_csv(&csv, &log)?;
+    write_csv(&csv, &log, true).map_err(|e| Error::Write {
+        path: csv.clone(),
+        reason: e.to_string(),
+    })?;
     let seeds = if args.seed == last {
         format!("seed {}", args.seed)
     } else {
@@ -527,7 +382,10 @@ fn run(args: Args) -> Result<(), Error> {
         recipe.spec.param_count(),
         recipe.lr
     );
-    plot(&png, &log, &title, with_text)?;
+    plot(&png, &log, &title, with_text).map_err(|reason| Error::Write {
+        path: png.clone(),
+        reason,
+    })?;
     println!(
         "wrote {} and {}{}",
         csv.display(),
