@@ -7,28 +7,11 @@
 //! accuracy evaluated again here on the same split.
 
 use microprop_data::Dataset;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
-/// The example binary `name`, built by this `cargo test` next to this test
-/// (`target/<profile>/examples/` beside `target/<profile>/deps/`).
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("the test's own path");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("a test binary lives in <target>/<profile>/deps");
-    let path = profile_dir
-        .join("examples")
-        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        path.is_file(),
-        "{} is not built: run these tests with `cargo test -p microprop-examples` \
-         (which builds the examples first), not with a `--test` filter alone",
-        path.display()
-    );
-    path
-}
+mod common;
+use common::example;
 
 fn run(args: &[&str]) -> Output {
     Command::new(example("digits"))

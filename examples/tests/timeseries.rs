@@ -9,24 +9,11 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// The example binary, built by this `cargo test` next to this test
-/// (`target/<profile>/examples/` beside `target/<profile>/deps/`).
+mod common;
+
+/// The example binary.
 fn example() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test's own path");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("a test binary lives in <target>/<profile>/deps");
-    let path = profile_dir
-        .join("examples")
-        .join(format!("timeseries{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        path.is_file(),
-        "{} is not built: run these tests with `cargo test -p microprop-examples` \
-         (which builds the examples first), not with a `--test` filter alone",
-        path.display()
-    );
-    path
+    common::example("timeseries")
 }
 
 /// A fresh folder for one test.
