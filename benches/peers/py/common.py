@@ -8,6 +8,16 @@ SHAPES = [
 ]
 LR = 0.01
 
+# The BasicMotions 1-D CNN step (mirrors CNN_SHAPES in src/lib.rs): input
+# batch x 6 channels x 100 steps (channels-first), conv1d(6->8, k 5, pad 2),
+# ReLU, MaxPool1d(2, 2), conv1d(8->8, k 5, pad 2), ReLU, global average pool
+# over the 50 steps, Linear(8->4), softmax cross-entropy.
+CNN_SHAPES = [
+    ("BasicMotions CNN batch 8", 8),
+    ("BasicMotions CNN batch 32", 32),
+]
+CNN_CHANNELS, CNN_STEPS, CNN_HIDDEN, CNN_KERNEL, CNN_PAD, CNN_CLASSES = 6, 100, 8, 5, 2, 4
+
 
 def batch(np, rows, inputs, classes, seed=1):
     rng = np.random.default_rng(seed)

@@ -1,6 +1,7 @@
 //! Shared measurement loop of the peer harness: every implementation runs
-//! the same three training steps (forward + softmax cross-entropy + backward
-//! + SGD, f32) and is timed the same way.
+//! the same training steps (forward + softmax cross-entropy + backward +
+//! SGD, f32), three MLP shapes and the BasicMotions 1-D CNN at two batch
+//! sizes, and is timed the same way.
 
 use std::time::{Duration, Instant};
 
@@ -10,6 +11,28 @@ pub const SHAPES: [(&str, [usize; 3], usize); 3] = [
     ("64-32-10 batch 1", [64, 32, 10], 1),
     ("784-128-10 batch 32", [784, 128, 10], 32),
 ];
+
+/// The BasicMotions 1-D CNN step at two batch sizes: (label, batch). Input
+/// `batch × CNN_CHANNELS × CNN_STEPS` channels-first, then conv1d(6→8, k 5,
+/// stride 1, pad 2), ReLU, MaxPool1d(2, 2), conv1d(8→8, k 5, pad 2), ReLU,
+/// global average pool over the 50 steps, Linear(8→4), softmax
+/// cross-entropy.
+pub const CNN_SHAPES: [(&str, usize); 2] = [
+    ("BasicMotions CNN batch 8", 8),
+    ("BasicMotions CNN batch 32", 32),
+];
+/// Input channels of the CNN (3-axis accelerometer and gyroscope).
+pub const CNN_CHANNELS: usize = 6;
+/// Time steps of the CNN's input window.
+pub const CNN_STEPS: usize = 100;
+/// Channels of both convolutions.
+pub const CNN_HIDDEN: usize = 8;
+/// Kernel size of both convolutions (stride 1, zero padding 2 each side).
+pub const CNN_KERNEL: usize = 5;
+/// Zero padding of both convolutions, each side.
+pub const CNN_PAD: usize = 2;
+/// Classes of the CNN.
+pub const CNN_CLASSES: usize = 4;
 
 /// Learning rate of every implementation.
 pub const LR: f32 = 0.01;
