@@ -392,12 +392,14 @@ impl Train {
     /// Parameters of `layer` that this mode trains: they come last in the
     /// layer's parameters (weights, then biases), so the trained ones are
     /// always the layer's last `n`.
+    #[inline]
     pub const fn trained_count(self, layer: &Layer) -> usize {
         layer.param_count() - self.untrained_count(layer)
     }
 
     /// Parameters of `layer` that this mode leaves untrained: its first
     /// ones (all, its weights, or none).
+    #[inline]
     pub const fn untrained_count(self, layer: &Layer) -> usize {
         if self.trains_weights() {
             0

@@ -62,6 +62,7 @@ impl Layer {
     }
 
     /// Number of trainable parameters (weights then biases).
+    #[inline]
     pub const fn param_count(&self) -> usize {
         match *self {
             Layer::Dense { inputs, outputs } => dense::param_count(inputs, outputs),
@@ -79,6 +80,7 @@ impl Layer {
     }
 
     /// Number of weights (the part L2 regularisation applies to).
+    #[inline]
     pub const fn weight_count(&self) -> usize {
         match *self {
             Layer::Dense { inputs, outputs } => dense::weight_count(inputs, outputs),
@@ -96,6 +98,7 @@ impl Layer {
     }
 
     /// Output width given the input width.
+    #[inline]
     pub const fn output_width(&self, input: usize) -> usize {
         match *self {
             Layer::Dense { outputs, .. } | Layer::Maxout { outputs, .. } => outputs,
@@ -110,6 +113,7 @@ impl Layer {
 
     /// Input width given the output width: a dense or maxout layer states
     /// it, an elementwise layer keeps the width.
+    #[inline]
     pub(crate) const fn input_width(&self, output: usize) -> usize {
         match *self {
             Layer::Dense { inputs, .. } | Layer::Maxout { inputs, .. } => inputs,
@@ -146,6 +150,7 @@ impl Layer {
 
     /// Elements of activation storage per batch row: the layer's output, and
     /// for maxout also its affine pieces.
+    #[inline]
     pub const fn activation_width(&self, input: usize) -> usize {
         match *self {
             Layer::Maxout {
@@ -185,7 +190,7 @@ pub(crate) fn forward<B: Backend>(
 ) -> Result<Cursor, B> {
     let s = &net.forward_spans_at(c, rows);
     let next = net.next(c);
-    match layers.get(c.i).copied().unwrap_or(Layer::Softmax) {
+    match *layers.get(c.i).unwrap_or(&Layer::Softmax) {
         Layer::Dense { inputs, outputs } => {
             if let Some(&Layer::Activation(a)) = layers.get(c.i + 1) {
                 let y = net.forward_spans_at(next, rows).output;
@@ -206,8 +211,11 @@ pub(crate) fn forward<B: Backend>(
             src: s.input,
             dst: s.output,
         }))?,
-        Layer::Conv { window, outputs } => conv::forward(net, s, rows, &window, outputs)?,
-        Layer::Pool { window, kind } => conv::pool_forward(net, s, rows, &window, kind)?,
+        Layer::Conv {
+            ref window,
+            outputs,
+        } => conv::forward(net, s, rows, window, outputs)?,
+        Layer::Pool { ref window, kind } => conv::pool_forward(net, s, rows, window, kind)?,
     }
     Ok(next)
 }
@@ -220,7 +228,7 @@ pub(crate) fn forward<B: Backend>(
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn backward<B: Backend>(
     net: &mut Network<'_, B>,
-    layer: Layer,
+    layer: &Layer,
     s: &LayerSpans,
     dy: Span,
     rows: usize,
@@ -228,7 +236,7 @@ pub(crate) fn backward<B: Backend>(
     want_dx: bool,
     fused: bool,
 ) -> Result<usize, B> {
-    match layer {
+    match *layer {
         Layer::Dense { inputs, outputs } => {
             dense::backward(net, s, dy, (rows, inputs, outputs), slot, want_dx, fused)
         }
@@ -249,11 +257,12 @@ pub(crate) fn backward<B: Backend>(
         Layer::Softmax => softmax::backward(net, s, dy, rows).map(|()| slot),
         // The gradient passes through unchanged.
         Layer::Flatten => Ok(slot),
-        Layer::Conv { window, outputs } => {
-            conv::backward(net, s, dy, rows, &window, outputs, slot, want_dx, fused)
-        }
-        Layer::Pool { window, kind } => {
-            conv::pool_backward(net, s, dy, rows, &window, (kind, slot, want_dx))
+        Layer::Conv {
+            ref window,
+            outputs,
+        } => conv::backward(net, s, dy, rows, window, outputs, slot, want_dx, fused),
+        Layer::Pool { ref window, kind } => {
+            conv::pool_backward(net, s, dy, rows, window, (kind, slot, want_dx))
         }
     }
 }

@@ -98,7 +98,7 @@ impl<'s, B: Backend> Network<'s, B> {
             width,
             act_off,
             p_off: c.p_off + layer.param_count(),
-            skipped: c.skipped + self.spec.train(c.i).untrained_count(&layer),
+            skipped: c.skipped + self.spec.train(c.i).untrained_count(layer),
         }
     }
 
@@ -117,13 +117,15 @@ impl<'s, B: Backend> Network<'s, B> {
             p_off: c.p_off.saturating_sub(layer.param_count()),
             skipped: c
                 .skipped
-                .saturating_sub(self.spec.train(c.i.wrapping_sub(1)).untrained_count(&layer)),
+                .saturating_sub(self.spec.train(c.i.wrapping_sub(1)).untrained_count(layer)),
         }
     }
 
-    /// Layer `i` (a softmax, which has no parameters, past the end).
-    fn layer(&self, i: usize) -> crate::Layer {
-        self.spec.layers().get(i).copied().unwrap_or(Layer::Softmax)
+    /// Layer `i` (a softmax, which has no parameters, past the end). A
+    /// reference: a `Layer` is up to 40 bytes (a convolution's window), and
+    /// copying one per call cost the firmware a `memcpy` each time.
+    fn layer(&self, i: usize) -> &'s Layer {
+        self.spec.layers().get(i).unwrap_or(&Layer::Softmax)
     }
 
     /// Spans of the layer at `c` for `rows` rows.
@@ -167,7 +169,7 @@ impl<'s, B: Backend> Network<'s, B> {
         let out_width = layer.output_width(width);
         let block = cap * layer.activation_width(width);
         let output = Span::new(c.act_off + block - cap * out_width, rows * out_width);
-        let pieces = match layer {
+        let pieces = match *layer {
             Layer::Maxout {
                 outputs, pieces, ..
             } => Span::new(c.act_off, rows * outputs * pieces),

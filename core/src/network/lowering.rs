@@ -138,7 +138,7 @@ impl<'s, B: Backend> Network<'s, B> {
             let s = self.spans_at(c, rows);
             let dy = self.scratch(slot).prefix(rows * s.out_width);
             let want_dx = c.i > stop || input_grad;
-            let layer = layers.get(c.i).copied().unwrap_or(crate::Layer::Softmax);
+            let layer = layers.get(c.i).unwrap_or(&crate::Layer::Softmax);
             slot = layers::backward(self, layer, &s, dy, rows, slot, want_dx, fused)?;
             if !fused && self.hyper.penalty && s.train.trains_weights() && s.weights.len > 0 {
                 self.emit_penalty_grad(&s, anchor)?;
