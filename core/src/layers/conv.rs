@@ -126,26 +126,45 @@ pub(crate) const fn cols_len(w: &Window, pool: bool) -> usize {
     }
 }
 
-/// The windows of one sample (`x`, one row) into `cols`.
-fn windows(x: Span, cols: Span, w: &Window, layout: ColLayout) -> op::Im2col {
-    op::Im2col {
-        x,
+/// Sample `r`'s windows: im2col of its row of `input` into `cols`.
+fn sample_windows<B: Backend>(
+    net: &mut Network<'_, B>,
+    (input, r): (Span, usize),
+    cols: Span,
+    w: &Window,
+    layout: ColLayout,
+) -> Result<(), B> {
+    let image = w.image_len();
+    net.exec(&Op::Im2col(op::Im2col {
+        x: input.slice(r * image, image),
         cols,
         rows: 1,
         window: *w,
         layout,
-    }
+    }))
 }
 
-/// `x += col2im(cols)` for one sample (`x`, one row).
-fn unwindow(cols: Span, x: Span, w: &Window, layout: ColLayout) -> op::Col2im {
-    op::Col2im {
+/// Sample `r`'s row of `dx` += col2im(`cols`).
+fn sample_unwindow<B: Backend>(
+    net: &mut Network<'_, B>,
+    cols: Span,
+    (dx, r): (Span, usize),
+    w: &Window,
+    layout: ColLayout,
+) -> Result<(), B> {
+    let image = w.image_len();
+    net.exec(&Op::Col2im(op::Col2im {
         cols,
-        x,
+        x: dx.slice(r * image, image),
         rows: 1,
         window: *w,
         layout,
-    }
+    }))
+}
+
+/// `dst[i] = value`.
+fn fill<B: Backend>(net: &mut Network<'_, B>, dst: Span, value: B::Elem) -> Result<(), B> {
+    net.exec(&Op::Fill(op::Fill { dst, value }))
 }
 
 /// Convolution forward for `rows` rows, sample by sample (so the windows
@@ -158,22 +177,14 @@ pub(crate) fn forward<B: Backend>(
     w: &Window,
     outputs: usize,
 ) -> Result<(), B> {
-    let (pos, fan_in, image) = (w.positions(), w.channels * w.window_len(), w.image_len());
+    let (pos, fan_in) = (w.positions(), w.channels * w.window_len());
     let cols = net.layout().cols.prefix(pos * fan_in);
     let ones = net.layout().consts.prefix(pos);
-    net.exec(&Op::Fill(op::Fill {
-        dst: ones,
-        value: B::Elem::ONE,
-    }))?;
+    fill(net, ones, B::Elem::ONE)?;
     let out = outputs * pos;
     for r in 0..rows {
         let y = s.output.slice(r * out, out);
-        net.exec(&Op::Im2col(windows(
-            s.input.slice(r * image, image),
-            cols,
-            w,
-            ColLayout::Conv,
-        )))?;
+        sample_windows(net, (s.input, r), cols, w, ColLayout::Conv)?;
         // y = b · 1ᵀ ([outputs × 1] · [1 × pos]), then y += W · colsᵀ.
         net.exec(&Op::Gemm(op::Gemm {
             m: outputs,
@@ -228,10 +239,7 @@ pub(crate) fn backward<B: Backend>(
     let one = B::Elem::ONE;
     if want_dx {
         let dx = net.scratch(1 - slot).prefix(rows * image);
-        net.exec(&Op::Fill(op::Fill {
-            dst: dx,
-            value: B::Elem::ZERO,
-        }))?;
+        fill(net, dx, B::Elem::ZERO)?;
         for r in 0..rows {
             // colsᵣ' = dyᵣᵀ · W: [pos × outputs] · [outputs × fan_in].
             net.exec(&Op::Gemm(op::Gemm {
@@ -246,12 +254,7 @@ pub(crate) fn backward<B: Backend>(
                 alpha: one,
                 beta: B::Elem::ZERO,
             }))?;
-            net.exec(&Op::Col2im(unwindow(
-                cols,
-                dx.slice(r * image, image),
-                w,
-                ColLayout::Conv,
-            )))?;
+            sample_unwindow(net, cols, (dx, r), w, ColLayout::Conv)?;
         }
     }
     let (train_w, train_b) = (s.train.trains_weights(), s.train.trains_biases());
@@ -259,10 +262,7 @@ pub(crate) fn backward<B: Backend>(
     if !train_b {
         return done;
     }
-    net.exec(&Op::Fill(op::Fill {
-        dst: ones,
-        value: one,
-    }))?;
+    fill(net, ones, one)?;
     let neg_lr = net.hyper.neg_lr;
     for r in 0..rows {
         let dyr = dy.slice(r * out, out);
@@ -274,12 +274,7 @@ pub(crate) fn backward<B: Backend>(
             (s.dweights, s.dbias, one, one)
         };
         if train_w {
-            net.exec(&Op::Im2col(windows(
-                s.input.slice(r * image, image),
-                cols,
-                w,
-                ColLayout::Conv,
-            )))?;
+            sample_windows(net, (s.input, r), cols, w, ColLayout::Conv)?;
             net.exec(&Op::Gemm(op::Gemm {
                 m: outputs,
                 n: fan_in,
@@ -318,23 +313,15 @@ pub(crate) fn pool_forward<B: Backend>(
     w: &Window,
     kind: PoolKind,
 ) -> Result<(), B> {
-    let (units, k, image) = (w.channels * w.positions(), w.window_len(), w.image_len());
+    let (units, k) = (w.channels * w.positions(), w.window_len());
     let cols = net.layout().cols.prefix(units * k);
     let mean = net.layout().consts.prefix(k);
     if kind == PoolKind::Avg {
-        net.exec(&Op::Fill(op::Fill {
-            dst: mean,
-            value: B::Elem::from_f64(1.0 / k as f64),
-        }))?;
+        fill(net, mean, B::Elem::from_f64(1.0 / k as f64))?;
     }
     for r in 0..rows {
         let y = s.output.slice(r * units, units);
-        net.exec(&Op::Im2col(windows(
-            s.input.slice(r * image, image),
-            cols,
-            w,
-            ColLayout::Pool,
-        )))?;
+        sample_windows(net, (s.input, r), cols, w, ColLayout::Pool)?;
         match kind {
             PoolKind::Max => net.exec(&Op::Maxout(op::Maxout {
                 x: cols,
@@ -381,26 +368,15 @@ pub(crate) fn pool_backward<B: Backend>(
     let dcols = net.layout().cols.slice(n, n);
     let mean = net.layout().consts.prefix(k);
     if kind == PoolKind::Avg {
-        net.exec(&Op::Fill(op::Fill {
-            dst: mean,
-            value: B::Elem::from_f64(1.0 / k as f64),
-        }))?;
+        fill(net, mean, B::Elem::from_f64(1.0 / k as f64))?;
     }
     let dx = net.scratch(1 - slot).prefix(rows * image);
-    net.exec(&Op::Fill(op::Fill {
-        dst: dx,
-        value: B::Elem::ZERO,
-    }))?;
+    fill(net, dx, B::Elem::ZERO)?;
     for r in 0..rows {
         let dyr = dy.slice(r * units, units);
         match kind {
             PoolKind::Max => {
-                net.exec(&Op::Im2col(windows(
-                    s.input.slice(r * image, image),
-                    cols,
-                    w,
-                    ColLayout::Pool,
-                )))?;
+                sample_windows(net, (s.input, r), cols, w, ColLayout::Pool)?;
                 net.exec(&Op::MaxoutBackward(op::MaxoutBackward {
                     x: cols,
                     dy: dyr,
@@ -424,12 +400,7 @@ pub(crate) fn pool_backward<B: Backend>(
                 beta: B::Elem::ZERO,
             }))?,
         }
-        net.exec(&Op::Col2im(unwindow(
-            dcols,
-            dx.slice(r * image, image),
-            w,
-            ColLayout::Pool,
-        )))?;
+        sample_unwindow(net, dcols, (dx, r), w, ColLayout::Pool)?;
     }
     Ok(1 - slot)
 }
