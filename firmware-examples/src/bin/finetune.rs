@@ -58,7 +58,9 @@ use cortex_m_rt::entry;
 use microprop::replay::Replay;
 use microprop::{Config, Layer, Loss, Network, Optimizer, Rng, Spec, Targets, Train};
 use microprop_cpu::CpuBackend;
-use microprop_firmware::{board, check, hello, take, ConstStaticCell, Memory, Meter, Report};
+use microprop_firmware::{
+    board, check, hello, take, Aligned, ConstStaticCell, Memory, Meter, Report,
+};
 
 /// Hidden width: 16 on the micro:bit, 32 on boards with more RAM (build.rs
 /// decides and embeds the matching blob).
@@ -168,10 +170,6 @@ const PASS_SHIFTED: f32 = if WIDE { 0.85 } else { 0.80 };
 /// The default variant's required unshifted held-out accuracy (issue 14:
 /// 0.88 on the M0, 0.90 on the M4F).
 const PASS_UNSHIFTED: f32 = if WIDE { 0.90 } else { 0.88 };
-
-/// Bytes at a 4-byte aligned address.
-#[repr(C, align(4))]
-struct Aligned<T: ?Sized>(T);
 
 /// The pretrained parameters: `models/digits{,32}-pretrained.mpb` as the
 /// host's `save_blob` wrote it, or the blob `MICROPROP_PRETRAINED_BLOB`

@@ -30,7 +30,7 @@
 use cortex_m_rt::entry;
 use microprop::{Config, Layer, Loss, Network, Optimizer, Spec, Targets, Train};
 use microprop_cpu::CpuBackend;
-use microprop_firmware::{board, check, hello, take, ConstStaticCell, Meter, Report};
+use microprop_firmware::{board, check, hello, take, Aligned, ConstStaticCell, Meter, Report};
 
 /// Channels and steps of a series.
 const C: usize = 6;
@@ -94,8 +94,6 @@ const PASS_ACCURACY: f32 = if SMALL { 0.9 } else { 0.95 };
 const HEAD: usize = CLASSES * 4 + CLASSES;
 
 /// The micro:bit's pretrained CNN, 4-byte aligned in flash.
-#[repr(C, align(4))]
-struct Aligned<T: ?Sized>(T);
 static PRETRAINED: &Aligned<[u8]> =
     &Aligned(*include_bytes!("../../models/motions-m0-pretrained.mpb"));
 
