@@ -60,18 +60,21 @@ def cnn_params():
             he((o, h), h), jnp.zeros(o, jnp.float32))
 
 
+def mlp_params(i, h, o):
+    rng = np.random.default_rng(0)
+    return (
+        jnp.asarray(rng.uniform(-1, 1, (h, i)).astype(np.float32) * np.sqrt(6 / i), jnp.float32),
+        jnp.zeros(h, jnp.float32),
+        jnp.asarray(rng.uniform(-1, 1, (o, h)).astype(np.float32) * np.sqrt(6 / h), jnp.float32),
+        jnp.zeros(o, jnp.float32),
+    )
+
+
 def main():
     for label, (i, h, o), rows in SHAPES:
         x, y = batch(np, rows, i, o)
         x, y = jnp.asarray(x), jnp.asarray(y, dtype=jnp.int32)
-        rng = np.random.default_rng(0)
-        params = (
-            jnp.asarray(rng.uniform(-1, 1, (h, i)).astype(np.float32) * np.sqrt(6 / i), jnp.float32),
-            jnp.zeros(h, jnp.float32),
-            jnp.asarray(rng.uniform(-1, 1, (o, h)).astype(np.float32) * np.sqrt(6 / h), jnp.float32),
-            jnp.zeros(o, jnp.float32),
-        )
-        state = {"p": params}
+        state = {"p": mlp_params(i, h, o)}
 
         def one():
             loss, state["p"] = step(state["p"], x, y)
