@@ -1,5 +1,7 @@
 //! Training configuration: loss, optimizer, regularisation, initialisation.
 
+use microprop_hal::{OpKind, OpSet};
+
 use crate::{Loss, OptimizerKind, Spec};
 
 /// An optimizer and its hyperparameters. The learning rate can be changed
@@ -165,6 +167,63 @@ impl Config {
     /// Arena elements `spec` needs under this configuration.
     pub const fn arena_len(&self, spec: &Spec) -> usize {
         spec.arena_len(self.batch, self.optimizer.kind())
+    }
+
+    /// The ops a network of `spec` under this configuration issues: its
+    /// layers' forward and backward ops, the loss, the optimizer's update
+    /// (with L2, its terms), evaluation's count, and the fills and copies
+    /// of construction and checkpoints. What other features issue is added
+    /// by the user: [`OpKind::Anchor`] for
+    /// [`Network::set_anchor`](crate::Network::set_anchor),
+    /// [`OpKind::SumSquares`] for the [`guard`](crate::guard).
+    ///
+    /// A backend built for exactly this set (the CPU backend's `OPS`
+    /// parameter) compiles only these kernels; [`Network::new`](crate::Network::new)
+    /// refuses a backend that lacks one of them.
+    ///
+    /// ```
+    /// use microprop::{Config, ErrorKind, Layer, Loss, Network, Optimizer, Spec, Targets};
+    /// use microprop_cpu::CpuBackend;
+    ///
+    /// const NET: Spec = Spec::new(&[Layer::dense(2, 4), Layer::tanh(), Layer::dense(4, 1)]);
+    /// const CFG: Config = Config::new(4, Loss::Mse, Optimizer::sgd(0.1));
+    /// const OPS: u64 = CFG.ops(&NET).bits();
+    ///
+    /// let mut arena = [0.0f32; CFG.arena_len(&NET)];
+    /// let mut net = Network::new(NET, CpuBackend::with_ops::<OPS>(&mut arena), CFG).unwrap();
+    /// net.train_step(&[0.0; 8], Targets::Values(&[0.0; 4])).unwrap();
+    ///
+    /// // Adam's update is not in that set: refused before anything runs.
+    /// const ADAM: Config = Config::new(4, Loss::Mse, Optimizer::adam(0.01));
+    /// let mut arena = [0.0f32; ADAM.arena_len(&NET)];
+    /// let err = Network::new(NET, CpuBackend::with_ops::<OPS>(&mut arena), ADAM).err();
+    /// assert_eq!(err.map(|e| e.kind()), Some(ErrorKind::Unsupported));
+    /// ```
+    pub const fn ops(&self, spec: &Spec) -> OpSet {
+        let mut set = OpSet::of(&[
+            OpKind::Fill,
+            OpKind::Copy,
+            OpKind::Loss,
+            OpKind::CountCorrect,
+        ]);
+        let layers = spec.layers();
+        let mut i = 0;
+        while i < layers.len() {
+            set = set.union(layers[i].ops());
+            i += 1;
+        }
+        set = set.with(match self.optimizer {
+            Optimizer::Sgd { .. } => OpKind::SgdStep,
+            Optimizer::Momentum { .. } => OpKind::MomentumStep,
+            Optimizer::Adam { .. } => OpKind::AdamStep,
+            // Applied in backward: a gemm into the weights, an axpy per row
+            // into the biases.
+            Optimizer::FusedSgd { .. } => OpKind::Axpy,
+        });
+        if self.l2 != 0.0 {
+            set = set.with(OpKind::SumSquares).with(OpKind::Axpy);
+        }
+        set
     }
 }
 

@@ -151,6 +151,13 @@ pub enum Error<BE> {
         /// What was called.
         called: &'static str,
     },
+    /// The backend cannot run an op this network (or this call) issues: a
+    /// backend built for a smaller op set (the CPU backend's `OPS`), see
+    /// [`Config::ops`](crate::Config::ops). Nothing was changed.
+    MissingOp {
+        /// The op's name.
+        op: &'static str,
+    },
     /// The call needs the gradient with respect to the input, which backward
     /// cannot reach: the arena keeps no activations of the frozen layers
     /// before the first trained one ([`crate::Train`]).
@@ -242,9 +249,10 @@ impl<BE: microprop_hal::Error> Error<BE> {
                 ErrorKind::Model
             }
             Error::Hyperparameter { .. } => ErrorKind::Hyperparameter,
-            Error::Fused { .. } | Error::InferenceOnly { .. } | Error::NoInputGradient { .. } => {
-                ErrorKind::Unsupported
-            }
+            Error::Fused { .. }
+            | Error::InferenceOnly { .. }
+            | Error::NoInputGradient { .. }
+            | Error::MissingOp { .. } => ErrorKind::Unsupported,
             Error::OutOfOrder { .. } => ErrorKind::OutOfOrder,
             Error::Blob(_) => ErrorKind::Blob,
             Error::Diverged { .. } => ErrorKind::Diverged,
@@ -311,6 +319,11 @@ impl<BE: fmt::Display> fmt::Display for Error<BE> {
             Error::InferenceOnly { called } => write!(
                 f,
                 "`{called}` trains or needs a loss; this network runs forward only"
+            ),
+            Error::MissingOp { op } => write!(
+                f,
+                "the backend cannot run `{op}`, which this network needs (a CPU backend's op \
+                 set must hold `Config::ops` of the spec, and the ops of the features in use)"
             ),
             Error::NoInputGradient { called } => write!(
                 f,

@@ -72,7 +72,7 @@
 
 use crate::network::{Network, Result};
 use crate::{Config, Error, Spec, Targets};
-use microprop_hal::{op, Backend, Element, Op, Span};
+use microprop_hal::{op, Backend, Element, Op, OpKind, OpSet, Span};
 
 /// Extra arena elements the guard needs after a network's own spans: two
 /// snapshot slots of parameters + optimizer state, and one scalar
@@ -308,6 +308,10 @@ impl<'n, 's, B: Backend> Guard<'n, 's, B> {
     /// [`Error::Hyperparameter`] for a setting out of range.
     pub fn new(net: &'n mut Network<'s, B>, config: GuardConfig) -> Result<Self, B> {
         config.check()?;
+        crate::network::need_ops::<B>(
+            net.backend(),
+            OpSet::of(&[OpKind::Copy, OpKind::SumSquares]),
+        )?;
         let layout = *net.layout();
         let p = layout.params.len;
         let s = layout.state.len;

@@ -39,7 +39,17 @@
 
 use crate::network::Result;
 use crate::{Error, Operand};
-use microprop_hal::{op, Backend, Element, Op, Span};
+use microprop_hal::{op, Backend, Element, Op, OpKind, OpSet, Span};
+
+/// The ops a [`Perceptron`] issues: for a CPU backend built for it, pass
+/// `perceptron::OPS.bits()` as its op set.
+pub const OPS: OpSet = OpSet::of(&[
+    OpKind::PerceptronEpoch,
+    OpKind::PerceptronErrors,
+    OpKind::Axpy,
+    OpKind::Copy,
+    OpKind::Fill,
+]);
 
 /// Elements of host-side staging buffers (on the stack).
 const CHUNK: usize = 64;
@@ -169,6 +179,7 @@ impl<B: Backend> Perceptron<B> {
         if rows == 0 {
             return Err(Error::EmptyBatch);
         }
+        crate::network::need_ops::<B>(&backend, OPS)?;
         let layout = PerceptronLayout::new(rows, features);
         if backend.arena_len() < layout.len {
             return Err(Error::ArenaTooSmall {

@@ -2,7 +2,7 @@
 
 use crate::Activation;
 use microprop_hal::op::Window;
-use microprop_hal::Span;
+use microprop_hal::{OpKind, OpSet, Span};
 
 /// One layer of a feed-forward network.
 ///
@@ -742,6 +742,20 @@ impl<'a> Spec<'a> {
             Ok(layout) => layout.len,
             Err(_) => usize::MAX,
         }
+    }
+
+    /// The ops a forward-only network
+    /// ([`Network::new_inference`](crate::Network::new_inference)) of this
+    /// spec issues: its layers' ops, fills and copies (see
+    /// [`Config::ops`](crate::Config::ops) for a training network).
+    pub const fn inference_ops(&self) -> OpSet {
+        let mut set = OpSet::of(&[OpKind::Fill, OpKind::Copy]);
+        let mut i = 0;
+        while i < self.layers.len() {
+            set = set.union(self.layers[i].ops());
+            i += 1;
+        }
+        set
     }
 
     /// The layout with the first `shared` layers' activations in two

@@ -84,7 +84,7 @@ mod span;
 
 pub use element::Element;
 pub use error::{Error, ErrorKind, OpError};
-pub use op::{Activation, LossKind, Op, Tier};
+pub use op::{Activation, LossKind, Op, OpKind, OpSet, Tier};
 pub use span::Span;
 
 /// An accelerator: one flat arena of [`Backend::Elem`] and an executor for
@@ -132,6 +132,13 @@ pub trait Backend {
         false
     }
 
+    /// The ops this backend can run (default: all). A network whose ops
+    /// are not all in it is refused at construction, before any op runs;
+    /// an op outside it is `Unsupported`.
+    fn ops(&self) -> OpSet {
+        OpSet::ALL
+    }
+
     /// Execute (or record) one op: a primitive, or a composite this backend
     /// overrides, goes to [`Backend::dispatch`]; any other composite is
     /// validated as a whole, scratch included
@@ -174,6 +181,9 @@ impl<B: Backend + ?Sized> Backend for &mut B {
     }
     fn overrides(&self, op: &Op<Self::Elem>) -> bool {
         (**self).overrides(op)
+    }
+    fn ops(&self) -> OpSet {
+        (**self).ops()
     }
     fn execute(&mut self, op: &Op<Self::Elem>) -> Result<(), Self::Error> {
         (**self).execute(op)

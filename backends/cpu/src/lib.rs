@@ -63,7 +63,8 @@ mod tests;
 
 use core::fmt;
 
-use microprop_hal::{op, Backend, ErrorKind, Op, OpError, Span};
+use microprop_hal::op::OpInfo;
+use microprop_hal::{op, Backend, ErrorKind, Op, OpError, OpKind, OpSet, Span};
 
 pub use math::Float;
 
@@ -183,6 +184,15 @@ pub trait CpuKernels<E: Float> {
     }
 }
 
+/// The fast kernels alone (every [`CpuKernels`] default), chosen at
+/// compile time: a firmware that never runs the reference kernels does not
+/// link them ([`CpuBackend::with_ops`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct FastKernels;
+
+impl<E: Float> CpuKernels<E> for FastKernels {}
+
 /// The kernels this crate ships, chosen at run time: a [`CpuKernels`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -246,7 +256,7 @@ impl<E: Float> CpuKernels<E> for Kernels {
 ///
 /// Implements [`Backend`] for any [`Float`] element (`f32`, `f64`).
 #[derive(Debug)]
-pub struct CpuBackend<'a, E, K = Kernels> {
+pub struct CpuBackend<'a, E, K = Kernels, const OPS: u64 = { OpSet::ALL.bits() }> {
     arena: &'a mut [E],
     kernels: K,
 }
@@ -263,12 +273,49 @@ impl<'a, E> CpuBackend<'a, E> {
     pub fn reference(arena: &'a mut [E]) -> Self {
         Self::with_kernels(arena, Kernels::Reference)
     }
+
+    /// A backend over `arena` with the fast kernels that runs only the ops
+    /// in `OPS` ([`OpSet::bits`]; for a network, `microprop::Config::ops`):
+    /// only their kernels and checks are compiled, so a firmware links what
+    /// its model needs and no more. Any other op is
+    /// [`OpError::Unsupported`] (and a network that needs one is refused at
+    /// construction).
+    ///
+    /// ```
+    /// use microprop_cpu::{CpuBackend, CpuError};
+    /// use microprop_hal::{op, Backend, Op, OpError, OpKind, OpSet, Span};
+    ///
+    /// const OPS: u64 = OpSet::of(&[OpKind::Fill]).bits();
+    /// let mut arena = [0.0f32; 4];
+    /// let mut cpu = CpuBackend::with_ops::<OPS>(&mut arena);
+    /// assert_eq!(cpu.ops(), OpSet::of(&[OpKind::Fill]));
+    /// let fill = Op::Fill(op::Fill { dst: Span::new(0, 4), value: 1.0 });
+    /// cpu.execute(&fill)?;
+    /// let copy = Op::Copy(op::Copy { src: Span::new(0, 2), dst: Span::new(2, 2) });
+    /// assert_eq!(
+    ///     cpu.execute(&copy),
+    ///     Err(CpuError::Op(OpError::Unsupported { op: "copy" }))
+    /// );
+    /// assert_eq!(arena, [1.0; 4]);
+    /// # Ok::<(), CpuError>(())
+    /// ```
+    pub fn with_ops<const OPS: u64>(arena: &'a mut [E]) -> CpuBackend<'a, E, FastKernels, OPS> {
+        CpuBackend::with_kernels_and_ops(arena, FastKernels)
+    }
 }
 
 impl<'a, E, K> CpuBackend<'a, E, K> {
     /// A backend over `arena` with the given kernels ([`Kernels`] or a
-    /// user's [`CpuKernels`]).
+    /// user's [`CpuKernels`]), running every op.
     pub fn with_kernels(arena: &'a mut [E], kernels: K) -> Self {
+        CpuBackend { arena, kernels }
+    }
+}
+
+impl<'a, E, K, const OPS: u64> CpuBackend<'a, E, K, OPS> {
+    /// A backend over `arena` with the given kernels that runs only the
+    /// ops in `OPS` (see [`CpuBackend::with_ops`]).
+    pub fn with_kernels_and_ops(arena: &'a mut [E], kernels: K) -> Self {
         CpuBackend { arena, kernels }
     }
 
@@ -349,7 +396,14 @@ fn host_range(
     }
 }
 
-impl<E: Float, K: CpuKernels<E>> Backend for CpuBackend<'_, E, K> {
+/// `kind` is in the const op set `ops` (a constant after inlining: the arms
+/// of the ops outside it, and their kernels, are compiled out).
+#[inline(always)]
+const fn has(ops: u64, kind: OpKind) -> bool {
+    OpSet::from_bits(ops).contains(kind)
+}
+
+impl<E: Float, K: CpuKernels<E>, const OPS: u64> Backend for CpuBackend<'_, E, K, OPS> {
     type Elem = E;
     type Error = CpuError;
 
@@ -383,17 +437,29 @@ impl<E: Float, K: CpuKernels<E>> Backend for CpuBackend<'_, E, K> {
         true
     }
 
+    #[inline(always)]
+    fn ops(&self) -> OpSet {
+        OpSet::from_bits(OPS)
+    }
+
     fn dispatch(&mut self, op: &Op<E>) -> Result<(), CpuError> {
-        op.validate(self.arena.len())?;
         let name = op.name();
         let kernels = &self.kernels;
+        let len = self.arena.len();
         let arena = &mut *self.arena;
+        // Each arm validates its own op (`Op::validate` per variant), so that
+        // an op outside `OPS` leaves neither its kernel nor its checks in
+        // the binary.
         match *op {
-            Op::Fill(op::Fill { dst, value }) => {
+            Op::Fill(ref o) if has(OPS, OpKind::Fill) => {
+                OpInfo::validate(o, len)?;
+                let op::Fill { dst, value } = *o;
                 let [d] = parts(arena, [dst], name)?.outs;
                 reference::fill(d, value);
             }
-            Op::Copy(op::Copy { src, dst }) => {
+            Op::Copy(ref o) if has(OPS, OpKind::Copy) => {
+                OpInfo::validate(o, len)?;
+                let op::Copy { src, dst } = *o;
                 if src == dst {
                     return Ok(());
                 }
@@ -402,18 +468,22 @@ impl<E: Float, K: CpuKernels<E>> Backend for CpuBackend<'_, E, K> {
                 let [d] = p.outs;
                 reference::copy(s, d)?;
             }
-            Op::Axpy(op::Axpy { x, y, alpha }) => {
+            Op::Axpy(ref o) if has(OPS, OpKind::Axpy) => {
+                OpInfo::validate(o, len)?;
+                let op::Axpy { x, y, alpha } = *o;
                 let p = parts(arena, [y], name)?;
                 let xs = input(&p, x, name)?;
                 let [ys] = p.outs;
                 reference::axpy(alpha, xs, ys)?;
             }
-            Op::SumSquares(op::SumSquares {
-                x,
-                out,
-                scale,
-                accumulate,
-            }) => {
+            Op::SumSquares(ref o) if has(OPS, OpKind::SumSquares) => {
+                OpInfo::validate(o, len)?;
+                let op::SumSquares {
+                    x,
+                    out,
+                    scale,
+                    accumulate,
+                } = *o;
                 let p = parts(arena, [out], name)?;
                 let s = reference::sum_squares(input(&p, x, name)?, scale);
                 let [o] = p.outs;
@@ -421,7 +491,8 @@ impl<E: Float, K: CpuKernels<E>> Backend for CpuBackend<'_, E, K> {
                     *o = if accumulate { *o + s } else { s };
                 }
             }
-            Op::Anchor(ref o) => {
+            Op::Anchor(ref o) if has(OPS, OpKind::Anchor) => {
+                OpInfo::validate(o, len)?;
                 // An absent output is an empty span (an empty slice).
                 let none = Span::new(0, 0);
                 let p = parts(
@@ -436,44 +507,54 @@ impl<E: Float, K: CpuKernels<E>> Backend for CpuBackend<'_, E, K> {
                     *out += s;
                 }
             }
-            Op::Gemm(ref g) => {
+            Op::Gemm(ref g) if has(OPS, OpKind::Gemm) => {
+                OpInfo::validate(g, len)?;
                 let p = parts(arena, [g.c], name)?;
                 let (a, b) = (input(&p, g.a, name)?, input(&p, g.b, name)?);
                 let [c] = p.outs;
                 kernels.gemm(g, a, b, c)?;
             }
-            Op::BiasAdd(op::BiasAdd {
-                bias,
-                out,
-                rows,
-                cols,
-            }) => {
+            Op::BiasAdd(ref o) if has(OPS, OpKind::BiasAdd) => {
+                OpInfo::validate(o, len)?;
+                let op::BiasAdd {
+                    bias,
+                    out,
+                    rows,
+                    cols,
+                } = *o;
                 let p = parts(arena, [out], name)?;
                 let bias = input(&p, bias, name)?;
                 let [out] = p.outs;
                 reference::bias_add(rows, cols, bias, out)?;
             }
-            Op::BiasGrad(op::BiasGrad {
-                dout,
-                dbias,
-                rows,
-                cols,
-            }) => {
+            Op::BiasGrad(ref o) if has(OPS, OpKind::BiasGrad) => {
+                OpInfo::validate(o, len)?;
+                let op::BiasGrad {
+                    dout,
+                    dbias,
+                    rows,
+                    cols,
+                } = *o;
                 let p = parts(arena, [dbias], name)?;
                 let dout = input(&p, dout, name)?;
                 let [dbias] = p.outs;
                 reference::bias_grad(rows, cols, dout, dbias)?;
             }
-            Op::Activate(op::Activate { act, x, y }) => unary(
-                arena,
-                (x, y, name),
-                |y| {
-                    reference::activate_in_place(act, y);
-                    Ok(())
-                },
-                |x, y| reference::activate(act, x, y),
-            )?,
-            Op::BiasActivate(ref o) => {
+            Op::Activate(ref o) if has(OPS, OpKind::Activate) => {
+                OpInfo::validate(o, len)?;
+                let op::Activate { act, x, y } = *o;
+                unary(
+                    arena,
+                    (x, y, name),
+                    |y| {
+                        reference::activate_in_place(act, y);
+                        Ok(())
+                    },
+                    |x, y| reference::activate(act, x, y),
+                )?
+            }
+            Op::BiasActivate(ref o) if has(OPS, OpKind::BiasActivate) => {
+                OpInfo::validate(o, len)?;
                 if o.x == o.y {
                     let p = parts(arena, [o.x], name)?;
                     let bias = input(&p, o.bias, name)?;
@@ -486,7 +567,9 @@ impl<E: Float, K: CpuKernels<E>> Backend for CpuBackend<'_, E, K> {
                     kernels.bias_activate(o, bias, x, y)?;
                 }
             }
-            Op::ActivateBackward(op::ActivateBackward { act, x, y, dy, dx }) => {
+            Op::ActivateBackward(ref o) if has(OPS, OpKind::ActivateBackward) => {
+                OpInfo::validate(o, len)?;
+                let op::ActivateBackward { act, x, y, dy, dx } = *o;
                 let p = parts(arena, [dx], name)?;
                 let (x, y) = (input(&p, x, name)?, input(&p, y, name)?);
                 if dy == dx {
@@ -498,25 +581,35 @@ impl<E: Float, K: CpuKernels<E>> Backend for CpuBackend<'_, E, K> {
                     reference::activate_backward(act, x, y, dy, dx)?;
                 }
             }
-            Op::Softmax(op::Softmax { x, y, rows, cols }) => unary(
-                arena,
-                (x, y, name),
-                |y| reference::softmax_in_place(rows, cols, y),
-                |x, y| reference::softmax(rows, cols, x, y),
-            )?,
-            Op::LogSoftmax(op::LogSoftmax { x, y, rows, cols }) => unary(
-                arena,
-                (x, y, name),
-                |y| reference::log_softmax_in_place(rows, cols, y),
-                |x, y| reference::log_softmax(rows, cols, x, y),
-            )?,
-            Op::SoftmaxBackward(op::SoftmaxBackward {
-                y,
-                dy,
-                dx,
-                rows,
-                cols,
-            }) => {
+            Op::Softmax(ref o) if has(OPS, OpKind::Softmax) => {
+                OpInfo::validate(o, len)?;
+                let op::Softmax { x, y, rows, cols } = *o;
+                unary(
+                    arena,
+                    (x, y, name),
+                    |y| reference::softmax_in_place(rows, cols, y),
+                    |x, y| reference::softmax(rows, cols, x, y),
+                )?
+            }
+            Op::LogSoftmax(ref o) if has(OPS, OpKind::LogSoftmax) => {
+                OpInfo::validate(o, len)?;
+                let op::LogSoftmax { x, y, rows, cols } = *o;
+                unary(
+                    arena,
+                    (x, y, name),
+                    |y| reference::log_softmax_in_place(rows, cols, y),
+                    |x, y| reference::log_softmax(rows, cols, x, y),
+                )?
+            }
+            Op::SoftmaxBackward(ref o) if has(OPS, OpKind::SoftmaxBackward) => {
+                OpInfo::validate(o, len)?;
+                let op::SoftmaxBackward {
+                    y,
+                    dy,
+                    dx,
+                    rows,
+                    cols,
+                } = *o;
                 let p = parts(arena, [dx], name)?;
                 let y = input(&p, y, name)?;
                 if dy == dx {
@@ -528,77 +621,89 @@ impl<E: Float, K: CpuKernels<E>> Backend for CpuBackend<'_, E, K> {
                     reference::softmax_backward(rows, cols, y, dy, dx)?;
                 }
             }
-            Op::Maxout(op::Maxout {
-                x,
-                y,
-                rows,
-                units,
-                k,
-            }) => {
+            Op::Maxout(ref o) if has(OPS, OpKind::Maxout) => {
+                OpInfo::validate(o, len)?;
+                let op::Maxout {
+                    x,
+                    y,
+                    rows,
+                    units,
+                    k,
+                } = *o;
                 let p = parts(arena, [y], name)?;
                 let x = input(&p, x, name)?;
                 let [y] = p.outs;
                 reference::maxout(rows, units, k, x, y)?;
             }
-            Op::MaxoutBackward(op::MaxoutBackward {
-                x,
-                dy,
-                dx,
-                rows,
-                units,
-                k,
-            }) => {
+            Op::MaxoutBackward(ref o) if has(OPS, OpKind::MaxoutBackward) => {
+                OpInfo::validate(o, len)?;
+                let op::MaxoutBackward {
+                    x,
+                    dy,
+                    dx,
+                    rows,
+                    units,
+                    k,
+                } = *o;
                 let p = parts(arena, [dx], name)?;
                 let (x, dy) = (input(&p, x, name)?, input(&p, dy, name)?);
                 let [dx] = p.outs;
                 reference::maxout_backward(rows, units, k, x, dy, dx)?;
             }
-            Op::Im2col(op::Im2col {
-                x,
-                cols,
-                rows,
-                ref window,
-                layout,
-            }) => {
+            Op::Im2col(ref o) if has(OPS, OpKind::Im2col) => {
+                OpInfo::validate(o, len)?;
+                let op::Im2col {
+                    x,
+                    cols,
+                    rows,
+                    ref window,
+                    layout,
+                } = *o;
                 let p = parts(arena, [cols], name)?;
                 let x = input(&p, x, name)?;
                 let [cols] = p.outs;
                 reference::im2col(window, layout, rows, x, cols)?;
             }
-            Op::Col2im(op::Col2im {
-                cols,
-                x,
-                rows,
-                ref window,
-                layout,
-            }) => {
+            Op::Col2im(ref o) if has(OPS, OpKind::Col2im) => {
+                OpInfo::validate(o, len)?;
+                let op::Col2im {
+                    cols,
+                    x,
+                    rows,
+                    ref window,
+                    layout,
+                } = *o;
                 let p = parts(arena, [x], name)?;
                 let cols = input(&p, cols, name)?;
                 let [x] = p.outs;
                 reference::col2im(window, layout, rows, cols, x)?;
             }
-            Op::OneHot(op::OneHot {
-                labels,
-                y,
-                rows,
-                cols,
-                value,
-            }) => {
+            Op::OneHot(ref o) if has(OPS, OpKind::OneHot) => {
+                OpInfo::validate(o, len)?;
+                let op::OneHot {
+                    labels,
+                    y,
+                    rows,
+                    cols,
+                    value,
+                } = *o;
                 let p = parts(arena, [y], name)?;
                 let labels = input(&p, labels, name)?;
                 let [y] = p.outs;
                 reference::one_hot(rows, cols, labels, y, value)?;
             }
-            Op::Loss(op::Loss {
-                kind,
-                pred,
-                target,
-                rows,
-                cols,
-                out,
-                grad,
-                scratch: _,
-            }) => {
+            Op::Loss(ref o) if has(OPS, OpKind::Loss) => {
+                OpInfo::validate(o, len)?;
+                let op::Loss {
+                    kind,
+                    pred,
+                    target,
+                    rows,
+                    cols,
+                    out,
+                    grad,
+                    scratch: _,
+                } = *o;
                 let g = grad.unwrap_or_default();
                 let p = parts(arena, [out, g], name)?;
                 let (pred, target) = (input(&p, pred, name)?, input(&p, target, name)?);
@@ -609,13 +714,15 @@ impl<E: Float, K: CpuKernels<E>> Backend for CpuBackend<'_, E, K> {
                     *o = l;
                 }
             }
-            Op::CountCorrect(op::CountCorrect {
-                pred,
-                target,
-                rows,
-                cols,
-                out,
-            }) => {
+            Op::CountCorrect(ref o) if has(OPS, OpKind::CountCorrect) => {
+                OpInfo::validate(o, len)?;
+                let op::CountCorrect {
+                    pred,
+                    target,
+                    rows,
+                    cols,
+                    out,
+                } = *o;
                 let p = parts(arena, [out], name)?;
                 let (pred, target) = (input(&p, pred, name)?, input(&p, target, name)?);
                 let n = reference::count_correct(rows, cols, pred, target)?;
@@ -624,36 +731,42 @@ impl<E: Float, K: CpuKernels<E>> Backend for CpuBackend<'_, E, K> {
                     *o += E::from_usize(n);
                 }
             }
-            Op::SgdStep(op::SgdStep { param, grad, lr }) => {
+            Op::SgdStep(ref o) if has(OPS, OpKind::SgdStep) => {
+                OpInfo::validate(o, len)?;
+                let op::SgdStep { param, grad, lr } = *o;
                 let p = parts(arena, [param], name)?;
                 let grad = input(&p, grad, name)?;
                 let [param] = p.outs;
                 reference::sgd_step(lr, param, grad)?;
             }
-            Op::MomentumStep(op::MomentumStep {
-                param,
-                grad,
-                velocity,
-                lr,
-                momentum,
-            }) => {
+            Op::MomentumStep(ref o) if has(OPS, OpKind::MomentumStep) => {
+                OpInfo::validate(o, len)?;
+                let op::MomentumStep {
+                    param,
+                    grad,
+                    velocity,
+                    lr,
+                    momentum,
+                } = *o;
                 let p = parts(arena, [param, velocity], name)?;
                 let grad = input(&p, grad, name)?;
                 let [param, velocity] = p.outs;
                 reference::momentum_step(lr, momentum, param, grad, velocity)?;
             }
-            Op::AdamStep(op::AdamStep {
-                param,
-                grad,
-                m,
-                v,
-                lr,
-                beta1,
-                beta2,
-                eps,
-                bias1,
-                bias2,
-            }) => {
+            Op::AdamStep(ref o) if has(OPS, OpKind::AdamStep) => {
+                OpInfo::validate(o, len)?;
+                let op::AdamStep {
+                    param,
+                    grad,
+                    m,
+                    v,
+                    lr,
+                    beta1,
+                    beta2,
+                    eps,
+                    bias1,
+                    bias2,
+                } = *o;
                 let p = parts(arena, [param, m, v], name)?;
                 let grad = input(&p, grad, name)?;
                 let [param, m, v] = p.outs;
@@ -667,16 +780,18 @@ impl<E: Float, K: CpuKernels<E>> Backend for CpuBackend<'_, E, K> {
                 };
                 reference::adam_step(h, param, grad, m, v)?;
             }
-            Op::PerceptronEpoch(op::PerceptronEpoch {
-                weights,
-                samples,
-                labels,
-                rows,
-                cols,
-                average,
-                stats,
-                scratch: _,
-            }) => {
+            Op::PerceptronEpoch(ref o) if has(OPS, OpKind::PerceptronEpoch) => {
+                OpInfo::validate(o, len)?;
+                let op::PerceptronEpoch {
+                    weights,
+                    samples,
+                    labels,
+                    rows,
+                    cols,
+                    average,
+                    stats,
+                    scratch: _,
+                } = *o;
                 let avg = average.unwrap_or_default();
                 let p = parts(arena, [weights, avg, stats], name)?;
                 let (samples, labels) = (input(&p, samples, name)?, input(&p, labels, name)?);
@@ -687,15 +802,17 @@ impl<E: Float, K: CpuKernels<E>> Backend for CpuBackend<'_, E, K> {
                     *s += E::from_usize(n);
                 }
             }
-            Op::PerceptronErrors(op::PerceptronErrors {
-                weights,
-                samples,
-                labels,
-                rows,
-                cols,
-                out,
-                scratch: _,
-            }) => {
+            Op::PerceptronErrors(ref o) if has(OPS, OpKind::PerceptronErrors) => {
+                OpInfo::validate(o, len)?;
+                let op::PerceptronErrors {
+                    weights,
+                    samples,
+                    labels,
+                    rows,
+                    cols,
+                    out,
+                    scratch: _,
+                } = *o;
                 let p = parts(arena, [out], name)?;
                 let w = input(&p, weights, name)?;
                 let (samples, labels) = (input(&p, samples, name)?, input(&p, labels, name)?);
@@ -705,14 +822,18 @@ impl<E: Float, K: CpuKernels<E>> Backend for CpuBackend<'_, E, K> {
                     *o = E::from_usize(n);
                 }
             }
+            // An op outside the set: not compiled in.
+            _ if !has(OPS, op.kind()) => {
+                return Err(CpuError::Op(OpError::Unsupported { op: name }))
+            }
             // A composite without a CPU kernel: its reference decomposition,
             // checked as a whole first (no op of this crate's vocabulary
-            // reaches this arm today).
-            #[allow(unreachable_patterns)]
-            _ => {
+            // reaches this arm today; with a smaller set it is compiled out).
+            _ if OPS == OpSet::ALL.bits() => {
                 op.validate_decomposition(self.arena.len())?;
                 return op.decompose(&mut |p| self.dispatch(p));
             }
+            _ => return Err(CpuError::Op(OpError::Unsupported { op: name })),
         }
         Ok(())
     }

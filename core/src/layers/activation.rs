@@ -4,10 +4,13 @@
 //! [`dense::forward`](super::dense::forward)); backward multiplies the
 //! upstream gradient by `f'` in place.
 
-use microprop_hal::{op, Activation, Backend, Element, Op, Span};
+use microprop_hal::{op, Activation, Backend, Element, Op, OpKind, OpSet, Span};
 
 use crate::network::{LayerSpans, Network, Result};
 use crate::spec::mix;
+
+/// The ops an activation layer issues.
+pub(crate) const OPS: OpSet = OpSet::of(&[OpKind::Activate, OpKind::ActivateBackward]);
 
 /// The spec hash's words for this layer: kind 3, the function's tag, and
 /// its parameter as the bits of its `f32` rounding (the blob format's

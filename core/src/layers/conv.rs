@@ -17,12 +17,28 @@
 //! convolution reuses one half), the ones and `1/k` in `consts`.
 
 use microprop_hal::op::{ColLayout, Window};
-use microprop_hal::{op, Backend, Element, Op, Span};
+use microprop_hal::{op, Backend, Element, Op, OpKind, OpSet, Span};
 
 use super::dense::chain;
 use crate::network::{LayerSpans, Network, Result};
 use crate::spec::{mix, mix_width};
 use crate::{PoolKind, SpecError};
+
+/// The ops a convolution issues: windows in and out, per-sample gemms, and
+/// the constant vector of ones its bias is spread with.
+pub(crate) const OPS: OpSet =
+    OpSet::of(&[OpKind::Im2col, OpKind::Col2im, OpKind::Gemm, OpKind::Fill]);
+
+/// The ops a pooling layer of `kind` issues: windows in and out, then the
+/// max over each window (as maxout) or its mean (a gemm with the constant
+/// vector `1/k`).
+pub(crate) const fn pool_ops(kind: PoolKind) -> OpSet {
+    let windows = OpSet::of(&[OpKind::Im2col, OpKind::Col2im]);
+    match kind {
+        PoolKind::Max => windows.with(OpKind::Maxout).with(OpKind::MaxoutBackward),
+        PoolKind::Avg => windows.with(OpKind::Gemm).with(OpKind::Fill),
+    }
+}
 
 /// Geometry checks shared by convolution and pooling: the input chains,
 /// the window works, and the windows' size is addressable.

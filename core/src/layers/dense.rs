@@ -4,11 +4,22 @@
 //! activation that follows when there is one) and its backward lowering (the
 //! affine chain rule, which [`maxout`](super::maxout) reuses).
 
-use microprop_hal::{op, Activation, Backend, Element, Op, Span};
+use microprop_hal::{op, Activation, Backend, Element, Op, OpKind, OpSet, Span};
 
 use crate::network::{LayerSpans, Network, Result};
 use crate::spec::{mix, mix_width};
 use crate::SpecError;
+
+/// The ops a dense layer issues: the affine map (with the next layer's
+/// activation folded in), its gradients, and fused SGD's per-row bias
+/// update.
+pub(crate) const OPS: OpSet = OpSet::of(&[
+    OpKind::Gemm,
+    OpKind::BiasAdd,
+    OpKind::BiasActivate,
+    OpKind::BiasGrad,
+    OpKind::Axpy,
+]);
 
 /// The spec checks: the declared input width chains from `width`, no width
 /// is 0, and `W` is addressable.

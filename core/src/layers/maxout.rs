@@ -6,12 +6,16 @@
 //! backward into the pieces, then the affine chain rule of
 //! [`dense`](super::dense)).
 
-use microprop_hal::{op, Backend, Element, Op, Span};
+use microprop_hal::{op, Backend, Element, Op, OpKind, OpSet, Span};
 
 use super::dense;
 use crate::network::{LayerSpans, Network, Result};
 use crate::spec::{mix, mix_width};
 use crate::SpecError;
+
+/// The ops a maxout layer issues: dense's affine map and gradients
+/// (pieces as outputs) and the max over pieces.
+pub(crate) const OPS: OpSet = dense::OPS.with(OpKind::Maxout).with(OpKind::MaxoutBackward);
 
 /// The spec checks: the declared input width chains from `width`, no width
 /// or piece count is 0, and `W` and `b` are addressable.

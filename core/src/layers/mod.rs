@@ -11,11 +11,11 @@ mod dense;
 mod maxout;
 mod softmax;
 
-use microprop_hal::{op, Backend, Op, Span};
+use microprop_hal::{op, Backend, Op, OpKind, OpSet, Span};
 
 use crate::network::{Cursor, LayerSpans, Network, Result};
 use crate::spec::mix;
-use crate::{Layer, SpecError};
+use crate::{Error, Layer, SpecError};
 
 impl Layer {
     /// The checks [`Spec::try_new`](crate::Spec::try_new) makes of layer
@@ -42,6 +42,19 @@ impl Layer {
     }
 
     /// Mix this layer into the spec hash `h`.
+    /// The ops this layer issues, forward and backward.
+    pub(crate) const fn ops(&self) -> OpSet {
+        match *self {
+            Layer::Dense { .. } => dense::OPS,
+            Layer::Maxout { .. } => maxout::OPS,
+            Layer::Activation(_) => activation::OPS,
+            Layer::Softmax => softmax::OPS,
+            Layer::Flatten => OpSet::of(&[OpKind::Copy]),
+            Layer::Conv { .. } => conv::OPS,
+            Layer::Pool { kind, .. } => conv::pool_ops(kind),
+        }
+    }
+
     pub(crate) const fn mix_hash(&self, h: u32) -> u32 {
         match *self {
             Layer::Dense { inputs, outputs } => dense::mix_hash(h, inputs, outputs),
@@ -203,9 +216,9 @@ pub(crate) fn forward<B: Backend>(
             inputs,
             outputs,
             pieces,
-        } => maxout::forward(net, s, (rows, inputs, outputs, pieces))?,
-        Layer::Activation(a) => activation::forward(net, s, a)?,
-        Layer::Softmax => softmax::forward(net, s, rows)?,
+        } if net.can(OpKind::Maxout) => maxout::forward(net, s, (rows, inputs, outputs, pieces))?,
+        Layer::Activation(a) if net.can(OpKind::Activate) => activation::forward(net, s, a)?,
+        Layer::Softmax if net.can(OpKind::Softmax) => softmax::forward(net, s, rows)?,
         // Rows are flat (channels first) already: the output is the input.
         Layer::Flatten => net.exec(&Op::Copy(op::Copy {
             src: s.input,
@@ -214,8 +227,13 @@ pub(crate) fn forward<B: Backend>(
         Layer::Conv {
             ref window,
             outputs,
-        } => conv::forward(net, s, rows, window, outputs)?,
-        Layer::Pool { ref window, kind } => conv::pool_forward(net, s, rows, window, kind)?,
+        } if net.can(OpKind::Im2col) => conv::forward(net, s, rows, window, outputs)?,
+        Layer::Pool { ref window, kind } if net.can(OpKind::Im2col) => {
+            conv::pool_forward(net, s, rows, window, kind)?
+        }
+        // A layer whose ops the backend was built without (refused by
+        // `Network::new`; here so that its lowering is compiled out).
+        ref layer => return Err(missing(layer, net.backend().ops())),
     }
     Ok(next)
 }
@@ -244,7 +262,7 @@ pub(crate) fn backward<B: Backend>(
             inputs,
             outputs,
             pieces,
-        } => maxout::backward(
+        } if net.can(OpKind::MaxoutBackward) => maxout::backward(
             net,
             s,
             dy,
@@ -253,16 +271,34 @@ pub(crate) fn backward<B: Backend>(
             want_dx,
             fused,
         ),
-        Layer::Activation(a) => activation::backward(net, s, dy, a).map(|()| slot),
-        Layer::Softmax => softmax::backward(net, s, dy, rows).map(|()| slot),
+        Layer::Activation(a) if net.can(OpKind::ActivateBackward) => {
+            activation::backward(net, s, dy, a).map(|()| slot)
+        }
+        Layer::Softmax if net.can(OpKind::SoftmaxBackward) => {
+            softmax::backward(net, s, dy, rows).map(|()| slot)
+        }
         // The gradient passes through unchanged.
         Layer::Flatten => Ok(slot),
         Layer::Conv {
             ref window,
             outputs,
-        } => conv::backward(net, s, dy, rows, window, outputs, slot, want_dx, fused),
-        Layer::Pool { ref window, kind } => {
+        } if net.can(OpKind::Col2im) => {
+            conv::backward(net, s, dy, rows, window, outputs, slot, want_dx, fused)
+        }
+        Layer::Pool { ref window, kind } if net.can(OpKind::Col2im) => {
             conv::pool_backward(net, s, dy, rows, window, (kind, slot, want_dx))
         }
+        ref layer => Err(missing(layer, net.backend().ops())),
     }
+}
+
+/// [`Error::MissingOp`] for the first op of `layer` a backend running
+/// `have` lacks.
+#[cold]
+fn missing<BE>(layer: &Layer, have: OpSet) -> Error<BE> {
+    let op = match layer.ops().missing_from(have) {
+        Some(k) => k.name(),
+        None => "?",
+    };
+    Error::MissingOp { op }
 }

@@ -1,9 +1,12 @@
 //! Softmax layer: row-wise softmax; keeps the width, no parameters.
 
-use microprop_hal::{op, Backend, Op, Span};
+use microprop_hal::{op, Backend, Op, OpKind, OpSet, Span};
 
 use crate::network::{LayerSpans, Network, Result};
 use crate::spec::mix;
+
+/// The ops a softmax layer issues.
+pub(crate) const OPS: OpSet = OpSet::of(&[OpKind::Softmax, OpKind::SoftmaxBackward]);
 
 /// The spec hash's word for this layer: kind 4.
 pub(crate) const fn mix_hash(h: u32) -> u32 {

@@ -12,7 +12,7 @@
 //! `train_step`). The CPU backend runs it in one pass; a backend without a
 //! kernel for it runs its decomposition (axpy, sum of squares, axpy).
 
-use microprop_hal::{op, Backend, Element, Op, Span};
+use microprop_hal::{op, Backend, Element, Op, OpKind, OpSet, Span};
 
 use super::checks::finite_nonneg;
 use super::{LayerSpans, Network, Result, Stage};
@@ -64,6 +64,7 @@ impl<'s, B: Backend> Network<'s, B> {
     /// ```
     pub fn set_anchor(&mut self, blob: &'s [u8], lambda: f64) -> Result<(), B> {
         self.check_trains("set_anchor")?;
+        super::need_ops::<B>(&self.backend, OpSet::of(&[OpKind::Anchor]))?;
         if !finite_nonneg::<B::Elem>(lambda) {
             return Err(Error::Hyperparameter {
                 name: "anchor_lambda",

@@ -18,7 +18,7 @@ pub(crate) use layout::{Cursor, LayerSpans};
 
 use crate::spec::Layout;
 use crate::{Activation, Config, Error, Init, Layer, Optimizer, Rng, Spec};
-use microprop_hal::{op, Backend, Element, Op};
+use microprop_hal::{op, Backend, Element, Op, OpSet};
 
 /// Targets for one batch.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -213,6 +213,7 @@ impl<'s, B: Backend> Network<'s, B> {
         let spec = Spec::try_new(spec.layers())?.try_with_training(spec.training())?;
         check_config::<B::Elem, _>(&spec, &config)?;
         let layout = spec.try_layout(config.batch, config.optimizer.kind())?;
+        need_ops::<B>(&backend, config.ops(&spec))?;
         Self::bind(spec, backend, config, layout)
     }
 
@@ -245,6 +246,7 @@ impl<'s, B: Backend> Network<'s, B> {
         );
         check_config::<B::Elem, _>(&spec, &config)?;
         let layout = spec.try_inference_layout(batch)?;
+        need_ops::<B>(&backend, spec.inference_ops())?;
         Self::bind(spec, backend, config, layout)
     }
 
@@ -443,7 +445,22 @@ impl<'s, B: Backend> Network<'s, B> {
         Ok(())
     }
 
+    /// The backend runs `kind` (a constant for a backend built for a fixed
+    /// op set, so that what needs it is compiled out without it).
+    #[inline(always)]
+    pub(crate) fn can(&self, kind: microprop_hal::OpKind) -> bool {
+        self.backend.ops().contains(kind)
+    }
+
     pub(crate) fn exec(&mut self, op: &Op<B::Elem>) -> Result<(), B> {
         self.backend.execute(op).map_err(Error::Backend)
+    }
+}
+
+/// [`Error::MissingOp`] when `backend` cannot run one of `ops`.
+pub(crate) fn need_ops<B: Backend>(backend: &B, ops: OpSet) -> Result<(), B> {
+    match ops.missing_from(backend.ops()) {
+        Some(k) => Err(Error::MissingOp { op: k.name() }),
+        None => Ok(()),
     }
 }

@@ -30,7 +30,7 @@
 use cortex_m_rt::entry;
 use microprop::checkpoint::{self, Checkpoints, Restored, Slot};
 use microprop::{Config, Layer, Loss, Network, Optimizer, Spec, Targets};
-use microprop_cpu::CpuBackend;
+use microprop_cpu::{CpuBackend, FastKernels};
 use microprop_firmware::flash::{RamFlash, ERASE_SIZE};
 use microprop_firmware::{check, exit, hello, take, ConstStaticCell, Meter, Report};
 
@@ -43,6 +43,8 @@ const NET: Spec = Spec::new(&[
 const P: usize = NET.param_count();
 const CFG: Config = Config::new(4, Loss::Mse, Optimizer::momentum(0.5, 0.9)).with_seed(3);
 const ARENA_LEN: usize = CFG.arena_len(&NET);
+/// The ops this network issues: the backend compiles only their kernels.
+const OPS: u64 = CFG.ops(&NET).bits();
 /// Training steps before each save.
 const STEPS: u32 = 300;
 /// One slot: slot header + blob + momentum state, rounded up to the 1 KiB
@@ -67,7 +69,7 @@ fn bits<const N: usize>(v: &[f32; N]) -> [u32; N] {
 }
 
 /// The momentum velocity (the optimizer state span), in bits.
-fn state_bits(net: &Network<'_, CpuBackend<'_, f32>>) -> [u32; P] {
+fn state_bits(net: &Network<'_, CpuBackend<'_, f32, FastKernels, OPS>>) -> [u32; P] {
     let s = net.layout().state;
     let mut out = [0u32; P];
     let arena = net.backend().arena();
@@ -89,7 +91,7 @@ fn main() -> ! {
     let arena2 = take(&ARENA2, "ARENA2");
     let flash = take(&FLASH, "FLASH");
     let mut net = check(
-        Network::new(NET, CpuBackend::new(arena), CFG),
+        Network::new(NET, CpuBackend::with_ops::<OPS>(arena), CFG),
         "Network::new",
     );
     let Ok(mut ckpt) = Checkpoints::new(RamFlash::new(flash), REGION as u32, SLOT as u32) else {
@@ -109,7 +111,8 @@ fn main() -> ! {
     let mut save_instr = [0u64; 3];
     // Training steps only (the meter also counts the saves and restores).
     let (mut train_instr, mut train_steps) = (0u64, 0u64);
-    let mut train = |net: &mut Network<'_, CpuBackend<'_, f32>>, meter: &mut Meter| {
+    let mut train = |net: &mut Network<'_, CpuBackend<'_, f32, FastKernels, OPS>>,
+                     meter: &mut Meter| {
         for _ in 0..STEPS {
             let (r, n) = meter.measure(|| net.train_step(&X, Targets::Values(&Y)));
             loss = check(r, "train_step");
@@ -167,7 +170,7 @@ fn main() -> ! {
 
     // 2. Restore into a fresh network (other initial weights).
     let mut fresh = check(
-        Network::new(NET, CpuBackend::new(arena2), CFG.with_seed(99)),
+        Network::new(NET, CpuBackend::with_ops::<OPS>(arena2), CFG.with_seed(99)),
         "Network::new (fresh)",
     );
     let mut p2 = [0.0f32; P];

@@ -15,7 +15,7 @@
 
 use cortex_m_rt::entry;
 use microprop::{Config, Layer, Loss, Network, Optimizer, Spec, Targets};
-use microprop_cpu::CpuBackend;
+use microprop_cpu::{CpuBackend, FastKernels};
 use microprop_firmware::{board, check, hello, take, ConstStaticCell, Meter, Report};
 
 /// A board with this little RAM gets the small model.
@@ -34,6 +34,8 @@ const CFG: Config = if SMALL {
 .with_seed(1);
 const BATCH: usize = CFG.batch;
 const ARENA_LEN: usize = CFG.arena_len(&NET);
+/// The ops this network issues: the backend compiles only their kernels.
+const OPS: u64 = CFG.ops(&NET).bits();
 const EPOCHS: usize = 10;
 const PASS_ACCURACY: f32 = 0.93;
 
@@ -103,7 +105,7 @@ fn main() -> ! {
     );
     let arena = take(&ARENA, "ARENA");
     let mut net = check(
-        Network::new(NET, CpuBackend::new(arena), CFG),
+        Network::new(NET, CpuBackend::with_ops::<OPS>(arena), CFG),
         "Network::new",
     );
 
@@ -159,7 +161,7 @@ fn main() -> ! {
 
 /// Fraction of held-out images classified right, `BATCH` at a time.
 fn test_accuracy(
-    net: &mut Network<'static, CpuBackend<'static, f32>>,
+    net: &mut Network<'static, CpuBackend<'static, f32, FastKernels, OPS>>,
     x: &mut [f32; BATCH * 64],
     y: &mut [usize; BATCH],
 ) -> f32 {

@@ -55,9 +55,10 @@
 #![no_main]
 
 use cortex_m_rt::entry;
+use microprop::hal::OpKind;
 use microprop::replay::Replay;
 use microprop::{Config, Layer, Loss, Network, Optimizer, Rng, Spec, Targets, Train};
-use microprop_cpu::CpuBackend;
+use microprop_cpu::{CpuBackend, FastKernels};
 use microprop_firmware::{
     board, check, hello, take, Aligned, ConstStaticCell, Memory, Meter, Report,
 };
@@ -86,6 +87,9 @@ const LR: f64 = 0.03;
 /// Fine-tuning: batch 1 SGD. The seed's initial weights are replaced by
 /// the blob's.
 const CFG: Config = Config::new(1, Loss::SoftmaxCrossEntropy, Optimizer::sgd(LR));
+/// The ops of every variant (freezing changes no op) and the L2-SP
+/// anchor's: the backend compiles only their kernels.
+const OPS: u64 = CFG.ops(&NET).with(OpKind::Anchor).bits();
 /// Epochs over the 180 shifted fine-tuning images, every variant.
 const EPOCHS: usize = if WIDE { 24 } else { 32 };
 /// L2-SP strength alone: the largest tried on the host (0.001..0.1) that
@@ -235,7 +239,7 @@ fn load(i: usize, shifted: bool, x: &mut [f32; 64]) -> usize {
     usize::from(label)
 }
 
-type Net<'a> = Network<'static, CpuBackend<'a, f32>>;
+type Net<'a> = Network<'static, CpuBackend<'a, f32, FastKernels, OPS>>;
 
 /// Fraction right among `n` held-out images `first, first + step, ...`.
 fn accuracy(net: &mut Net<'_>, first: usize, step: usize, n: usize, shifted: bool) -> f32 {
@@ -273,7 +277,7 @@ type Pool = Replay<u8, STORED, 0>;
 /// variant's own arena length), measure.
 fn run_variant(v: &Variant, arena: &mut [f32], pool: &Pool, meter: &mut Meter) -> Outcome {
     let mut net = check(
-        Network::new(v.spec, CpuBackend::new(arena), CFG),
+        Network::new(v.spec, CpuBackend::with_ops::<OPS>(arena), CFG),
         "Network::new",
     );
     check(net.load_blob(BLOB), "load_blob");
@@ -341,7 +345,7 @@ fn main() -> ! {
     let arena = take(&ARENA, "ARENA");
     let (shifted_before, plain_before) = {
         let mut net = check(
-            Network::new(NET, CpuBackend::new(&mut arena[..]), CFG),
+            Network::new(NET, CpuBackend::with_ops::<OPS>(&mut arena[..]), CFG),
             "Network::new",
         );
         let (loaded, load_instr) = meter.measure(|| net.load_blob(BLOB));

@@ -20,6 +20,8 @@ use microprop_firmware::{check, hello, take, ConstStaticCell, Meter, Report};
 const ROWS: usize = 64;
 const FEATURES: usize = 2;
 const ARENA_LEN: usize = perceptron_arena_len(ROWS, FEATURES);
+/// The perceptron's ops: the backend compiles only their kernels.
+const OPS: u64 = microprop::perceptron::OPS.bits();
 const MAX_EPOCHS: usize = 1000;
 /// The separating line: w*·x + b* = 0.
 const W_STAR: [f32; 3] = [1.0, -2.0, 0.3];
@@ -83,7 +85,7 @@ fn main() -> ! {
 
     let arena = take(&ARENA, "ARENA");
     let mut p = check(
-        Perceptron::new(CpuBackend::new(arena), ROWS, FEATURES),
+        Perceptron::new(CpuBackend::with_ops::<OPS>(arena), ROWS, FEATURES),
         "Perceptron::new",
     );
     check(p.load(&x, &y), "load");

@@ -18,7 +18,7 @@ use core::cell::Cell;
 use cortex_m_rt::entry;
 use embedded_hal::i2c::I2c;
 use microprop::{Config, Layer, Loss, Network, Optimizer, Spec, Targets};
-use microprop_cpu::CpuBackend;
+use microprop_cpu::{CpuBackend, FastKernels};
 use microprop_firmware::accel::{self, Accel};
 use microprop_firmware::sim::{SimAccel, SHAKING};
 use microprop_firmware::{check, hello, take, ConstStaticCell, Meter, Report};
@@ -28,6 +28,8 @@ const FEATURES: usize = 6;
 const NET: Spec = Spec::new(&[Layer::dense(FEATURES, 8), Layer::tanh(), Layer::dense(8, 2)]);
 const CFG: Config = Config::new(1, Loss::SoftmaxCrossEntropy, Optimizer::sgd(0.1)).with_seed(3);
 const ARENA_LEN: usize = CFG.arena_len(&NET);
+/// The ops this network issues: the backend compiles only their kernels.
+const OPS: u64 = CFG.ops(&NET).bits();
 const WINDOWS: usize = 400;
 const SCORED: usize = 100;
 const PASS_ACCURACY: f32 = 0.95;
@@ -49,7 +51,7 @@ fn main() -> ! {
 
     let arena = take(&ARENA, "ARENA");
     let mut net = check(
-        Network::new(NET, CpuBackend::new(arena), CFG),
+        Network::new(NET, CpuBackend::with_ops::<OPS>(arena), CFG),
         "Network::new",
     );
 
@@ -87,7 +89,7 @@ enum LearnError<E: embedded_hal::i2c::Error> {
 /// [`SCORED`] windows classified right. Works with any `I2c` bus.
 fn learn<I: I2c>(
     accel: &mut Accel<I>,
-    net: &mut Network<'static, CpuBackend<'static, f32>>,
+    net: &mut Network<'static, CpuBackend<'static, f32, FastKernels, OPS>>,
     meter: &mut Meter,
     mut label: impl FnMut() -> usize,
 ) -> Result<f32, LearnError<I::Error>> {

@@ -18,6 +18,8 @@ const NET: Spec = Spec::new(&[
 ]);
 const CFG: Config = Config::new(4, Loss::Mse, Optimizer::momentum(0.5, 0.9)).with_seed(1);
 const ARENA_LEN: usize = CFG.arena_len(&NET);
+/// The ops this network issues: the backend compiles only their kernels.
+const OPS: u64 = CFG.ops(&NET).bits();
 const MAX_STEPS: u32 = 5000;
 
 /// The arena, in .bss; `main` takes it once.
@@ -30,7 +32,7 @@ fn main() -> ! {
     hello("xor", &meter);
     let arena = take(&ARENA, "ARENA");
     let mut net = check(
-        Network::new(NET, CpuBackend::new(arena), CFG),
+        Network::new(NET, CpuBackend::with_ops::<OPS>(arena), CFG),
         "Network::new",
     );
 

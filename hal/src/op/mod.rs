@@ -32,6 +32,7 @@ mod maxout;
 mod memory;
 mod optim;
 mod perceptron;
+mod set;
 mod softmax;
 
 pub use activation::{Activate, ActivateBackward, Activation, BiasActivate};
@@ -42,6 +43,7 @@ pub use maxout::{Maxout, MaxoutBackward};
 pub use memory::{Anchor, Axpy, Copy, Fill, SumSquares};
 pub use optim::{AdamStep, MomentumStep, SgdStep};
 pub use perceptron::{PerceptronEpoch, PerceptronErrors, PERCEPTRON_SCRATCH};
+pub use set::OpSet;
 pub use softmax::{LogSoftmax, Softmax, SoftmaxBackward};
 
 use crate::{Element, OpError, Span};
@@ -215,6 +217,16 @@ macro_rules! scratch_variant {
     };
 }
 
+/// The name of one op struct, whatever its element type.
+macro_rules! name_of {
+    ($ty:ident, E) => {
+        <$ty<f32> as OpInfo>::NAME
+    };
+    ($ty:ident) => {
+        <$ty as OpInfo>::NAME
+    };
+}
+
 /// The tier value of a tier keyword.
 macro_rules! tier_of {
     (primitive) => {
@@ -237,6 +249,33 @@ macro_rules! ops {
         #[cfg_attr(feature = "defmt", derive(defmt::Format))]
         pub enum Op<E> {
             $( $(#[$doc])* $variant($ty $(<$e>)?), )*
+        }
+
+        /// Which op an [`Op`] is, without its operands: one bit of an
+        /// [`OpSet`].
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+        #[repr(u8)]
+        pub enum OpKind {
+            $( $(#[$doc])* $variant, )*
+        }
+
+        impl OpKind {
+            /// Every kind, in the order of [`Op`]'s variants.
+            pub const ALL: &'static [OpKind] = &[$( OpKind::$variant, )*];
+
+            /// The op's name ([`OpInfo::NAME`]).
+            pub const fn name(self) -> &'static str {
+                match self { $( OpKind::$variant => name_of!($ty $(, $e)?), )* }
+            }
+        }
+
+        impl<E> Op<E> {
+            /// Which op this is.
+            #[inline]
+            pub const fn kind(&self) -> OpKind {
+                match self { $( Op::$variant(_) => OpKind::$variant, )* }
+            }
         }
 
         impl<E: Element> Op<E> {
