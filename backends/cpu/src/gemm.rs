@@ -24,10 +24,14 @@
 //!
 //! Tile sizes are chosen per target: on x86_64/aarch64 `4 × 16` (broadcast)
 //! and `4 × 4 × 8 lanes` (dot) for `f32` (half the lanes for `f64`), sized
-//! for 16–32 vector registers; on 32-bit ARM (Cortex-M) `2 × 2` scalar
-//! blocks, the shape of CMSIS-DSP's `arm_mat_mult_f32`: four accumulators
-//! and four operands fit the FPU's 32 single registers with nothing spilled,
-//! and every loaded operand is used twice.
+//! for 16–32 vector registers. On a Cortex-M with a single-precision FPU
+//! (M4F, M33: `target_abi = "eabihf"`) `4 × 4` scalar blocks over the whole
+//! of `k` (module `fpu`): 16 accumulators and 8 operands fit the FPU's 32
+//! single registers, every loaded operand is used four times, and the sums
+//! run in the reference's order (`vmla` rounds the product and the sum as
+//! the reference does), so the results are the reference's bits. On a
+//! Cortex-M without an FPU (M0, soft float) `2 × 2` blocks, the shape of
+//! CMSIS-DSP's `arm_mat_mult_f32`: every operand loaded is used twice.
 //!
 //! FMA: Rust never contracts `a * b + c`; [`Float::mul_acc`] is a fused
 //! `mul_add` only when the crate's `std` feature is on *and* the build
@@ -60,14 +64,34 @@ pub fn gemm<E: Float>(
     alpha: E,
     beta: E,
 ) -> Result<(), OpError> {
-    gemm_shaped(m, n, k, a, trans_a, b, trans_b, c, alpha, beta, SMALL)
+    gemm_shaped(m, n, k, a, trans_a, b, trans_b, c, alpha, beta, SHAPE)
 }
 
-/// Use the Cortex-M loop shapes (`2 × 2` scalar blocks).
-const SMALL: bool = cfg!(target_arch = "arm");
+/// The loop shapes of one target.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Shape {
+    /// Vector tiles for 16–32 vector registers (x86_64, aarch64).
+    Host,
+    /// `2 × 2` scalar blocks: a Cortex-M without an FPU (M0), whose soft
+    /// float calls leave few registers.
+    Small,
+    /// `4 × 4` scalar blocks (`2 × 2` at the edges): a Cortex-M with a
+    /// single-precision FPU (M4F, M33), whose 32 registers hold 16
+    /// accumulators and 8 operands; each operand loaded is used four times.
+    SmallFpu,
+}
 
-/// [`gemm`] with the loop shapes chosen by `small` (the host's tests run the
-/// Cortex-M shapes too).
+/// This target's loop shapes.
+const SHAPE: Shape = if !cfg!(target_arch = "arm") {
+    Shape::Host
+} else if cfg!(target_abi = "eabihf") {
+    Shape::SmallFpu
+} else {
+    Shape::Small
+};
+
+/// [`gemm`] with the loop shapes `shape` (the host's tests run the Cortex-M
+/// shapes too).
 #[allow(clippy::too_many_arguments)]
 fn gemm_shaped<E: Float>(
     m: usize,
@@ -80,7 +104,7 @@ fn gemm_shaped<E: Float>(
     c: &mut [E],
     alpha: E,
     beta: E,
-    small: bool,
+    shape: Shape,
 ) -> Result<(), OpError> {
     reference::check("gemm", "a", a.len(), m.checked_mul(k))?;
     reference::check("gemm", "b", b.len(), k.checked_mul(n))?;
@@ -97,10 +121,10 @@ fn gemm_shaped<E: Float>(
     };
     match (trans_a, trans_b) {
         // a[i][p] = a[i·k + p]
-        (false, false) => broadcast(g, a, k, 1, b, c, small),
+        (false, false) => broadcast(g, a, k, 1, b, c, shape),
         // a[i][p] = a[p·m + i]
-        (true, false) => broadcast(g, a, 1, m, b, c, small),
-        (false, true) => dot(g, a, b, c, small),
+        (true, false) => broadcast(g, a, 1, m, b, c, shape),
+        (false, true) => dot(g, a, b, c, shape),
         (true, true) => reference::gemm(m, n, k, a, trans_a, b, trans_b, c, alpha, beta),
     }
 }
@@ -244,14 +268,17 @@ fn broadcast<E: Float>(
     cs: usize,
     b: &[E],
     c: &mut [E],
-    small: bool,
+    shape: Shape,
 ) -> Result<(), OpError> {
+    if shape == Shape::SmallFpu {
+        return fpu::broadcast(g, a, rs, cs, b, c);
+    }
     // `k == 0` still runs one (empty) slice: `c = beta · c`.
     let mut p0 = 0;
     loop {
         let p1 = g.k.min(p0 + KC);
         let beta = if p0 == 0 { g.beta } else { E::ONE };
-        if small {
+        if shape == Shape::Small {
             broadcast_rows(g, a, rs, cs, b, c, p0, p1, beta)?;
         } else if E::BYTES == 4 {
             broadcast_slice::<E, 4, 16>(g, a, rs, cs, b, c, p0, p1, beta);
@@ -486,15 +513,237 @@ fn dot_tiles<E: Float, const MR: usize, const NR: usize, const L: usize>(
     }
 }
 
-fn dot<E: Float>(g: Dims<E>, a: &[E], b: &[E], c: &mut [E], small: bool) -> Result<(), OpError> {
-    if small {
+fn dot<E: Float>(g: Dims<E>, a: &[E], b: &[E], c: &mut [E], shape: Shape) -> Result<(), OpError> {
+    if shape == Shape::Small {
         return dot_2x2(g, a, b, c);
+    } else if shape == Shape::SmallFpu {
+        return fpu::dot(g, a, b, c);
     } else if E::BYTES == 4 {
         dot_tiles::<E, 4, 4, 8>(g, a, b, c);
     } else {
         dot_tiles::<E, 4, 4, 4>(g, a, b, c);
     }
     Ok(())
+}
+
+/// The kernels of a Cortex-M with an FPU (M4F, M33): `MR × NR` blocks of
+/// scalar accumulators (`4 × 4` inside, narrower at the edges), each summed
+/// over the whole of `k` in order and then stored as `alpha · acc + beta ·
+/// c`, the reference's order: with the multiply and add of `vmla` (which
+/// rounds twice, as the reference does) the results are the reference's,
+/// bit for bit. Operands are read through `get` with every bound checked
+/// once before the `k` loop (so that the loop has no check left and no
+/// panic path).
+mod fpu {
+    use microprop_hal::OpError;
+
+    use super::{Dims, GEMM_INDEX};
+    use crate::Float;
+
+    /// `c = alpha · a · bᵀ + beta · c` (`a` row-major `m × k`, `b` row-major
+    /// `n × k`): the forward `Y = X · Wᵀ`.
+    pub(super) fn dot<E: Float>(g: Dims<E>, a: &[E], b: &[E], c: &mut [E]) -> Result<(), OpError> {
+        let mut i0 = 0;
+        while i0 + 4 <= g.m {
+            dot_rows::<E, 4>(g, a, b, c, i0)?;
+            i0 += 4;
+        }
+        while i0 < g.m {
+            dot_rows::<E, 1>(g, a, b, c, i0)?;
+            i0 += 1;
+        }
+        Ok(())
+    }
+
+    #[inline(always)]
+    fn dot_rows<E: Float, const MR: usize>(
+        g: Dims<E>,
+        a: &[E],
+        b: &[E],
+        c: &mut [E],
+        i0: usize,
+    ) -> Result<(), OpError> {
+        let mut j0 = 0;
+        while j0 + 4 <= g.n {
+            dot_block::<E, MR, 4>(g, a, b, c, i0, j0)?;
+            j0 += 4;
+        }
+        while j0 < g.n {
+            dot_block::<E, MR, 1>(g, a, b, c, i0, j0)?;
+            j0 += 1;
+        }
+        Ok(())
+    }
+
+    /// `MR` rows of `s` from row `i0`, each `k` long (`get`: the error is
+    /// unreachable after gemm's length checks; a slice `k` long lets the
+    /// loops below index it without a check).
+    #[inline(always)]
+    fn rows<E, const MR: usize>(s: &[E], i0: usize, k: usize) -> Result<[&[E]; MR], OpError> {
+        let mut out: [&[E]; MR] = [&[]; MR];
+        for (r, o) in out.iter_mut().enumerate() {
+            let at = (i0 + r) * k;
+            *o = s.get(at..at + k).ok_or(GEMM_INDEX)?;
+        }
+        Ok(out)
+    }
+
+    /// Rows `i0 .. i0 + MR` of `a` and `j0 .. j0 + NR` of `b`, each `k`
+    /// long.
+    #[inline(always)]
+    fn dot_block<E: Float, const MR: usize, const NR: usize>(
+        g: Dims<E>,
+        a: &[E],
+        b: &[E],
+        c: &mut [E],
+        i0: usize,
+        j0: usize,
+    ) -> Result<(), OpError> {
+        let k = g.k;
+        let ar = rows::<E, MR>(a, i0, k)?;
+        let br = rows::<E, NR>(b, j0, k)?;
+        let mut acc = [[E::ZERO; NR]; MR];
+        for p in 0..k {
+            let x = ar.map(|row| row.get(p).copied().unwrap_or(E::ZERO));
+            let y = br.map(|row| row.get(p).copied().unwrap_or(E::ZERO));
+            mac(&mut acc, x, y);
+        }
+        store(g, c, i0, j0, &acc)
+    }
+
+    /// `acc[r][j] += x[r] · y[j]`.
+    #[inline(always)]
+    fn mac<E: Float, const MR: usize, const NR: usize>(
+        acc: &mut [[E; NR]; MR],
+        x: [E; MR],
+        y: [E; NR],
+    ) {
+        for (acc_r, xr) in acc.iter_mut().zip(x) {
+            for (acc_rj, yj) in acc_r.iter_mut().zip(y) {
+                *acc_rj = xr.mul_acc(yj, *acc_rj);
+            }
+        }
+    }
+
+    /// `c = alpha · op(a) · b + beta · c` with `op(a)[i][p] = a[i·rs +
+    /// p·cs]` and `b` row-major `k × n`: the backward `dX = dZ · W` (`rs =
+    /// k`, `cs = 1`) and `dW = dZᵀ · X` (`rs = 1`, `cs = m`).
+    pub(super) fn broadcast<E: Float>(
+        g: Dims<E>,
+        a: &[E],
+        rs: usize,
+        cs: usize,
+        b: &[E],
+        c: &mut [E],
+    ) -> Result<(), OpError> {
+        let mut i0 = 0;
+        while i0 + 4 <= g.m {
+            broadcast_rows::<E, 4>(g, a, (rs, cs), b, c, i0)?;
+            i0 += 4;
+        }
+        while i0 < g.m {
+            broadcast_rows::<E, 1>(g, a, (rs, cs), b, c, i0)?;
+            i0 += 1;
+        }
+        Ok(())
+    }
+
+    #[inline(always)]
+    fn broadcast_rows<E: Float, const MR: usize>(
+        g: Dims<E>,
+        a: &[E],
+        strides: (usize, usize),
+        b: &[E],
+        c: &mut [E],
+        i0: usize,
+    ) -> Result<(), OpError> {
+        let mut j0 = 0;
+        while j0 + 4 <= g.n {
+            broadcast_block::<E, MR, 4>(g, a, strides, b, c, i0, j0)?;
+            j0 += 4;
+        }
+        while j0 < g.n {
+            broadcast_block::<E, MR, 1>(g, a, strides, b, c, i0, j0)?;
+            j0 += 1;
+        }
+        Ok(())
+    }
+
+    /// Rows `i0 .. i0 + MR` of `op(a)` times columns `j0 .. j0 + NR` of
+    /// `b`, walking `b` (and, for `dW = dZᵀ·X`, `a`) one row `p` at a time.
+    #[inline(always)]
+    fn broadcast_block<E: Float, const MR: usize, const NR: usize>(
+        g: Dims<E>,
+        a: &[E],
+        (rs, cs): (usize, usize),
+        b: &[E],
+        c: &mut [E],
+        i0: usize,
+        j0: usize,
+    ) -> Result<(), OpError> {
+        let (m, n, k) = (g.m, g.n, g.k);
+        // The block's bounds, checked once: the loop's `get`s test the same
+        // comparisons, which the optimiser then drops.
+        let (i1, j1) = (i0 + MR, j0 + NR);
+        if i0 > i1 || i1 > m || j0 > j1 || j1 > n || n == 0 || m == 0 {
+            return Err(GEMM_INDEX);
+        }
+        let b_rows = b.chunks_exact(n).take(k);
+        let mut acc = [[E::ZERO; NR]; MR];
+        if cs == 1 && rs == k {
+            // `a` row-major `m × k`: rows `i0 ..` are contiguous in `p`.
+            let ar = rows::<E, MR>(a, i0, k)?;
+            for (p, bp) in b_rows.enumerate() {
+                let x = ar.map(|row| row.get(p).copied().unwrap_or(E::ZERO));
+                mac(&mut acc, x, cols::<E, NR>(bp, j0, j1));
+            }
+        } else {
+            // `a` row-major `k × m` (`rs == 1`, `cs == m`): its row `p` holds
+            // column `p` of `op(a)`.
+            for (ap, bp) in a.chunks_exact(m).zip(b_rows) {
+                mac(
+                    &mut acc,
+                    cols::<E, MR>(ap, i0, i1),
+                    cols::<E, NR>(bp, j0, j1),
+                );
+            }
+        }
+        store(g, c, i0, j0, &acc)
+    }
+
+    /// `row[j0 .. j1]` with `j1 = j0 + N` (checked by the caller, so that
+    /// this check folds into that one).
+    #[inline(always)]
+    fn cols<E: Float, const N: usize>(row: &[E], j0: usize, j1: usize) -> [E; N] {
+        match row.get(j0..j1).map(<&[E; N]>::try_from) {
+            Some(Ok(x)) => *x,
+            _ => [E::ZERO; N],
+        }
+    }
+
+    /// `c[i0 + r][j0 + j] = alpha · acc[r][j] + beta · c[..]` (`beta == 0`
+    /// ignores `c`).
+    #[inline(always)]
+    fn store<E: Float, const MR: usize, const NR: usize>(
+        g: Dims<E>,
+        c: &mut [E],
+        i0: usize,
+        j0: usize,
+        acc: &[[E; NR]; MR],
+    ) -> Result<(), OpError> {
+        for (r, acc_r) in acc.iter().enumerate() {
+            let at = (i0 + r) * g.n + j0;
+            let out = c.get_mut(at..at + NR).ok_or(GEMM_INDEX)?;
+            for (o, x) in out.iter_mut().zip(acc_r) {
+                *o = if g.beta == E::ZERO {
+                    g.alpha * *x
+                } else {
+                    g.alpha * *x + g.beta * *o
+                };
+            }
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -507,6 +756,9 @@ mod tests {
     //! products (each is within `(k+1)·ε·Σ|terms|` of the exact value).
     use super::*;
     use crate::Float;
+
+    /// `mul_acc` is a fused multiply-add in this build.
+    const FUSED: bool = cfg!(all(feature = "std", target_feature = "fma"));
 
     struct Rng(u64);
     impl Rng {
@@ -543,10 +795,16 @@ mod tests {
         let (al, be) = (E::from_f64(alpha), E::from_f64(beta));
         let mut want = c0.clone();
         reference::gemm(m, n, k, &a, ta, &b, tb, &mut want, al, be).unwrap();
-        for small in [false, true] {
+        for shape in [Shape::Host, Shape::Small, Shape::SmallFpu] {
             let mut got = c0.clone();
-            gemm_shaped(m, n, k, &a, ta, &b, tb, &mut got, al, be, small).unwrap();
+            gemm_shaped(m, n, k, &a, ta, &b, tb, &mut got, al, be, shape).unwrap();
             within_bound(&a, &b, &c0, &got, &want, (m, n, k), ta, tb, alpha, beta);
+            // The FPU kernels sum in the reference's order (without a fused
+            // multiply-add): the reference's bits, every case.
+            if shape == Shape::SmallFpu && !FUSED {
+                let bits = |v: &[E]| v.iter().map(|x| x.to_f64().to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&got), bits(&want), "m={m} n={n} k={k} ta={ta} tb={tb}");
+            }
         }
     }
 
