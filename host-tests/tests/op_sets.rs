@@ -203,6 +203,15 @@ fn a_backend_without_an_op_the_network_needs_is_refused() {
         matches!(err, Some(Error::MissingOp { op: "im2col" })),
         "{err:?}"
     );
+    // A relu network on a backend built for the same shapes with tanh: the
+    // function is part of the set.
+    const RELU: Spec = Spec::new(&[Layer::dense(6, 5), Layer::relu(), Layer::dense(5, 3)]);
+    let mut arena = vec![0.0f32; SGD.arena_len(&RELU)];
+    let err = Network::new(RELU, CpuBackend::with_ops::<OPS>(&mut arena), SGD).err();
+    assert!(
+        matches!(err, Some(Error::MissingOp { op: "relu" })),
+        "{err:?}"
+    );
     // The error says which op and where the set comes from.
     let msg = Error::<microprop_cpu::CpuError>::MissingOp { op: "adam_step" }.to_string();
     assert!(

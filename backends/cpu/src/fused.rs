@@ -33,7 +33,9 @@ macro_rules! per_activation {
     };
 }
 
-/// `x[r][c] += bias[c]`, `y[r][c] = f(x[r][c])`, in one pass.
+/// `x[r][c] += bias[c]`, `y[r][c] = f(x[r][c])`, in one pass. Inlined, so
+/// that a caller with a constant activation keeps only its loop.
+#[inline(always)]
 pub fn bias_activate<E: Float>(
     act: Activation<E>,
     rows: usize,
@@ -52,6 +54,7 @@ pub fn bias_activate<E: Float>(
 }
 
 /// [`bias_activate`] with `y == x`: `xy[r][c] = f(xy[r][c] + bias[c])`.
+#[inline(always)]
 pub fn bias_activate_in_place<E: Float>(
     act: Activation<E>,
     rows: usize,
@@ -109,4 +112,34 @@ fn one<E: Float>(bias: &[E], xy: &mut [E], f: impl Fn(E) -> E) {
             *v = f(*v + *b);
         }
     }
+}
+
+/// The fast [`Op::AdamStep`](microprop_hal::Op::AdamStep): the reference's
+/// formula ([`reference::adam_step`]) with [`Float::sqrt_fast`] for the
+/// square root, so each element differs from the reference by at most the
+/// rounding of that ulp.
+pub fn adam_step<E: Float>(
+    h: reference::AdamParams<E>,
+    param: &mut [E],
+    grad: &[E],
+    m: &mut [E],
+    v: &mut [E],
+) -> Result<(), OpError> {
+    reference::check("adam_step", "grad", grad.len(), Some(param.len()))?;
+    reference::check("adam_step", "m", m.len(), Some(param.len()))?;
+    reference::check("adam_step", "v", v.len(), Some(param.len()))?;
+    let (b1, b2) = (E::ONE - h.beta1, E::ONE - h.beta2);
+    let it = param
+        .iter_mut()
+        .zip(grad)
+        .zip(m.iter_mut())
+        .zip(v.iter_mut());
+    for (((p, g), mi), vi) in it {
+        *mi = h.beta1 * *mi + b1 * *g;
+        *vi = h.beta2 * *vi + b2 * *g * *g;
+        let mhat = *mi / h.bias1;
+        let vhat = *vi / h.bias2;
+        *p -= h.lr * mhat / (vhat.sqrt_fast() + h.eps);
+    }
+    Ok(())
 }

@@ -64,7 +64,7 @@ mod tests;
 use core::fmt;
 
 use microprop_hal::op::OpInfo;
-use microprop_hal::{op, Backend, ErrorKind, Op, OpError, OpKind, OpSet, Span};
+use microprop_hal::{op, Activation, Backend, ErrorKind, Op, OpError, OpKind, OpSet, Span};
 
 pub use math::Float;
 
@@ -126,8 +126,8 @@ impl core::error::Error for CpuError {
     }
 }
 
-/// The kernels of the ops a user may override in a [`CpuBackend`]: gemm and
-/// the fused bias + activation. Every other op runs its kernel from
+/// The kernels of the ops a user may override in a [`CpuBackend`]: gemm,
+/// the fused bias + activation and Adam's update. Every other op runs its kernel from
 /// [`reference`](mod@crate::reference).
 ///
 /// Each method has the fast kernel as its default, so an implementation
@@ -163,6 +163,7 @@ pub trait CpuKernels<E: Float> {
 
     /// [`op::BiasActivate`] with `x` and `y` distinct. Default: one pass
     /// per element.
+    #[inline(always)]
     fn bias_activate(
         &self,
         o: &op::BiasActivate<E>,
@@ -174,6 +175,7 @@ pub trait CpuKernels<E: Float> {
     }
 
     /// [`op::BiasActivate`] with `y == x`. Default: one pass per element.
+    #[inline(always)]
     fn bias_activate_in_place(
         &self,
         o: &op::BiasActivate<E>,
@@ -181,6 +183,19 @@ pub trait CpuKernels<E: Float> {
         xy: &mut [E],
     ) -> Result<(), OpError> {
         fused::bias_activate_in_place(o.act, o.rows, o.cols, bias, xy)
+    }
+
+    /// [`op::AdamStep`] over its operand slices. Default: the reference's
+    /// formula with a square root within one ulp ([`Float::sqrt_fast`]).
+    fn adam_step(
+        &self,
+        h: reference::AdamParams<E>,
+        param: &mut [E],
+        grad: &[E],
+        m: &mut [E],
+        v: &mut [E],
+    ) -> Result<(), OpError> {
+        fused::adam_step(h, param, grad, m, v)
     }
 }
 
@@ -218,7 +233,7 @@ impl<E: Float> CpuKernels<E> for Kernels {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn bias_activate(
         &self,
         o: &op::BiasActivate<E>,
@@ -232,7 +247,7 @@ impl<E: Float> CpuKernels<E> for Kernels {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn bias_activate_in_place(
         &self,
         o: &op::BiasActivate<E>,
@@ -244,6 +259,21 @@ impl<E: Float> CpuKernels<E> for Kernels {
             Kernels::Reference => {
                 reference::bias_activate_in_place(o.act, o.rows, o.cols, bias, xy)
             }
+        }
+    }
+
+    #[inline]
+    fn adam_step(
+        &self,
+        h: reference::AdamParams<E>,
+        param: &mut [E],
+        grad: &[E],
+        m: &mut [E],
+        v: &mut [E],
+    ) -> Result<(), OpError> {
+        match self {
+            Kernels::Fast => fused::adam_step(h, param, grad, m, v),
+            Kernels::Reference => reference::adam_step(h, param, grad, m, v),
         }
     }
 }
@@ -396,6 +426,49 @@ fn host_range(
     }
 }
 
+/// Run `$body` with `$a` rebuilt from `$act` as a constant variant, one arm
+/// per activation function in the const op set `$ops` (the kernels inlined
+/// into each arm then have no branch on the function, and a function
+/// outside the set is not compiled); any other function is `Unsupported`.
+macro_rules! per_activation_in {
+    ($ops:expr, $act:expr, $name:expr, |$a:ident| $body:expr) => {{
+        let set = OpSet::from_bits($ops);
+        match $act {
+            Activation::Identity if set.has_activation(&Activation::<u8>::Identity) => {
+                let $a = Activation::Identity;
+                $body
+            }
+            Activation::Sigmoid if set.has_activation(&Activation::<u8>::Sigmoid) => {
+                let $a = Activation::Sigmoid;
+                $body
+            }
+            Activation::Tanh if set.has_activation(&Activation::<u8>::Tanh) => {
+                let $a = Activation::Tanh;
+                $body
+            }
+            Activation::Relu if set.has_activation(&Activation::<u8>::Relu) => {
+                let $a = Activation::Relu;
+                $body
+            }
+            Activation::LeakyRelu { slope }
+                if set.has_activation(&Activation::LeakyRelu { slope: 0u8 }) =>
+            {
+                let $a = Activation::LeakyRelu { slope };
+                $body
+            }
+            Activation::Elu { alpha } if set.has_activation(&Activation::Elu { alpha: 0u8 }) => {
+                let $a = Activation::Elu { alpha };
+                $body
+            }
+            Activation::Softplus if set.has_activation(&Activation::<u8>::Softplus) => {
+                let $a = Activation::Softplus;
+                $body
+            }
+            _ => return Err(CpuError::Op(OpError::Unsupported { op: $name })),
+        }
+    }};
+}
+
 /// `kind` is in the const op set `ops` (a constant after inlining: the arms
 /// of the ops outside it, and their kernels, are compiled out).
 #[inline(always)]
@@ -543,43 +616,46 @@ impl<E: Float, K: CpuKernels<E>, const OPS: u64> Backend for CpuBackend<'_, E, K
             Op::Activate(ref o) if has(OPS, OpKind::Activate) => {
                 OpInfo::validate(o, len)?;
                 let op::Activate { act, x, y } = *o;
-                unary(
+                per_activation_in!(OPS, act, name, |a| unary(
                     arena,
                     (x, y, name),
                     |y| {
-                        reference::activate_in_place(act, y);
+                        reference::activate_in_place(a, y);
                         Ok(())
                     },
-                    |x, y| reference::activate(act, x, y),
-                )?
+                    |x, y| reference::activate(a, x, y),
+                )?)
             }
             Op::BiasActivate(ref o) if has(OPS, OpKind::BiasActivate) => {
                 OpInfo::validate(o, len)?;
-                if o.x == o.y {
-                    let p = parts(arena, [o.x], name)?;
-                    let bias = input(&p, o.bias, name)?;
-                    let [xy] = p.outs;
-                    kernels.bias_activate_in_place(o, bias, xy)?;
-                } else {
-                    let p = parts(arena, [o.x, o.y], name)?;
-                    let bias = input(&p, o.bias, name)?;
-                    let [x, y] = p.outs;
-                    kernels.bias_activate(o, bias, x, y)?;
-                }
+                per_activation_in!(OPS, o.act, name, |a| {
+                    let o = &op::BiasActivate { act: a, ..*o };
+                    if o.x == o.y {
+                        let p = parts(arena, [o.x], name)?;
+                        let bias = input(&p, o.bias, name)?;
+                        let [xy] = p.outs;
+                        kernels.bias_activate_in_place(o, bias, xy)?;
+                    } else {
+                        let p = parts(arena, [o.x, o.y], name)?;
+                        let bias = input(&p, o.bias, name)?;
+                        let [x, y] = p.outs;
+                        kernels.bias_activate(o, bias, x, y)?;
+                    }
+                })
             }
             Op::ActivateBackward(ref o) if has(OPS, OpKind::ActivateBackward) => {
                 OpInfo::validate(o, len)?;
                 let op::ActivateBackward { act, x, y, dy, dx } = *o;
                 let p = parts(arena, [dx], name)?;
                 let (x, y) = (input(&p, x, name)?, input(&p, y, name)?);
-                if dy == dx {
+                per_activation_in!(OPS, act, name, |a| if dy == dx {
                     let [d] = p.outs;
-                    reference::activate_backward_in_place(act, x, y, d)?;
+                    reference::activate_backward_in_place(a, x, y, d)?;
                 } else {
                     let dy = input(&p, dy, name)?;
                     let [dx] = p.outs;
-                    reference::activate_backward(act, x, y, dy, dx)?;
-                }
+                    reference::activate_backward(a, x, y, dy, dx)?;
+                })
             }
             Op::Softmax(ref o) if has(OPS, OpKind::Softmax) => {
                 OpInfo::validate(o, len)?;
@@ -778,7 +854,7 @@ impl<E: Float, K: CpuKernels<E>, const OPS: u64> Backend for CpuBackend<'_, E, K
                     bias1,
                     bias2,
                 };
-                reference::adam_step(h, param, grad, m, v)?;
+                kernels.adam_step(h, param, grad, m, v)?;
             }
             Op::PerceptronEpoch(ref o) if has(OPS, OpKind::PerceptronEpoch) => {
                 OpInfo::validate(o, len)?;

@@ -233,6 +233,7 @@ pub fn bias_grad<E: Float>(
 }
 
 /// `f(x)` for one element.
+#[inline(always)]
 pub fn activation<E: Float>(act: Activation<E>, x: E) -> E {
     match act {
         Activation::Identity => x,
@@ -265,6 +266,7 @@ pub fn activation<E: Float>(act: Activation<E>, x: E) -> E {
 
 /// `f'(x)` for one element, given `x` and `y = f(x)` (each function uses the
 /// form written on [`Activation`]).
+#[inline(always)]
 pub fn activation_derivative<E: Float>(act: Activation<E>, x: E, y: E) -> E {
     match act {
         Activation::Identity => E::ONE,
@@ -296,6 +298,7 @@ pub fn activation_derivative<E: Float>(act: Activation<E>, x: E, y: E) -> E {
 }
 
 /// `y[i] = f(x[i])`.
+#[inline(always)]
 pub fn activate<E: Float>(act: Activation<E>, x: &[E], y: &mut [E]) -> Result<(), OpError> {
     check("activate", "x", x.len(), Some(y.len()))?;
     for (yi, xi) in y.iter_mut().zip(x) {
@@ -305,6 +308,7 @@ pub fn activate<E: Float>(act: Activation<E>, x: &[E], y: &mut [E]) -> Result<()
 }
 
 /// `xy[i] = f(xy[i])` (the op with `y == x`).
+#[inline(always)]
 pub fn activate_in_place<E: Float>(act: Activation<E>, xy: &mut [E]) {
     for v in xy.iter_mut() {
         *v = activation(act, *v);
@@ -341,6 +345,7 @@ pub fn bias_activate_in_place<E: Float>(
 }
 
 /// `dx[i] = f'(x[i]) · dy[i]`.
+#[inline(always)]
 pub fn activate_backward<E: Float>(
     act: Activation<E>,
     x: &[E],
@@ -357,6 +362,7 @@ pub fn activate_backward<E: Float>(
 
 /// `d[i] = f'(x[i]) · d[i]`: the op with `dx == dy`; `d` holds `dy` on entry
 /// and `dx` on return.
+#[inline(always)]
 pub fn activate_backward_in_place<E: Float>(
     act: Activation<E>,
     x: &[E],

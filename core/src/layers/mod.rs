@@ -47,7 +47,7 @@ impl Layer {
         match *self {
             Layer::Dense { .. } => dense::OPS,
             Layer::Maxout { .. } => maxout::OPS,
-            Layer::Activation(_) => activation::OPS,
+            Layer::Activation(ref a) => activation::OPS.with_activation(a),
             Layer::Softmax => softmax::OPS,
             Layer::Flatten => OpSet::of(&[OpKind::Copy]),
             Layer::Conv { .. } => conv::OPS,
@@ -296,9 +296,7 @@ pub(crate) fn backward<B: Backend>(
 /// `have` lacks.
 #[cold]
 fn missing<BE>(layer: &Layer, have: OpSet) -> Error<BE> {
-    let op = match layer.ops().missing_from(have) {
-        Some(k) => k.name(),
-        None => "?",
-    };
-    Error::MissingOp { op }
+    Error::MissingOp {
+        op: layer.ops().missing_from(have).unwrap_or("?"),
+    }
 }

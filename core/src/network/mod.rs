@@ -460,7 +460,7 @@ impl<'s, B: Backend> Network<'s, B> {
 /// [`Error::MissingOp`] when `backend` cannot run one of `ops`.
 pub(crate) fn need_ops<B: Backend>(backend: &B, ops: OpSet) -> Result<(), B> {
     match ops.missing_from(backend.ops()) {
-        Some(k) => Err(Error::MissingOp { op: k.name() }),
+        Some(op) => Err(Error::MissingOp { op }),
         None => Ok(()),
     }
 }

@@ -30,7 +30,32 @@ pub enum Activation<E> {
     Softplus,
 }
 
+/// The activation functions' names, in [`Activation::index`] order.
+pub(crate) const ACTIVATION_NAMES: [&str; 7] = [
+    "identity",
+    "sigmoid",
+    "tanh",
+    "relu",
+    "leaky_relu",
+    "elu",
+    "softplus",
+];
+
 impl<E> Activation<E> {
+    /// The function's position in [`Activation`]'s variants (its bit in an
+    /// [`OpSet`](super::OpSet)), whatever its parameter.
+    pub const fn index(&self) -> u32 {
+        match self {
+            Activation::Identity => 0,
+            Activation::Sigmoid => 1,
+            Activation::Tanh => 2,
+            Activation::Relu => 3,
+            Activation::LeakyRelu { .. } => 4,
+            Activation::Elu { .. } => 5,
+            Activation::Softplus => 6,
+        }
+    }
+
     /// The same activation with its parameter converted by `f` (for example
     /// from the `f64` of a spec to a backend's element type).
     pub fn map<F>(self, f: impl Fn(E) -> F) -> Activation<F> {

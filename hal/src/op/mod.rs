@@ -35,6 +35,7 @@ mod perceptron;
 mod set;
 mod softmax;
 
+use activation::ACTIVATION_NAMES;
 pub use activation::{Activate, ActivateBackward, Activation, BiasActivate};
 pub use conv::{Col2im, ColLayout, Im2col, Window};
 pub use linalg::{BiasAdd, BiasGrad, Gemm};

@@ -1,8 +1,16 @@
 //! [`OpSet`]: which ops a backend can run, or a network needs.
 
-use super::OpKind;
+use super::{Activation, OpKind, ACTIVATION_NAMES};
 
-/// A set of [`OpKind`]s, one bit each.
+/// Bit of the first activation function (bits below are [`OpKind`]s).
+const ACT_BASE: u32 = 48;
+
+/// A set of [`OpKind`]s and [`Activation`] functions, one bit each.
+///
+/// The activation functions are in it because each is its own code (the
+/// ops [`Activate`](super::Activate), [`BiasActivate`](super::BiasActivate)
+/// and [`ActivateBackward`](super::ActivateBackward) run the function they
+/// carry): a backend built for `tanh` and `sigmoid` need not hold `elu`.
 ///
 /// A network states the ops it issues (`microprop::Spec::ops`), a backend
 /// the ops it can run ([`Backend::ops`](crate::Backend::ops)); a network is
@@ -13,11 +21,15 @@ use super::OpKind;
 /// ```
 /// use microprop_hal::op::{OpKind, OpSet};
 ///
-/// let set = OpSet::of(&[OpKind::Gemm, OpKind::Fill]);
+/// use microprop_hal::Activation;
+///
+/// let set = OpSet::of(&[OpKind::Gemm, OpKind::Fill]).with_activation(&Activation::<f32>::Tanh);
 /// assert!(set.contains(OpKind::Gemm));
 /// assert!(!set.contains(OpKind::AdamStep));
+/// assert!(set.has_activation(&Activation::<f32>::Tanh));
+/// assert!(!set.has_activation(&Activation::<f32>::Relu));
 /// assert_eq!(set.missing_from(OpSet::ALL), None);
-/// assert_eq!(OpSet::ALL.missing_from(set), Some(OpKind::Copy));
+/// assert_eq!(OpSet::ALL.missing_from(set), Some("copy"));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -56,16 +68,36 @@ impl OpSet {
         self.0 & Self::bit(kind) != 0
     }
 
-    /// The first kind (in [`OpKind::ALL`] order) of this set that `have`
-    /// lacks, or `None` when `have` holds all of them.
-    pub const fn missing_from(self, have: OpSet) -> Option<OpKind> {
+    /// This set and the function of `act` (whatever its parameter).
+    pub const fn with_activation<E>(self, act: &Activation<E>) -> OpSet {
+        OpSet(self.0 | 1u64 << (ACT_BASE + act.index()))
+    }
+
+    /// The function of `act` is in the set.
+    #[inline(always)]
+    pub const fn has_activation<E>(self, act: &Activation<E>) -> bool {
+        self.0 & 1u64 << (ACT_BASE + act.index()) != 0
+    }
+
+    /// The name of the first op (in [`OpKind::ALL`] order), then activation
+    /// function, of this set that `have` lacks, or `None` when `have` holds
+    /// all of them.
+    pub const fn missing_from(self, have: OpSet) -> Option<&'static str> {
         let mut i = 0;
         while i < OpKind::ALL.len() {
             let k = OpKind::ALL[i];
             if self.contains(k) && !have.contains(k) {
-                return Some(k);
+                return Some(k.name());
             }
             i += 1;
+        }
+        let mut a = 0;
+        while a < ACTIVATION_NAMES.len() {
+            let bit = 1u64 << (ACT_BASE + a as u32);
+            if self.0 & bit != 0 && have.0 & bit == 0 {
+                return Some(ACTIVATION_NAMES[a]);
+            }
+            a += 1;
         }
         None
     }
@@ -93,8 +125,9 @@ mod tests {
 
     #[test]
     fn every_kind_has_its_own_bit() {
-        // Fewer than 64 kinds, each alone in its set.
-        assert!(OpKind::ALL.len() <= 64);
+        // The kinds stay below the activation functions' bits.
+        assert!(OpKind::ALL.len() <= ACT_BASE as usize);
+        assert!(ACT_BASE as usize + ACTIVATION_NAMES.len() <= 64);
         for (i, &a) in OpKind::ALL.iter().enumerate() {
             let s = OpSet::EMPTY.with(a);
             for (j, &b) in OpKind::ALL.iter().enumerate() {
@@ -109,7 +142,17 @@ mod tests {
         let b = OpSet::of(&[OpKind::Loss]);
         let u = a.union(b);
         assert!(u.contains(OpKind::Loss) && u.contains(OpKind::Fill));
-        assert_eq!(u.missing_from(a), Some(OpKind::Loss));
+        assert_eq!(u.missing_from(a), Some("loss"));
+        let t = a.with_activation(&Activation::<f32>::LeakyRelu { slope: 0.1 });
+        assert!(t.has_activation(&Activation::<f32>::LeakyRelu { slope: 0.5 }));
+        assert!(!t.has_activation(&Activation::<f32>::Elu { alpha: 1.0 }));
+        assert_eq!(t.missing_from(a), Some("leaky_relu"));
+        assert_eq!(
+            OpSet::EMPTY
+                .with_activation(&Activation::<f32>::Softplus)
+                .missing_from(t),
+            Some("softplus")
+        );
         assert_eq!(a.missing_from(u), None);
         assert_eq!(OpSet::EMPTY.missing_from(OpSet::EMPTY), None);
         assert_eq!(OpSet::from_bits(a.bits()), a);
