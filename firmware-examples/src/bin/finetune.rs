@@ -55,9 +55,8 @@
 #![no_main]
 
 use cortex_m_rt::entry;
-use microprop::hal::OpKind;
 use microprop::replay::Replay;
-use microprop::{Config, Layer, Loss, Network, Optimizer, Rng, Spec, Targets, Train};
+use microprop::{Config, Layer, Loss, Network, OpKind, Optimizer, Rng, Spec, Targets, Train};
 use microprop_cpu::{CpuBackend, FastKernels};
 use microprop_firmware::{
     board, check, hello, take, Aligned, ConstStaticCell, Memory, Meter, Report,
