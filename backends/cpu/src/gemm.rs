@@ -737,12 +737,26 @@ mod fpu {
         for (r, acc_r) in acc.iter().enumerate() {
             let at = (i0 + r) * g.n + j0;
             let out = c.get_mut(at..at + NR).ok_or(GEMM_INDEX)?;
-            for (o, x) in out.iter_mut().zip(acc_r) {
-                *o = if g.beta == E::ZERO {
-                    g.alpha * *x
-                } else {
-                    g.alpha * *x + g.beta * *o
-                };
+            // `alpha = 1` (with `beta` 0 or 1, the network's gemms) as a
+            // copy or an add: `1 · x` and `1 · c` are exact, so the same bits
+            // with one multiply less per element.
+            let one = g.alpha == E::ONE;
+            if g.beta == E::ZERO && one {
+                for (o, x) in out.iter_mut().zip(acc_r) {
+                    *o = *x;
+                }
+            } else if g.beta == E::ONE && one {
+                for (o, x) in out.iter_mut().zip(acc_r) {
+                    *o += *x;
+                }
+            } else {
+                for (o, x) in out.iter_mut().zip(acc_r) {
+                    *o = if g.beta == E::ZERO {
+                        g.alpha * *x
+                    } else {
+                        g.alpha * *x + g.beta * *o
+                    };
+                }
             }
         }
         Ok(())

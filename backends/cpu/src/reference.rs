@@ -58,8 +58,13 @@ pub fn label<E: Float>(v: E, cols: usize) -> Option<usize> {
 
 /// `dst[i] = value`.
 pub fn fill<E: Float>(dst: &mut [E], value: E) {
-    for d in dst.iter_mut() {
-        *d = value;
+    if value.to_f64().to_bits() == 0 {
+        // +0.0 is all zero bits: written as the constant, the loop becomes
+        // a `memset` (zero_grad on a Cortex-M: a word per store-multiple
+        // lane instead of a store and a branch per element).
+        dst.fill(E::ZERO);
+    } else {
+        dst.fill(value);
     }
 }
 
