@@ -125,21 +125,5 @@ pub fn adam_step<E: Float>(
     m: &mut [E],
     v: &mut [E],
 ) -> Result<(), OpError> {
-    reference::check("adam_step", "grad", grad.len(), Some(param.len()))?;
-    reference::check("adam_step", "m", m.len(), Some(param.len()))?;
-    reference::check("adam_step", "v", v.len(), Some(param.len()))?;
-    let (b1, b2) = (E::ONE - h.beta1, E::ONE - h.beta2);
-    let it = param
-        .iter_mut()
-        .zip(grad)
-        .zip(m.iter_mut())
-        .zip(v.iter_mut());
-    for (((p, g), mi), vi) in it {
-        *mi = h.beta1 * *mi + b1 * *g;
-        *vi = h.beta2 * *vi + b2 * *g * *g;
-        let mhat = *mi / h.bias1;
-        let vhat = *vi / h.bias2;
-        *p -= h.lr * mhat / (vhat.sqrt_fast() + h.eps);
-    }
-    Ok(())
+    reference::adam_step_with(h, param, grad, m, v, E::sqrt_fast)
 }

@@ -543,39 +543,64 @@ mod fpu {
     use super::{Dims, GEMM_INDEX};
     use crate::Float;
 
-    /// `c = alpha · a · bᵀ + beta · c` (`a` row-major `m × k`, `b` row-major
-    /// `n × k`): the forward `Y = X · Wᵀ`.
-    pub(super) fn dot<E: Float>(g: Dims<E>, a: &[E], b: &[E], c: &mut [E]) -> Result<(), OpError> {
+    /// One `MR × NR` block of `c` at `(i0, j0)`.
+    trait Block {
+        fn block<const MR: usize, const NR: usize>(
+            &mut self,
+            i0: usize,
+            j0: usize,
+        ) -> Result<(), OpError>;
+    }
+
+    /// Cover `m × n` with `4 × 4` blocks, then `4 × 1`, `1 × 4` and `1 × 1`
+    /// at the edges.
+    fn tiles<B: Block>(m: usize, n: usize, b: &mut B) -> Result<(), OpError> {
         let mut i0 = 0;
-        while i0 + 4 <= g.m {
-            dot_rows::<E, 4>(g, a, b, c, i0)?;
+        while i0 + 4 <= m {
+            tile_row::<B, 4>(n, b, i0)?;
             i0 += 4;
         }
-        while i0 < g.m {
-            dot_rows::<E, 1>(g, a, b, c, i0)?;
+        while i0 < m {
+            tile_row::<B, 1>(n, b, i0)?;
             i0 += 1;
         }
         Ok(())
     }
 
     #[inline(always)]
-    fn dot_rows<E: Float, const MR: usize>(
-        g: Dims<E>,
-        a: &[E],
-        b: &[E],
-        c: &mut [E],
-        i0: usize,
-    ) -> Result<(), OpError> {
+    fn tile_row<B: Block, const MR: usize>(n: usize, b: &mut B, i0: usize) -> Result<(), OpError> {
         let mut j0 = 0;
-        while j0 + 4 <= g.n {
-            dot_block::<E, MR, 4>(g, a, b, c, i0, j0)?;
+        while j0 + 4 <= n {
+            b.block::<MR, 4>(i0, j0)?;
             j0 += 4;
         }
-        while j0 < g.n {
-            dot_block::<E, MR, 1>(g, a, b, c, i0, j0)?;
+        while j0 < n {
+            b.block::<MR, 1>(i0, j0)?;
             j0 += 1;
         }
         Ok(())
+    }
+
+    /// `c = alpha · a · bᵀ + beta · c` (`a` row-major `m × k`, `b` row-major
+    /// `n × k`): the forward `Y = X · Wᵀ`.
+    pub(super) fn dot<E: Float>(g: Dims<E>, a: &[E], b: &[E], c: &mut [E]) -> Result<(), OpError> {
+        struct Dot<'s, E> {
+            g: Dims<E>,
+            a: &'s [E],
+            b: &'s [E],
+            c: &'s mut [E],
+        }
+        impl<E: Float> Block for Dot<'_, E> {
+            #[inline(always)]
+            fn block<const MR: usize, const NR: usize>(
+                &mut self,
+                i0: usize,
+                j0: usize,
+            ) -> Result<(), OpError> {
+                dot_block::<E, MR, NR>(self.g, self.a, self.b, self.c, i0, j0)
+            }
+        }
+        tiles(g.m, g.n, &mut Dot { g, a, b, c })
     }
 
     /// `MR` rows of `s` from row `i0`, each `k` long (`get`: the error is
@@ -639,37 +664,35 @@ mod fpu {
         b: &[E],
         c: &mut [E],
     ) -> Result<(), OpError> {
-        let mut i0 = 0;
-        while i0 + 4 <= g.m {
-            broadcast_rows::<E, 4>(g, a, (rs, cs), b, c, i0)?;
-            i0 += 4;
+        struct Broadcast<'s, E> {
+            g: Dims<E>,
+            a: &'s [E],
+            strides: (usize, usize),
+            b: &'s [E],
+            c: &'s mut [E],
         }
-        while i0 < g.m {
-            broadcast_rows::<E, 1>(g, a, (rs, cs), b, c, i0)?;
-            i0 += 1;
+        impl<E: Float> Block for Broadcast<'_, E> {
+            #[inline(always)]
+            fn block<const MR: usize, const NR: usize>(
+                &mut self,
+                i0: usize,
+                j0: usize,
+            ) -> Result<(), OpError> {
+                broadcast_block::<E, MR, NR>(self.g, self.a, self.strides, self.b, self.c, i0, j0)
+            }
         }
-        Ok(())
-    }
-
-    #[inline(always)]
-    fn broadcast_rows<E: Float, const MR: usize>(
-        g: Dims<E>,
-        a: &[E],
-        strides: (usize, usize),
-        b: &[E],
-        c: &mut [E],
-        i0: usize,
-    ) -> Result<(), OpError> {
-        let mut j0 = 0;
-        while j0 + 4 <= g.n {
-            broadcast_block::<E, MR, 4>(g, a, strides, b, c, i0, j0)?;
-            j0 += 4;
-        }
-        while j0 < g.n {
-            broadcast_block::<E, MR, 1>(g, a, strides, b, c, i0, j0)?;
-            j0 += 1;
-        }
-        Ok(())
+        let strides = (rs, cs);
+        tiles(
+            g.m,
+            g.n,
+            &mut Broadcast {
+                g,
+                a,
+                strides,
+                b,
+                c,
+            },
+        )
     }
 
     /// Rows `i0 .. i0 + MR` of `op(a)` times columns `j0 .. j0 + NR` of

@@ -775,6 +775,20 @@ pub fn adam_step<E: Float>(
     m: &mut [E],
     v: &mut [E],
 ) -> Result<(), OpError> {
+    adam_step_with(h, param, grad, m, v, E::sqrt)
+}
+
+/// [`adam_step`] with the square root `sqrt` (the fast kernel passes
+/// [`Float::sqrt_fast`]).
+#[inline(always)]
+pub(crate) fn adam_step_with<E: Float>(
+    h: AdamParams<E>,
+    param: &mut [E],
+    grad: &[E],
+    m: &mut [E],
+    v: &mut [E],
+    sqrt: impl Fn(E) -> E,
+) -> Result<(), OpError> {
     check("adam_step", "grad", grad.len(), Some(param.len()))?;
     check("adam_step", "m", m.len(), Some(param.len()))?;
     check("adam_step", "v", v.len(), Some(param.len()))?;
@@ -788,7 +802,7 @@ pub fn adam_step<E: Float>(
         *vi = h.beta2 * *vi + (E::ONE - h.beta2) * *g * *g;
         let mhat = *mi / h.bias1;
         let vhat = *vi / h.bias2;
-        *p -= h.lr * mhat / (vhat.sqrt() + h.eps);
+        *p -= h.lr * mhat / (sqrt(vhat) + h.eps);
     }
     Ok(())
 }
