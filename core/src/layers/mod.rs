@@ -41,7 +41,6 @@ impl Layer {
         }
     }
 
-    /// Mix this layer into the spec hash `h`.
     /// The ops this layer issues, forward and backward.
     pub(crate) const fn ops(&self) -> OpSet {
         match *self {
@@ -55,6 +54,7 @@ impl Layer {
         }
     }
 
+    /// Mix this layer into the spec hash `h`.
     pub(crate) const fn mix_hash(&self, h: u32) -> u32 {
         match *self {
             Layer::Dense { inputs, outputs } => dense::mix_hash(h, inputs, outputs),
