@@ -652,6 +652,41 @@ fn mutate<E>(r: &mut Bytes, op: &mut Op<E>, arena_len: usize) {
     }
 }
 
+/// Adam's fast kernel: the reference's formula with a square root within
+/// one ulp. That ulp changes the denominator `√v̂ + eps` by up to `ulp(√v̂)`,
+/// which relative to the denominator is large when `eps` nearly cancels
+/// `√v̂` (any hyperparameter goes here): each parameter's update `u = p₀ −
+/// p` may differ by `|u| · (2·eps·√v̂ / |√v̂ + eps| + 4·eps)` plus two ulps
+/// of rounding in the subtraction. Non-finite results must match exactly (a
+/// non-normal second moment takes the exact root).
+fn check_adam<E: Float>(a: &op::AdamStep<E>, before: &[E], fast: &[E], refr: &[E]) {
+    let (bias2, eps_h) = (a.bias2.to_f64(), a.eps.to_f64());
+    for k in 0..a.param.len {
+        let i = a.param.offset + k;
+        let (p0, f, r) = (before[i].to_f64(), fast[i].to_f64(), refr[i].to_f64());
+        if !r.is_finite() || !f.is_finite() || !p0.is_finite() {
+            assert!(
+                same_bits(fast[i], refr[i]),
+                "adam_step at {i}: fast {f} vs reference {r}"
+            );
+            continue;
+        }
+        let root = (refr[a.v.offset + k].to_f64() / bias2).sqrt();
+        let den = (root + eps_h).abs();
+        let rel = 2.0 * eps::<E>() * root / den + 4.0 * eps::<E>();
+        let ulp = (r.abs() * eps::<E>()).max(denorm::<E>());
+        let bound = if rel.is_finite() {
+            rel * (p0 - r).abs() + 2.0 * ulp
+        } else {
+            f64::INFINITY
+        };
+        assert!(
+            (f - r).abs() <= bound,
+            "adam_step at {i}: fast {f} vs reference {r} (from {p0}), bound {bound}"
+        );
+    }
+}
+
 fn same_bits<E: Float>(a: E, b: E) -> bool {
     let (x, y) = (a.to_f64(), b.to_f64());
     (x.is_nan() && y.is_nan()) || x.to_bits() == y.to_bits()
@@ -778,13 +813,16 @@ fn run<E: Float>(r: &mut Bytes) {
         assert!(rp.is_ok());
     }
 
-    // Fast against reference.
-    let gemm_c = match op {
+    // Fast against reference: gemm's `c` and Adam's parameters (whose fast
+    // square root is within an ulp) within their bounds, the rest bit for
+    // bit.
+    let loose = match op {
         Op::Gemm(g) => Some(g.c),
+        Op::AdamStep(a) => Some(a.param),
         _ => None,
     };
     for i in 0..arena_len {
-        if gemm_c.is_some_and(|c| c.offset <= i && i < c.end()) {
+        if loose.is_some_and(|c| c.offset <= i && i < c.end()) {
             continue;
         }
         assert!(
@@ -797,6 +835,9 @@ fn run<E: Float>(r: &mut Bytes) {
     }
     if let Op::Gemm(g) = op {
         check_gemm(&g, &arena, &fast, &refr);
+    }
+    if let Op::AdamStep(a) = op {
+        check_adam(&a, &arena, &fast, &refr);
     }
 
     // A composite against its decomposition.
