@@ -643,23 +643,30 @@ pub fn loss<E: Float>(
                 for v in prow {
                     max = max.max(*v);
                 }
-                let mut se = E::ZERO;
-                for v in prow {
-                    se += (*v - max).exp();
-                }
-                let lse = max + se.ln();
-                sum += lse - truth;
                 let start = r * cols;
-                if let Some(grow) = grad
+                let grow = grad
                     .as_deref_mut()
-                    .and_then(|g| g.get_mut(start..start + cols))
-                {
-                    for (j, (gi, v)) in grow.iter_mut().zip(prow).enumerate() {
-                        let p = (*v - max).exp() / se;
+                    .and_then(|g| g.get_mut(start..start + cols));
+                let mut se = E::ZERO;
+                if let Some(grow) = grow {
+                    // Each `e^(v − max)` once: kept in the gradient's row
+                    // until the sum is known.
+                    for (gi, v) in grow.iter_mut().zip(prow) {
+                        *gi = (*v - max).exp();
+                        se += *gi;
+                    }
+                    for (j, gi) in grow.iter_mut().enumerate() {
+                        let p = *gi / se;
                         let onehot = if j == t { E::ONE } else { E::ZERO };
                         *gi = (p - onehot) / nrows;
                     }
+                } else {
+                    for v in prow {
+                        se += (*v - max).exp();
+                    }
                 }
+                let lse = max + se.ln();
+                sum += lse - truth;
             }
             Ok(sum / nrows)
         }
