@@ -223,7 +223,7 @@ impl Config {
         if self.l2 != 0.0 {
             set = set.with(OpKind::SumSquares).with(OpKind::Axpy);
         }
-        set
+        set.with_loss(&self.loss)
     }
 }
 

@@ -212,6 +212,21 @@ fn a_backend_without_an_op_the_network_needs_is_refused() {
         matches!(err, Some(Error::MissingOp { op: "relu" })),
         "{err:?}"
     );
+    // A cross-entropy network on a backend built for MSE: the loss is part of
+    // the set too.
+    const MSE: Config = Config::new(4, Loss::Mse, Optimizer::sgd(0.1));
+    const MSE_OPS: u64 = MSE.ops(&MLP).bits();
+    let mut arena = vec![0.0f32; SGD.arena_len(&MLP)];
+    let err = Network::new(MLP, CpuBackend::with_ops::<MSE_OPS>(&mut arena), SGD).err();
+    assert!(
+        matches!(
+            err,
+            Some(Error::MissingOp {
+                op: "softmax_cross_entropy"
+            })
+        ),
+        "{err:?}"
+    );
     // The error says which op and where the set comes from.
     let msg = Error::<microprop_cpu::CpuError>::MissingOp { op: "adam_step" }.to_string();
     assert!(

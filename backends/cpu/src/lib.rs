@@ -64,7 +64,9 @@ mod tests;
 use core::fmt;
 
 use microprop_hal::op::OpInfo;
-use microprop_hal::{op, Activation, Backend, ErrorKind, Op, OpError, OpKind, OpSet, Span};
+use microprop_hal::{
+    op, Activation, Backend, ErrorKind, LossKind, Op, OpError, OpKind, OpSet, Span,
+};
 
 pub use math::Float;
 
@@ -785,7 +787,27 @@ impl<E: Float, K: CpuKernels<E>, const OPS: u64> Backend for CpuBackend<'_, E, K
                 let (pred, target) = (input(&p, pred, name)?, input(&p, target, name)?);
                 let [o, g] = p.outs;
                 let g = if grad.is_some() { Some(g) } else { None };
-                let l = reference::loss(kind, rows, cols, pred, target, g)?;
+                // One arm per loss in the set, the kind a constant in each (the
+                // kernel is inlined there), so a loss outside it is not linked.
+                let set = OpSet::from_bits(OPS);
+                let l = match kind {
+                    LossKind::Mse if set.has_loss(&LossKind::<u8>::Mse) => {
+                        reference::loss(LossKind::Mse, rows, cols, pred, target, g)?
+                    }
+                    LossKind::SoftmaxCrossEntropy
+                        if set.has_loss(&LossKind::<u8>::SoftmaxCrossEntropy) =>
+                    {
+                        let k = LossKind::SoftmaxCrossEntropy;
+                        reference::loss(k, rows, cols, pred, target, g)?
+                    }
+                    LossKind::Hinge { margin }
+                        if set.has_loss(&LossKind::Hinge { margin: 0u8 }) =>
+                    {
+                        let k = LossKind::Hinge { margin };
+                        reference::loss(k, rows, cols, pred, target, g)?
+                    }
+                    _ => return Err(CpuError::Op(OpError::Unsupported { op: name })),
+                };
                 if let Some(o) = o.first_mut() {
                     *o = l;
                 }

@@ -594,6 +594,7 @@ pub fn maxout_backward<E: Float>(
 /// before `exp`), so logits of any finite size give a finite loss and
 /// gradient. The hinge gradient is the CS231n subgradient: `+1/rows` for
 /// each class whose margin is positive, minus their count on the true class.
+#[inline(always)]
 pub fn loss<E: Float>(
     kind: LossKind<E>,
     rows: usize,

@@ -31,6 +31,9 @@ pub enum LossKind<E> {
     },
 }
 
+/// The losses' names, in [`LossKind::index`] order.
+pub(crate) const LOSS_NAMES: [&str; 3] = ["mse", "softmax_cross_entropy", "hinge"];
+
 impl<E> LossKind<E> {
     /// The same loss with its parameter converted by `f`.
     pub fn map<F>(self, f: impl Fn(E) -> F) -> LossKind<F> {
@@ -38,6 +41,16 @@ impl<E> LossKind<E> {
             LossKind::Mse => LossKind::Mse,
             LossKind::SoftmaxCrossEntropy => LossKind::SoftmaxCrossEntropy,
             LossKind::Hinge { margin } => LossKind::Hinge { margin: f(margin) },
+        }
+    }
+
+    /// The loss's position in [`LossKind`]'s variants (its bit in an
+    /// [`OpSet`](super::OpSet)), whatever its parameter.
+    pub const fn index(&self) -> u32 {
+        match self {
+            LossKind::Mse => 0,
+            LossKind::SoftmaxCrossEntropy => 1,
+            LossKind::Hinge { .. } => 2,
         }
     }
 

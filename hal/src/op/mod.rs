@@ -39,6 +39,7 @@ use activation::ACTIVATION_NAMES;
 pub use activation::{Activate, ActivateBackward, Activation, BiasActivate};
 pub use conv::{Col2im, ColLayout, Im2col, Window};
 pub use linalg::{BiasAdd, BiasGrad, Gemm};
+use loss::LOSS_NAMES;
 pub use loss::{CountCorrect, Loss, LossKind, OneHot};
 pub use maxout::{Maxout, MaxoutBackward};
 pub use memory::{Anchor, Axpy, Copy, Fill, SumSquares};

@@ -1,16 +1,21 @@
 //! [`OpSet`]: which ops a backend can run, or a network needs.
 
-use super::{Activation, OpKind, ACTIVATION_NAMES};
+use super::{Activation, LossKind, OpKind, ACTIVATION_NAMES, LOSS_NAMES};
 
 /// Bit of the first activation function (bits below are [`OpKind`]s).
 const ACT_BASE: u32 = 48;
+/// Bit of the first loss (after the activation functions).
+const LOSS_BASE: u32 = 56;
 
-/// A set of [`OpKind`]s and [`Activation`] functions, one bit each.
+/// A set of [`OpKind`]s, [`Activation`] functions and [`LossKind`]s, one
+/// bit each.
 ///
-/// The activation functions are in it because each is its own code (the
-/// ops [`Activate`](super::Activate), [`BiasActivate`](super::BiasActivate)
-/// and [`ActivateBackward`](super::ActivateBackward) run the function they
-/// carry): a backend built for `tanh` and `sigmoid` need not hold `elu`.
+/// The activation functions and losses are in it because each is its own
+/// code (the ops [`Activate`](super::Activate),
+/// [`BiasActivate`](super::BiasActivate),
+/// [`ActivateBackward`](super::ActivateBackward) and [`Loss`](super::Loss)
+/// run the function they carry): a backend built for `tanh` and MSE need
+/// not hold `elu` or the cross-entropy.
 ///
 /// A network states the ops it issues (`microprop::Spec::ops`), a backend
 /// the ops it can run ([`Backend::ops`](crate::Backend::ops)); a network is
@@ -79,9 +84,20 @@ impl OpSet {
         self.0 & 1u64 << (ACT_BASE + act.index()) != 0
     }
 
+    /// This set and the loss `kind` (whatever its parameter).
+    pub const fn with_loss<E>(self, kind: &LossKind<E>) -> OpSet {
+        OpSet(self.0 | 1u64 << (LOSS_BASE + kind.index()))
+    }
+
+    /// The loss `kind` is in the set.
+    #[inline(always)]
+    pub const fn has_loss<E>(self, kind: &LossKind<E>) -> bool {
+        self.0 & 1u64 << (LOSS_BASE + kind.index()) != 0
+    }
+
     /// The name of the first op (in [`OpKind::ALL`] order), then activation
-    /// function, of this set that `have` lacks, or `None` when `have` holds
-    /// all of them.
+    /// function, then loss, of this set that `have` lacks, or `None` when
+    /// `have` holds all of them.
     pub const fn missing_from(self, have: OpSet) -> Option<&'static str> {
         let mut i = 0;
         while i < OpKind::ALL.len() {
@@ -98,6 +114,14 @@ impl OpSet {
                 return Some(ACTIVATION_NAMES[a]);
             }
             a += 1;
+        }
+        let mut l = 0;
+        while l < LOSS_NAMES.len() {
+            let bit = 1u64 << (LOSS_BASE + l as u32);
+            if self.0 & bit != 0 && have.0 & bit == 0 {
+                return Some(LOSS_NAMES[l]);
+            }
+            l += 1;
         }
         None
     }
@@ -127,7 +151,8 @@ mod tests {
     fn every_kind_has_its_own_bit() {
         // The kinds stay below the activation functions' bits.
         assert!(OpKind::ALL.len() <= ACT_BASE as usize);
-        assert!(ACT_BASE as usize + ACTIVATION_NAMES.len() <= 64);
+        assert!(ACT_BASE as usize + ACTIVATION_NAMES.len() <= LOSS_BASE as usize);
+        assert!(LOSS_BASE as usize + LOSS_NAMES.len() <= 64);
         for (i, &a) in OpKind::ALL.iter().enumerate() {
             let s = OpSet::EMPTY.with(a);
             for (j, &b) in OpKind::ALL.iter().enumerate() {
@@ -152,6 +177,16 @@ mod tests {
                 .with_activation(&Activation::<f32>::Softplus)
                 .missing_from(t),
             Some("softplus")
+        );
+        let h = t.with_loss(&LossKind::Hinge { margin: 1.0f32 });
+        assert!(h.has_loss(&LossKind::Hinge { margin: 2.0f32 }));
+        assert!(!h.has_loss(&LossKind::<f32>::Mse));
+        assert_eq!(h.missing_from(t), Some("hinge"));
+        assert_eq!(
+            OpSet::EMPTY
+                .with_loss(&LossKind::<f32>::SoftmaxCrossEntropy)
+                .missing_from(h),
+            Some("softmax_cross_entropy")
         );
         assert_eq!(a.missing_from(u), None);
         assert_eq!(OpSet::EMPTY.missing_from(OpSet::EMPTY), None);
