@@ -75,24 +75,24 @@ impl OpSet {
 
     /// This set and the function of `act` (whatever its parameter).
     pub const fn with_activation<E>(self, act: &Activation<E>) -> OpSet {
-        OpSet(self.0 | 1u64 << (ACT_BASE + act.index()))
+        OpSet(self.0 | Self::bit_at(ACT_BASE, act.index()))
     }
 
     /// The function of `act` is in the set.
     #[inline(always)]
     pub const fn has_activation<E>(self, act: &Activation<E>) -> bool {
-        self.0 & 1u64 << (ACT_BASE + act.index()) != 0
+        self.0 & Self::bit_at(ACT_BASE, act.index()) != 0
     }
 
     /// This set and the loss `kind` (whatever its parameter).
     pub const fn with_loss<E>(self, kind: &LossKind<E>) -> OpSet {
-        OpSet(self.0 | 1u64 << (LOSS_BASE + kind.index()))
+        OpSet(self.0 | Self::bit_at(LOSS_BASE, kind.index()))
     }
 
     /// The loss `kind` is in the set.
     #[inline(always)]
     pub const fn has_loss<E>(self, kind: &LossKind<E>) -> bool {
-        self.0 & 1u64 << (LOSS_BASE + kind.index()) != 0
+        self.0 & Self::bit_at(LOSS_BASE, kind.index()) != 0
     }
 
     /// The name of the first op (in [`OpKind::ALL`] order), then activation
@@ -107,21 +107,27 @@ impl OpSet {
             }
             i += 1;
         }
-        let mut a = 0;
-        while a < ACTIVATION_NAMES.len() {
-            let bit = 1u64 << (ACT_BASE + a as u32);
-            if self.0 & bit != 0 && have.0 & bit == 0 {
-                return Some(ACTIVATION_NAMES[a]);
-            }
-            a += 1;
+        match self.missing_named(have, ACT_BASE, &ACTIVATION_NAMES) {
+            Some(name) => Some(name),
+            None => self.missing_named(have, LOSS_BASE, &LOSS_NAMES),
         }
-        let mut l = 0;
-        while l < LOSS_NAMES.len() {
-            let bit = 1u64 << (LOSS_BASE + l as u32);
+    }
+
+    /// The first of the bits `base ..` named by `names` that this set has
+    /// and `have` lacks, by name.
+    const fn missing_named(
+        self,
+        have: OpSet,
+        base: u32,
+        names: &[&'static str],
+    ) -> Option<&'static str> {
+        let mut i = 0;
+        while i < names.len() {
+            let bit = Self::bit_at(base, i as u32);
             if self.0 & bit != 0 && have.0 & bit == 0 {
-                return Some(LOSS_NAMES[l]);
+                return Some(names[i]);
             }
-            l += 1;
+            i += 1;
         }
         None
     }
@@ -135,6 +141,12 @@ impl OpSet {
     /// The set whose [`bits`](Self::bits) are `bits`.
     pub const fn from_bits(bits: u64) -> OpSet {
         OpSet(bits)
+    }
+
+    /// Bit `base + index` (an activation function's or a loss's).
+    #[inline(always)]
+    const fn bit_at(base: u32, index: u32) -> u64 {
+        1u64 << ((base + index) % 64)
     }
 
     #[inline(always)]
