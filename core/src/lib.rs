@@ -102,7 +102,7 @@ pub use rng::Rng;
 pub use spec::{Layer, Layout, OptimizerKind, PoolKind, Spec, SpecError, Train};
 
 pub use microprop_hal as hal;
-pub use microprop_hal::{Activation, Backend, Element, OpKind, OpSet, Span};
+pub use microprop_hal::{Activation, Backend, Element, Fixed, OpKind, OpSet, Span, Q10};
 
 /// The losses: [`LossKind`](microprop_hal::LossKind) with `f64`
 /// hyperparameters (`Loss::Mse`, `Loss::SoftmaxCrossEntropy`,

@@ -26,6 +26,7 @@
 #![allow(unsafe_code)]
 
 pub mod accel;
+pub mod digits;
 pub mod flash;
 mod logger;
 pub mod sim;

@@ -3,7 +3,8 @@
 use core::fmt::Debug;
 use core::ops::{Add, AddAssign, Div, Mul, MulAssign, Neg, Sub, SubAssign};
 
-/// A scalar type a backend computes in: `f32` or `f64`.
+/// A scalar type a backend computes in: `f32`, `f64`, or the 16-bit
+/// fixed-point [`Fixed`](crate::Fixed).
 ///
 /// Only arithmetic and conversions live here; transcendental functions belong
 /// to a backend (the CPU backend chooses `libm` or `micromath`).
@@ -35,6 +36,10 @@ pub trait Element:
     const BYTES: usize;
     /// Machine epsilon.
     const EPSILON: Self;
+    /// The largest count [`Element::from_usize`] holds exactly (`2^24` for
+    /// `f32`; 31 for [`Q10`](crate::Q10)). Ops that count into one element
+    /// (evaluation's correct predictions) are split so that no count passes it.
+    const MAX_COUNT: usize = 1 << 24;
 
     /// Convert from `f64` (rounding to nearest).
     fn from_f64(v: f64) -> Self;
@@ -49,6 +54,13 @@ pub trait Element:
     /// Convert a small non-negative integer (a count, a batch size) to the
     /// nearest value. Not for class labels: see [`Element::from_index`].
     fn from_usize(v: usize) -> Self;
+    /// `self / n` for a count `n ≥ 1` (a batch's mean): `self /
+    /// from_usize(n)` for floats; a fixed-point type divides its integer, so
+    /// that `n` need not fit its range.
+    #[inline(always)]
+    fn div_usize(self, n: usize) -> Self {
+        self / Self::from_usize(n)
+    }
     /// The element that carries the class index `i` in a label span: its
     /// bit pattern is `i` (for `f32`, `f32::from_bits(i)`; for `f64`,
     /// `f64::from_bits(i as u64)`). Every `u32` travels exactly, where an

@@ -79,11 +79,13 @@
 
 mod element;
 mod error;
+mod fixed;
 pub mod op;
 mod span;
 
 pub use element::Element;
 pub use error::{Error, ErrorKind, OpError};
+pub use fixed::{Fixed, Q10};
 pub use op::{Activation, LossKind, Op, OpKind, OpSet, Tier};
 pub use span::Span;
 

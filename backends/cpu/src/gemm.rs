@@ -119,6 +119,9 @@ fn gemm_shaped<E: Float>(
         alpha,
         beta,
     };
+    if E::WIDE_ACC {
+        return wide(g, a, trans_a, b, trans_b, c);
+    }
     match (trans_a, trans_b) {
         // a[i][p] = a[i·k + p]
         (false, false) => broadcast(g, a, k, 1, b, c, shape),
@@ -127,6 +130,66 @@ fn gemm_shaped<E: Float>(
         (false, true) => dot(g, a, b, c, shape),
         (true, true) => reference::gemm(m, n, k, a, trans_a, b, trans_b, c, alpha, beta),
     }
+}
+
+/// The kernel of an element with a wide accumulator ([`Float::WIDE_ACC`]:
+/// fixed point): each `c[i][j]` is one exact sum of products, rounded once,
+/// as in [`reference::gemm`] (so the bits are the reference's), walked with
+/// a stride per operand instead of an index computation per element. Rank
+/// one (`k = 1`, a batch-1 weight gradient) is an outer product over rows.
+fn wide<E: Float>(
+    g: Dims<E>,
+    a: &[E],
+    trans_a: bool,
+    b: &[E],
+    trans_b: bool,
+    c: &mut [E],
+) -> Result<(), OpError> {
+    let Dims {
+        m,
+        n,
+        k,
+        alpha,
+        beta,
+    } = g;
+    // a[i][p] = a[i·ai + p·ap], b[p][j] = b[p·bp + j·bj].
+    let (ai, ap) = if trans_a { (1, m) } else { (k, 1) };
+    let (bp, bj) = if trans_b { (1, k) } else { (n, 1) };
+    let finish = |s: E::Acc, cij: &mut E| *cij = E::acc_finish(s, alpha, beta, *cij);
+    for (i, crow) in c.chunks_exact_mut(n.max(1)).enumerate() {
+        if k == 1 {
+            let (Some(&x), Some(brow)) = (a.get(i * ai), b.get(..n)) else {
+                return Err(GEMM_INDEX);
+            };
+            for (cij, &y) in crow.iter_mut().zip(brow) {
+                finish(E::acc_mac(E::ACC_ZERO, x, y), cij);
+            }
+            continue;
+        }
+        for (j, cij) in crow.iter_mut().enumerate() {
+            let mut acc = E::ACC_ZERO;
+            if ap == 1 && bp == 1 {
+                let (Some(x), Some(y)) = (a.get(i * k..i * k + k), b.get(j * k..j * k + k)) else {
+                    return Err(GEMM_INDEX);
+                };
+                for (&x, &y) in x.iter().zip(y) {
+                    acc = E::acc_mac(acc, x, y);
+                }
+            } else {
+                let (mut x, mut y) = (i * ai, j * bj);
+                for _ in 0..k {
+                    let (Some(&u), Some(&v)) = (a.get(x), b.get(y)) else {
+                        return Err(GEMM_INDEX);
+                    };
+                    acc = E::acc_mac(acc, u, v);
+                    x += ap;
+                    y += bp;
+                }
+            }
+            finish(acc, cij);
+        }
+    }
+    Ok(())
 }
 
 /// Dimensions and scalars of one gemm.
@@ -841,8 +904,10 @@ mod tests {
             within_bound(&a, &b, &c0, &got, &want, (m, n, k), ta, tb, alpha, beta);
             // The FPU blocks sum in the reference's order (without a fused
             // multiply-add): the reference's bits, wherever they run.
+            // The exact-sum kernel (fixed point) sums exactly, as the
+            // reference does: the same bits everywhere.
             let blocks = tb || (m >= 4 && k >= 4);
-            if shape == Shape::SmallFpu && blocks && !FUSED {
+            if E::WIDE_ACC || shape == Shape::SmallFpu && blocks && !FUSED {
                 let bits = |v: &[E]| v.iter().map(|x| x.to_f64().to_bits()).collect::<Vec<_>>();
                 assert_eq!(bits(&got), bits(&want), "m={m} n={n} k={k} ta={ta} tb={tb}");
             }
@@ -928,6 +993,64 @@ mod tests {
     #[test]
     fn matches_reference_f64() {
         random_shapes::<f64>();
+    }
+
+    #[test]
+    fn matches_reference_q12() {
+        random_shapes::<microprop_hal::Q10>();
+    }
+
+    /// Fixed point against the exact result, computed in `f64` from the
+    /// same elements: one rounding of the exact sum, then `α ·` (one more,
+    /// and `|α|` times the first), `β · c` and the saturating add (exact
+    /// inside the range); each rounding is within ½ ulp to nearest (`β = 0`)
+    /// and 1 ulp stochastic (`β ≠ 0`). Results past the range's ends must be
+    /// that end.
+    #[test]
+    fn q12_within_half_ulps_of_exact() {
+        use microprop_hal::{Element, Fixed};
+        type Q12 = Fixed<12>;
+        let ulp = 1.0 / 4096.0;
+        let mut rng = Rng(7);
+        for case in 0..400 {
+            let (m, n, k) = (1 + rng.below(9), 1 + rng.below(9), 1 + rng.below(70));
+            let (ta, tb) = (case % 4 >= 2, case % 2 == 1);
+            let q = |r: &mut Rng| Q12::from_f64(r.unit());
+            let a: Vec<Q12> = (0..m * k).map(|_| q(&mut rng)).collect();
+            let b: Vec<Q12> = (0..k * n).map(|_| q(&mut rng)).collect();
+            let c0: Vec<Q12> = (0..m * n).map(|_| q(&mut rng)).collect();
+            let (alpha, beta) = [(1.0, 0.0), (1.0, 1.0), (-0.05, 1.0), (0.5, -0.75)][case % 4];
+            let (al, be) = (Q12::from_f64(alpha), Q12::from_f64(beta));
+            let mut got = c0.clone();
+            gemm(m, n, k, &a, ta, &b, tb, &mut got, al, be).unwrap();
+            for i in 0..m {
+                for j in 0..n {
+                    let s: f64 = (0..k)
+                        .map(|p| {
+                            let x = if ta { a[p * m + i] } else { a[i * k + p] };
+                            let y = if tb { b[j * k + p] } else { b[p * n + j] };
+                            x.to_f64() * y.to_f64()
+                        })
+                        .sum();
+                    let (al, be) = (al.to_f64(), be.to_f64());
+                    let exact = al * s + be * c0[i * n + j].to_f64();
+                    let g = got[i * n + j].to_f64();
+                    // β = 0: to nearest (½ ulp each rounding); otherwise
+                    // stochastic (below 1 ulp each), and β·c exact for β = 1.
+                    let r = if be == 0.0 { 0.5 } else { 1.0 };
+                    let scaled = if al == 1.0 { 0.0 } else { r + r * al.abs() };
+                    let bc = if be == 0.0 || be == 1.0 { 0.0 } else { 0.5 };
+                    let bound = ulp * (r + scaled + bc);
+                    if exact.abs() < 7.99 && (s.abs() < 7.99) {
+                        assert!((g - exact).abs() <= bound, "{g} vs {exact}, bound {bound}");
+                    } else if exact >= 8.0 + bound {
+                        assert_eq!(got[i * n + j], Q12::MAX);
+                    } else if exact <= -8.0 - bound {
+                        assert_eq!(got[i * n + j], Q12::MIN);
+                    }
+                }
+            }
+        }
     }
 
     /// `beta == 0` ignores whatever `c` held (NaN included), as the

@@ -52,6 +52,7 @@
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
 #![deny(missing_docs)]
 
+mod fixed;
 mod fused;
 pub mod gemm;
 mod math;
@@ -512,9 +513,15 @@ impl<E: Float, K: CpuKernels<E>, const OPS: u64> Backend for CpuBackend<'_, E, K
         true
     }
 
+    /// `OPS`, less Adam for a fixed-point element ([`Float::WIDE_ACC`]):
+    /// its `ε` and second moments are below the format's resolution.
     #[inline(always)]
     fn ops(&self) -> OpSet {
-        OpSet::from_bits(OPS)
+        if E::WIDE_ACC {
+            OpSet::from_bits(OPS & !OpSet::of(&[OpKind::AdamStep]).bits())
+        } else {
+            OpSet::from_bits(OPS)
+        }
     }
 
     fn dispatch(&mut self, op: &Op<E>) -> Result<(), CpuError> {
@@ -851,7 +858,7 @@ impl<E: Float, K: CpuKernels<E>, const OPS: u64> Backend for CpuBackend<'_, E, K
                 let [param, velocity] = p.outs;
                 reference::momentum_step(lr, momentum, param, grad, velocity)?;
             }
-            Op::AdamStep(ref o) if has(OPS, OpKind::AdamStep) => {
+            Op::AdamStep(ref o) if has(OPS, OpKind::AdamStep) && !E::WIDE_ACC => {
                 OpInfo::validate(o, len)?;
                 let op::AdamStep {
                     param,
@@ -921,7 +928,7 @@ impl<E: Float, K: CpuKernels<E>, const OPS: u64> Backend for CpuBackend<'_, E, K
                 }
             }
             // An op outside the set: not compiled in.
-            _ if !has(OPS, op.kind()) => {
+            _ if !Backend::ops(self).contains(op.kind()) => {
                 return Err(CpuError::Op(OpError::Unsupported { op: name }))
             }
             // A composite without a CPU kernel: its reference decomposition,

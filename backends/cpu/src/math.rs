@@ -73,6 +73,52 @@ pub trait Float: Element {
         acc + self * b
     }
 
+    /// What a dot product sums in: the element itself for floats; an `i64`
+    /// of exact products for [`Fixed`](microprop_hal::Fixed), rounded once
+    /// by [`Float::acc_round`].
+    type Acc: Copy;
+    /// The empty sum.
+    const ACC_ZERO: Self::Acc;
+    /// `true` when [`Float::Acc`] is wider than the element: the fast gemm
+    /// then runs its exact-sum kernel instead of the float blocks.
+    const WIDE_ACC: bool = false;
+    /// `acc + a · b` in the accumulator (floats: a multiply and an add).
+    fn acc_mac(acc: Self::Acc, a: Self, b: Self) -> Self::Acc;
+    /// The element nearest the sum (floats: the sum).
+    fn acc_round(acc: Self::Acc) -> Self;
+    /// A gemm's element `alpha · acc + beta · c` (floats: `alpha · acc`
+    /// when `beta` is zero, so that a NaN in `c` does not propagate).
+    #[inline(always)]
+    fn acc_finish(acc: Self::Acc, alpha: Self, beta: Self, c: Self) -> Self {
+        let s = Self::acc_round(acc);
+        if beta == Self::ZERO {
+            alpha * s
+        } else {
+            alpha * s + beta * c
+        }
+    }
+    /// `acc + x` (a softmax's denominator, which passes the fixed-point
+    /// range with ten classes).
+    fn acc_add(acc: Self::Acc, x: Self) -> Self::Acc;
+    /// `x / acc` (floats: the division).
+    fn acc_div(x: Self, acc: Self::Acc) -> Self;
+    /// `ln(acc)` (floats: [`Float::ln`]).
+    fn acc_ln(acc: Self::Acc) -> Self;
+    /// `acc / n` for a count `n ≥ 1` (a batch's mean loss; floats: divided
+    /// by `from_usize(n)`).
+    fn acc_mean(acc: Self::Acc, n: usize) -> Self;
+
+    /// An optimizer's update `lr · g` for the parameter `w`. Floats: the
+    /// product. [`Fixed`](microprop_hal::Fixed) rounds it stochastically,
+    /// with a dither hashed from the product and `w`, so that an update
+    /// below one step moves `w` in expectation, and the same inputs give
+    /// the same bits on every target.
+    #[inline(always)]
+    fn scale_update(lr: Self, g: Self, w: Self) -> Self {
+        let _ = w;
+        lr * g
+    }
+
     /// The logistic function `1 / (1 + e^-x)`, computed without overflow:
     /// for `x < 0` it is `e^x / (1 + e^x)`, so large negative inputs give `0`,
     /// not `NaN`.
@@ -96,6 +142,32 @@ pub trait Float: Element {
 impl Float for f64 {
     const INFINITY: Self = f64::INFINITY;
     const NEG_INFINITY: Self = f64::NEG_INFINITY;
+    type Acc = Self;
+    const ACC_ZERO: Self = 0.0;
+    #[inline(always)]
+    fn acc_mac(acc: Self, a: Self, b: Self) -> Self {
+        acc + a * b
+    }
+    #[inline(always)]
+    fn acc_round(acc: Self) -> Self {
+        acc
+    }
+    #[inline(always)]
+    fn acc_add(acc: Self, x: Self) -> Self {
+        acc + x
+    }
+    #[inline(always)]
+    fn acc_div(x: Self, acc: Self) -> Self {
+        x / acc
+    }
+    #[inline(always)]
+    fn acc_ln(acc: Self) -> Self {
+        Float::ln(acc)
+    }
+    #[inline(always)]
+    fn acc_mean(acc: Self, n: usize) -> Self {
+        acc / Self::from_usize(n)
+    }
 
     #[cfg(all(feature = "std", target_feature = "fma"))]
     #[inline(always)]
@@ -133,6 +205,32 @@ impl Float for f64 {
 impl Float for f32 {
     const INFINITY: Self = f32::INFINITY;
     const NEG_INFINITY: Self = f32::NEG_INFINITY;
+    type Acc = Self;
+    const ACC_ZERO: Self = 0.0;
+    #[inline(always)]
+    fn acc_mac(acc: Self, a: Self, b: Self) -> Self {
+        acc + a * b
+    }
+    #[inline(always)]
+    fn acc_round(acc: Self) -> Self {
+        acc
+    }
+    #[inline(always)]
+    fn acc_add(acc: Self, x: Self) -> Self {
+        acc + x
+    }
+    #[inline(always)]
+    fn acc_div(x: Self, acc: Self) -> Self {
+        x / acc
+    }
+    #[inline(always)]
+    fn acc_ln(acc: Self) -> Self {
+        Float::ln(acc)
+    }
+    #[inline(always)]
+    fn acc_mean(acc: Self, n: usize) -> Self {
+        acc / Self::from_usize(n)
+    }
 
     #[cfg(all(feature = "std", target_feature = "fma"))]
     #[inline(always)]
@@ -191,6 +289,32 @@ impl Float for f32 {
 impl Float for f32 {
     const INFINITY: Self = f32::INFINITY;
     const NEG_INFINITY: Self = f32::NEG_INFINITY;
+    type Acc = Self;
+    const ACC_ZERO: Self = 0.0;
+    #[inline(always)]
+    fn acc_mac(acc: Self, a: Self, b: Self) -> Self {
+        acc + a * b
+    }
+    #[inline(always)]
+    fn acc_round(acc: Self) -> Self {
+        acc
+    }
+    #[inline(always)]
+    fn acc_add(acc: Self, x: Self) -> Self {
+        acc + x
+    }
+    #[inline(always)]
+    fn acc_div(x: Self, acc: Self) -> Self {
+        x / acc
+    }
+    #[inline(always)]
+    fn acc_ln(acc: Self) -> Self {
+        Float::ln(acc)
+    }
+    #[inline(always)]
+    fn acc_mean(acc: Self, n: usize) -> Self {
+        acc / Self::from_usize(n)
+    }
 
     #[cfg(all(feature = "std", target_feature = "fma"))]
     #[inline(always)]

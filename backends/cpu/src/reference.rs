@@ -77,11 +77,13 @@ pub fn copy<E: Float>(src: &[E], dst: &mut [E]) -> Result<(), OpError> {
     Ok(())
 }
 
-/// `y[i] += alpha · x[i]`.
+/// `y[i] += alpha · x[i]`: an update of `y`, so the product is
+/// [`Float::scale_update`]'s (stochastically rounded in fixed point; fused
+/// SGD's bias step is an `axpy`).
 pub fn axpy<E: Float>(alpha: E, x: &[E], y: &mut [E]) -> Result<(), OpError> {
     check("axpy", "x", x.len(), Some(y.len()))?;
     for (yi, xi) in y.iter_mut().zip(x) {
-        *yi += alpha * *xi;
+        *yi += E::scale_update(alpha, *xi, *yi);
     }
     Ok(())
 }
@@ -155,7 +157,7 @@ pub fn gemm<E: Float>(
     // left for the firmware's `panic-never` link check.
     for i in 0..m {
         for j in 0..n {
-            let mut acc = E::ZERO;
+            let mut acc = E::ACC_ZERO;
             for p in 0..k {
                 let aip = if trans_a {
                     a.get(p * m + i)
@@ -170,16 +172,12 @@ pub fn gemm<E: Float>(
                 let (Some(x), Some(y)) = (aip, bpj) else {
                     return Err(GEMM_INDEX);
                 };
-                acc += *x * *y;
+                acc = E::acc_mac(acc, *x, *y);
             }
             let Some(cij) = c.get_mut(i * n + j) else {
                 return Err(GEMM_INDEX);
             };
-            *cij = if beta == E::ZERO {
-                alpha * acc
-            } else {
-                alpha * acc + beta * *cij
-            };
+            *cij = E::acc_finish(acc, alpha, beta, *cij);
         }
     }
     Ok(())
@@ -402,13 +400,13 @@ pub fn softmax_in_place<E: Float>(rows: usize, cols: usize, xy: &mut [E]) -> Res
         for v in row.iter() {
             max = max.max(*v);
         }
-        let mut sum = E::ZERO;
+        let mut sum = E::ACC_ZERO;
         for v in row.iter_mut() {
             *v = (*v - max).exp();
-            sum += *v;
+            sum = E::acc_add(sum, *v);
         }
         for v in row.iter_mut() {
-            *v = *v / sum;
+            *v = E::acc_div(*v, sum);
         }
     }
     Ok(())
@@ -444,11 +442,11 @@ pub fn log_softmax_in_place<E: Float>(
         for v in row.iter() {
             max = max.max(*v);
         }
-        let mut sum = E::ZERO;
+        let mut sum = E::ACC_ZERO;
         for v in row.iter() {
-            sum += (*v - max).exp();
+            sum = E::acc_add(sum, (*v - max).exp());
         }
-        let lse = sum.ln();
+        let lse = E::acc_ln(sum);
         for v in row.iter_mut() {
             *v = *v - max - lse;
         }
@@ -616,23 +614,22 @@ pub fn loss<E: Float>(
     }
     match kind {
         LossKind::Mse => {
-            let count = E::from_usize(pred.len());
+            let count = pred.len();
             let two = E::ONE + E::ONE;
-            let mut sum = E::ZERO;
+            let mut sum = E::ACC_ZERO;
             for (p, t) in pred.iter().zip(target) {
                 let d = *p - *t;
-                sum += d * d;
+                sum = E::acc_mac(sum, d, d);
             }
             if let Some(g) = grad {
                 for ((gi, p), t) in g.iter_mut().zip(pred).zip(target) {
-                    *gi = two * (*p - *t) / count;
+                    *gi = (two * (*p - *t)).div_usize(count);
                 }
             }
-            Ok(sum / count)
+            Ok(E::acc_mean(sum, count))
         }
         LossKind::SoftmaxCrossEntropy => {
-            let nrows = E::from_usize(rows);
-            let mut sum = E::ZERO;
+            let mut sum = E::ACC_ZERO;
             // `cols >= 1` here (pred is not empty); `max(1)` and `get` keep
             // the firmware free of panic paths without changing a result.
             for (r, (prow, t)) in pred.chunks_exact(cols.max(1)).zip(target).enumerate() {
@@ -648,31 +645,30 @@ pub fn loss<E: Float>(
                 let grow = grad
                     .as_deref_mut()
                     .and_then(|g| g.get_mut(start..start + cols));
-                let mut se = E::ZERO;
+                let mut se = E::ACC_ZERO;
                 if let Some(grow) = grow {
                     // Each `e^(v − max)` once: kept in the gradient's row
                     // until the sum is known.
                     for (gi, v) in grow.iter_mut().zip(prow) {
                         *gi = (*v - max).exp();
-                        se += *gi;
+                        se = E::acc_add(se, *gi);
                     }
                     for (j, gi) in grow.iter_mut().enumerate() {
-                        let p = *gi / se;
+                        let p = E::acc_div(*gi, se);
                         let onehot = if j == t { E::ONE } else { E::ZERO };
-                        *gi = (p - onehot) / nrows;
+                        *gi = (p - onehot).div_usize(rows);
                     }
                 } else {
                     for v in prow {
-                        se += (*v - max).exp();
+                        se = E::acc_add(se, (*v - max).exp());
                     }
                 }
-                let lse = max + se.ln();
-                sum += lse - truth;
+                let lse = max + E::acc_ln(se);
+                sum = E::acc_add(sum, lse - truth);
             }
-            Ok(sum / nrows)
+            Ok(E::acc_mean(sum, rows))
         }
         LossKind::Hinge { margin } => {
-            let nrows = E::from_usize(rows);
             let mut sum = E::ZERO;
             for (r, (prow, t)) in pred.chunks_exact(cols.max(1)).zip(target).enumerate() {
                 let Some(t) = label(*t, cols) else { continue };
@@ -688,15 +684,15 @@ pub fn loss<E: Float>(
                         active += 1;
                         if let Some(gi) = grad.as_deref_mut().and_then(|g| g.get_mut(r * cols + j))
                         {
-                            *gi = E::ONE / nrows;
+                            *gi = E::ONE.div_usize(rows);
                         }
                     }
                 }
                 if let Some(gi) = grad.as_deref_mut().and_then(|g| g.get_mut(r * cols + t)) {
-                    *gi = -E::from_usize(active) / nrows;
+                    *gi = (-E::from_usize(active)).div_usize(rows);
                 }
             }
-            Ok(sum / nrows)
+            Ok(sum.div_usize(rows))
         }
     }
 }
@@ -725,17 +721,17 @@ pub fn count_correct<E: Float>(
     Ok(correct)
 }
 
-/// `param[i] -= lr · grad[i]`.
+/// `param[i] -= lr · grad[i]` (the product by [`Float::scale_update`]).
 pub fn sgd_step<E: Float>(lr: E, param: &mut [E], grad: &[E]) -> Result<(), OpError> {
     check("sgd_step", "grad", grad.len(), Some(param.len()))?;
     for (p, g) in param.iter_mut().zip(grad) {
-        *p -= lr * *g;
+        *p -= E::scale_update(lr, *g, *p);
     }
     Ok(())
 }
 
 /// SGD with momentum, PyTorch's form: `v = momentum · v + g`,
-/// `param -= lr · v`.
+/// `param -= lr · v` (the product by [`Float::scale_update`]).
 pub fn momentum_step<E: Float>(
     lr: E,
     momentum: E,
@@ -752,7 +748,7 @@ pub fn momentum_step<E: Float>(
     )?;
     for ((p, g), v) in param.iter_mut().zip(grad).zip(velocity.iter_mut()) {
         *v = momentum * *v + *g;
-        *p -= lr * *v;
+        *p -= E::scale_update(lr, *v, *p);
     }
     Ok(())
 }

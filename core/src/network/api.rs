@@ -299,6 +299,15 @@ impl<'s, B: Backend> Network<'s, B> {
             value: B::Elem::ZERO,
         }))?;
         let mut loss_sum = 0.0f64;
+        // A count above what one element holds (31 in `Q10`) is read and
+        // reset per batch, in batches it can hold.
+        let per_batch = n > B::Elem::MAX_COUNT;
+        let cap = if per_batch {
+            cap.min(B::Elem::MAX_COUNT)
+        } else {
+            cap
+        };
+        let mut correct = 0.0f64;
         let mut start = 0;
         while start < n {
             let rows = (n - start).min(cap);
@@ -319,10 +328,20 @@ impl<'s, B: Backend> Network<'s, B> {
                 }))?;
             }
             loss_sum += self.read_scalar(self.loss_scalar())?.to_f64() * rows as f64;
+            if labels && per_batch {
+                correct += self.read_scalar(self.count_scalar())?.to_f64();
+                self.exec(&Op::Fill(op::Fill {
+                    dst: self.count_scalar(),
+                    value: B::Elem::ZERO,
+                }))?;
+            }
             start += rows;
         }
         let accuracy = if labels {
-            Some(self.read_scalar(self.count_scalar())?.to_f64() / n as f64)
+            if !per_batch {
+                correct = self.read_scalar(self.count_scalar())?.to_f64();
+            }
+            Some(correct / n as f64)
         } else {
             None
         };

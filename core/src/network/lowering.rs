@@ -2,7 +2,7 @@
 //! ops. Each layer kind lowers itself (see [`crate::layers`]); this walks the
 //! layers and adds what is not a layer's (the loss, L2, the update).
 
-use microprop_hal::{op, Backend, Element, Op, Span};
+use microprop_hal::{op, Backend, Element, Op, OpKind, Span};
 
 use super::{Network, Result};
 use crate::{layers, Optimizer};
@@ -153,7 +153,9 @@ impl<'s, B: Backend> Network<'s, B> {
     pub(crate) fn emit_step(&mut self) -> Result<(), B> {
         let l = self.layout;
         let h = self.hyper;
-        if let Optimizer::Adam { .. } = self.config.optimizer {
+        // (Gated on the backend's set too: a backend without Adam, such as
+        // a fixed-point one, then links no f64 arithmetic for its clock.)
+        if matches!(self.config.optimizer, Optimizer::Adam { .. }) && self.can(OpKind::AdamStep) {
             self.adam_t += 1;
             self.beta1_t *= h.beta1_wide;
             self.beta2_t *= h.beta2_wide;
@@ -217,7 +219,7 @@ impl<'s, B: Backend> Network<'s, B> {
                 lr,
                 momentum: h.momentum,
             })),
-            Optimizer::Adam { .. } => self.exec(&Op::AdamStep(op::AdamStep {
+            Optimizer::Adam { .. } if self.can(OpKind::AdamStep) => self.exec(&Op::AdamStep(op::AdamStep {
                 param,
                 grad,
                 m: l.state.slice(g, param.len),
@@ -229,6 +231,8 @@ impl<'s, B: Backend> Network<'s, B> {
                 bias1: B::Elem::from_f64(1.0 - self.beta1_t),
                 bias2: B::Elem::from_f64(1.0 - self.beta2_t),
             })),
+            // Refused at construction (`Error::MissingOp`).
+            Optimizer::Adam { .. } => Ok(()),
         }
     }
 

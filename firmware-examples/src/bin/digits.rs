@@ -1,10 +1,9 @@
 //! Handwritten digits learned on the device.
 //!
-//! The UCI digits set (1797 8×8 images, pixels 0..=16) sits in flash as u8,
-//! generated from `../data/digits.csv` by `build.rs`. Every fifth image is
-//! held out (359 test, 1438 train). The network trains from scratch with
-//! softmax cross-entropy, then classifies the held-out images; exit 0 only
-//! if test accuracy is at least 0.93.
+//! The UCI digits in flash ([`microprop_firmware::digits`]): the network
+//! trains from scratch with softmax cross-entropy for ten epochs, then
+//! classifies the held-out images; exit 0 only if test accuracy is at least
+//! 0.93. `digits-q` is the same run in 16-bit fixed point.
 //!
 //! The model is chosen by the board's RAM, and the arena's `const fn` size
 //! is checked against it at compile time:
@@ -14,9 +13,10 @@
 #![no_main]
 
 use cortex_m_rt::entry;
-use microprop::{Config, Layer, Loss, Network, Optimizer, Spec, Targets};
-use microprop_cpu::{CpuBackend, FastKernels};
-use microprop_firmware::{board, check, hello, take, ConstStaticCell, Meter, Report};
+use microprop::{Config, Layer, Loss, Network, Optimizer, Spec};
+use microprop_cpu::CpuBackend;
+use microprop_firmware::digits::{self, Run, N_TEST, N_TRAIN, PIXELS, LABELS};
+use microprop_firmware::{board, check, hello, take, ConstStaticCell, Meter};
 
 /// A board with this little RAM gets the small model.
 const SMALL: bool = board::RAM_BYTES <= 32 * 1024;
@@ -36,7 +36,6 @@ const BATCH: usize = CFG.batch;
 const ARENA_LEN: usize = CFG.arena_len(&NET);
 /// The ops this network issues: the backend compiles only their kernels.
 const OPS: u64 = CFG.ops(&NET).bits();
-const EPOCHS: usize = 10;
 const PASS_ACCURACY: f32 = 0.93;
 
 /// RAM the rest of the program needs beside the arena: stack (peak ~2 KiB
@@ -49,43 +48,6 @@ const _: () = assert!(
 
 /// The arena, in .bss; `main` takes it once.
 static ARENA: ConstStaticCell<[f32; ARENA_LEN]> = ConstStaticCell::new([0.0; ARENA_LEN]);
-
-/// Pixels, 64 per image, row-major; in flash.
-static PIXELS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/digits_x.bin"));
-/// Labels 0..=9; in flash.
-static LABELS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/digits_y.bin"));
-
-const N: usize = LABELS.len();
-const N_TRAIN: usize = N - N_TEST;
-const N_TEST: usize = N / 5;
-
-/// Index of the `j`-th training image: every fifth image is held out.
-fn train_index(j: usize) -> usize {
-    j / 4 * 5 + j % 4
-}
-
-/// Index of the `j`-th test image.
-fn test_index(j: usize) -> usize {
-    j * 5 + 4
-}
-
-/// Image `i` scaled to [0, 1] into `x`, label out.
-/// (`get`, not indexing: an image index past the data set gives label
-/// `usize::MAX`, which `train_step` rejects with a typed error; no panic
-/// path.)
-fn load(i: usize, x: &mut [f32]) -> usize {
-    let (Some(img), Some(&label)) = (PIXELS.get(i * 64..(i + 1) * 64), LABELS.get(i)) else {
-        return usize::MAX;
-    };
-    for (dst, &p) in x.iter_mut().zip(img) {
-        *dst = f32::from(p) * (1.0 / 16.0);
-    }
-    usize::from(label)
-}
-
-/// Strides coprime to N_TRAIN (= 2 · 719): epoch `e` visits the training set
-/// in the order `(a·k + off) mod N_TRAIN`, a shuffle that needs no RAM.
-const STRIDES: [usize; 8] = [7, 11, 13, 17, 19, 23, 29, 31];
 
 #[entry]
 fn main() -> ! {
@@ -108,81 +70,12 @@ fn main() -> ! {
         Network::new(NET, CpuBackend::with_ops::<OPS>(arena), CFG),
         "Network::new",
     );
-
     let mut x = [0.0f32; BATCH * 64];
     let mut y = [0usize; BATCH];
-    let mut accuracy = 0.0;
-    for epoch in 0..EPOCHS {
-        let a = STRIDES[epoch % STRIDES.len()];
-        let off = epoch * 101;
-        let mut loss_sum = 0.0f32;
-        let mut k = 0;
-        while k < N_TRAIN {
-            let rows = BATCH.min(N_TRAIN - k);
-            let batch = x.chunks_exact_mut(64).zip(y.iter_mut()).take(rows);
-            for (r, (xr, yr)) in batch.enumerate() {
-                let i = train_index((a * (k + r) + off) % N_TRAIN);
-                *yr = load(i, xr);
-            }
-            let (xb, yb) = (
-                x.get(..rows * 64).unwrap_or(&[]),
-                y.get(..rows).unwrap_or(&[]),
-            );
-            let (loss, _) = meter.measure(|| net.train_step(xb, Targets::Labels(yb)));
-            loss_sum += check(loss, "train_step") * rows as f32;
-            k += rows;
-        }
-        accuracy = test_accuracy(&mut net, &mut x, &mut y);
-        defmt::info!(
-            "epoch {=usize}: train loss {=f32}, test accuracy {=f32}",
-            epoch + 1,
-            loss_sum / N_TRAIN as f32,
-            accuracy
-        );
-    }
-    defmt::info!(
-        "test accuracy {=f32} on {=usize} held-out images (pass: >= {=f32})",
-        accuracy,
-        N_TEST,
-        PASS_ACCURACY
-    );
-    Report {
+    let run = Run {
         example: "digits",
-        passed: accuracy >= PASS_ACCURACY,
-        check: "test_accuracy",
-        value: accuracy,
         arena_bytes: ARENA_LEN * 4,
-        batch: BATCH,
-        instructions_per_step: meter.mean(),
-        steps: meter.count(),
-    }
-    .finish()
-}
-
-/// Fraction of held-out images classified right, `BATCH` at a time.
-fn test_accuracy(
-    net: &mut Network<'static, CpuBackend<'static, f32, FastKernels, OPS>>,
-    x: &mut [f32; BATCH * 64],
-    y: &mut [usize; BATCH],
-) -> f32 {
-    let mut classes = [0usize; BATCH];
-    let mut right = 0;
-    let mut k = 0;
-    while k < N_TEST {
-        let rows = BATCH.min(N_TEST - k);
-        for r in 0..rows {
-            y[r] = load(test_index(k + r), &mut x[r * 64..(r + 1) * 64]);
-        }
-        check(
-            net.classify(&x[..rows * 64], &mut classes[..rows]),
-            "classify",
-        );
-        right += classes[..rows]
-            .iter()
-            .zip(&y[..rows])
-            .filter(|(c, l)| c == l)
-            .count();
-        k += rows;
-    }
-    right as f32 / N_TEST as f32
+        pass: PASS_ACCURACY,
+    };
+    digits::run(&mut net, &mut meter, &mut x, &mut y, run)
 }

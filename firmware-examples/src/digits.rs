@@ -1,0 +1,156 @@
+//! The UCI digits in flash and the training run that the `digits` (f32) and
+//! `digits-q` (16-bit fixed point) examples share.
+//!
+//! 1797 8×8 images, pixels 0..=16, generated from `../data/digits.csv` by
+//! `build.rs` as u8. Every fifth image is held out (359 test, 1438 train).
+//! The network trains from scratch with softmax cross-entropy for
+//! [`EPOCHS`] epochs, then classifies the held-out images.
+
+use microprop::{Backend, Element, Network, Targets};
+
+use crate::{check, Meter, Report};
+
+/// Pixels, 64 per image, row-major; in flash.
+pub static PIXELS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/digits_x.bin"));
+/// Labels 0..=9; in flash.
+pub static LABELS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/digits_y.bin"));
+
+/// Images.
+pub const N: usize = LABELS.len();
+/// Held-out images: every fifth.
+pub const N_TEST: usize = N / 5;
+/// Training images.
+pub const N_TRAIN: usize = N - N_TEST;
+/// Training epochs.
+pub const EPOCHS: usize = 10;
+
+/// Strides coprime to N_TRAIN (= 2 · 719): epoch `e` visits the training set
+/// in the order `(a·k + off) mod N_TRAIN`, a shuffle that needs no RAM.
+pub const STRIDES: [usize; 8] = [7, 11, 13, 17, 19, 23, 29, 31];
+
+/// Index of the `j`-th training image: every fifth image is held out.
+pub fn train_index(j: usize) -> usize {
+    j / 4 * 5 + j % 4
+}
+
+/// Index of the `j`-th test image.
+pub fn test_index(j: usize) -> usize {
+    j * 5 + 4
+}
+
+/// Image `i` scaled to [0, 1] (`p / 16`, exact in every element type) into
+/// `x`, label out. (`get`, not indexing: an image index past the data set
+/// gives label `usize::MAX`, which `train_step` rejects with a typed error;
+/// no panic path.)
+pub fn load<E: Element>(i: usize, x: &mut [E]) -> usize {
+    let (Some(img), Some(&label)) = (PIXELS.get(i * 64..(i + 1) * 64), LABELS.get(i)) else {
+        return usize::MAX;
+    };
+    for (dst, &p) in x.iter_mut().zip(img) {
+        *dst = E::from_usize(usize::from(p)).div_usize(16);
+    }
+    usize::from(label)
+}
+
+/// One training step: its own symbol, so that `callgraph.sh` can list what
+/// a step may call (the fixed-point firmware must reach no soft-float
+/// routine from here).
+#[inline(never)]
+pub fn measured_step<B: Backend>(
+    net: &mut Network<'_, B>,
+    x: &[B::Elem],
+    y: &[usize],
+) -> microprop::Result<B::Elem, B> {
+    net.train_step(x, Targets::Labels(y))
+}
+
+/// What [`run`] reports.
+pub struct Run<'a> {
+    /// Example name (`digits`, `digits-q`).
+    pub example: &'a str,
+    /// Arena bytes.
+    pub arena_bytes: usize,
+    /// Test accuracy it must reach.
+    pub pass: f32,
+}
+
+/// Train `net` for [`EPOCHS`] epochs in batches of `x.len() / 64` rows,
+/// counting each step's instructions, log the test accuracy per epoch, and
+/// end with the [`Report`].
+pub fn run<B: Backend<Error: defmt::Format>>(
+    net: &mut Network<'_, B>,
+    meter: &mut Meter,
+    x: &mut [B::Elem],
+    y: &mut [usize],
+    r: Run<'_>,
+) -> ! {
+    let batch = y.len();
+    let mut accuracy = 0.0;
+    for epoch in 0..EPOCHS {
+        let a = STRIDES[epoch % STRIDES.len()];
+        let off = epoch * 101;
+        let mut loss_sum = 0.0f32;
+        let mut k = 0;
+        while k < N_TRAIN {
+            let rows = batch.min(N_TRAIN - k);
+            let rows_of = x.chunks_exact_mut(64).zip(y.iter_mut()).take(rows);
+            for (j, (xr, yr)) in rows_of.enumerate() {
+                *yr = load(train_index((a * (k + j) + off) % N_TRAIN), xr);
+            }
+            let (xb, yb) = (
+                x.get(..rows * 64).unwrap_or(&[]),
+                y.get(..rows).unwrap_or(&[]),
+            );
+            let (loss, _) = meter.measure(|| measured_step(net, xb, yb));
+            loss_sum += check(loss, "train_step").to_f32() * rows as f32;
+            k += rows;
+        }
+        accuracy = test_accuracy(net, x, y);
+        defmt::info!(
+            "epoch {=usize}: train loss {=f32}, test accuracy {=f32}",
+            epoch + 1,
+            loss_sum / N_TRAIN as f32,
+            accuracy
+        );
+    }
+    defmt::info!(
+        "test accuracy {=f32} on {=usize} held-out images (pass: >= {=f32})",
+        accuracy,
+        N_TEST,
+        r.pass
+    );
+    Report {
+        example: r.example,
+        passed: accuracy >= r.pass,
+        check: "test_accuracy",
+        value: accuracy,
+        arena_bytes: r.arena_bytes,
+        batch,
+        instructions_per_step: meter.mean(),
+        steps: meter.count(),
+    }
+    .finish()
+}
+
+/// Fraction of held-out images classified right, `y.len()` at a time.
+fn test_accuracy<B: Backend<Error: defmt::Format>>(net: &mut Network<'_, B>, x: &mut [B::Elem], y: &mut [usize]) -> f32 {
+    let mut classes = [0usize; 16];
+    let batch = y.len().min(classes.len());
+    let mut right = 0;
+    let mut k = 0;
+    while k < N_TEST {
+        let rows = batch.min(N_TEST - k);
+        let rows_of = x.chunks_exact_mut(64).zip(y.iter_mut()).take(rows);
+        for (j, (xr, yr)) in rows_of.enumerate() {
+            *yr = load(test_index(k + j), xr);
+        }
+        let (xb, cb) = (
+            x.get(..rows * 64).unwrap_or(&[]),
+            classes.get_mut(..rows).unwrap_or(&mut []),
+        );
+        check(net.classify(xb, cb), "classify");
+        right += cb.iter().zip(y.iter()).filter(|(c, l)| c == l).count();
+        k += rows;
+    }
+    right as f32 / N_TEST as f32
+}
