@@ -1,14 +1,55 @@
-//! The UCI digits in flash and the training run that the `digits` (f32) and
-//! `digits-q` (16-bit fixed point) examples share.
+//! The UCI digits in flash and the training run that the `digits`,
+//! `digits-q` (16-bit fixed point) and `digits-f32` (the same recipe in
+//! `f32`) examples share.
 //!
 //! 1797 8×8 images, pixels 0..=16, generated from `../data/digits.csv` by
 //! `build.rs` as u8. Every fifth image is held out (359 test, 1438 train).
 //! The network trains from scratch with softmax cross-entropy for
 //! [`EPOCHS`] epochs, then classifies the held-out images.
 
-use microprop::{Backend, Element, Network, Targets};
+use microprop::{Backend, Config, Element, Layer, Loss, Network, Optimizer, Spec, Targets};
+use microprop_cpu::{CpuBackend, Float};
 
-use crate::{check, Meter, Report};
+use crate::{check, hello, Meter, Report};
+
+/// The fixed-point comparison's network: the micro:bit's 64-16-10 ReLU.
+pub const SMALL_NET: Spec = Spec::new(&[Layer::dense(64, 16), Layer::relu(), Layer::dense(16, 10)]);
+/// Its recipe, the same for both element types: batch-1 fused SGD (the
+/// update is applied during backward: no gradient buffers), seed 1.
+pub const SMALL_CFG: Config =
+    Config::new(1, Loss::SoftmaxCrossEntropy, Optimizer::fused_sgd(0.02)).with_seed(1);
+/// Elements of its arena.
+pub const SMALL_ARENA_LEN: usize = SMALL_CFG.arena_len(&SMALL_NET);
+/// Its ops: the backend compiles only their kernels.
+pub const SMALL_OPS: u64 = SMALL_CFG.ops(&SMALL_NET).bits();
+/// The accuracy `digits-q` and `digits-f32` must reach (`f32` with the
+/// micro:bit's `digits` recipe: 0.975).
+pub const SMALL_PASS: f32 = 0.95;
+
+/// Train [`SMALL_NET`] with [`SMALL_CFG`] in element type `E` over
+/// `arena`, and end with the report for `example`.
+pub fn run_small<E: Float>(example: &str, arena: &'static mut [E; SMALL_ARENA_LEN]) -> ! {
+    let cp = crate::peripherals();
+    let mut meter = Meter::new(cp.SYST);
+    hello(example, &meter);
+    defmt::info!(
+        "model 64-16-10 relu in {=str}, batch 1, {}, {=usize} params; arena {=usize} B",
+        E::NAME,
+        SMALL_CFG.optimizer,
+        SMALL_NET.param_count(),
+        SMALL_ARENA_LEN * E::BYTES
+    );
+    let backend = CpuBackend::with_ops::<SMALL_OPS>(&mut arena[..]);
+    let mut net = check(Network::new(SMALL_NET, backend, SMALL_CFG), "Network::new");
+    let mut x = [E::ZERO; 64];
+    let mut y = [0usize; 1];
+    let r = Run {
+        example,
+        arena_bytes: SMALL_ARENA_LEN * E::BYTES,
+        pass: SMALL_PASS,
+    };
+    run(&mut net, &mut meter, &mut x, &mut y, r)
+}
 
 /// Pixels, 64 per image, row-major; in flash.
 pub static PIXELS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/digits_x.bin"));

@@ -30,6 +30,7 @@ pub mod digits;
 pub mod flash;
 mod logger;
 pub mod sim;
+pub mod xor;
 
 use core::num::NonZeroU64;
 use core::sync::atomic::{compiler_fence, Ordering};

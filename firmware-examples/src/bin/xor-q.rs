@@ -1,0 +1,37 @@
+//! XOR on the device in 16-bit fixed point ([`Q10`]): the `xor` example's
+//! network, loss, optimizer and data, with no floating-point arithmetic in
+//! a training step.
+#![no_std]
+#![no_main]
+
+use cortex_m_rt::entry;
+use microprop::{Config, Element, Layer, Loss, Network, Optimizer, Spec, Q10};
+use microprop_cpu::CpuBackend;
+use microprop_firmware::{check, hello, take, xor, ConstStaticCell, Meter};
+
+const NET: Spec = Spec::new(&[
+    Layer::dense(2, 4),
+    Layer::tanh(),
+    Layer::dense(4, 1),
+    Layer::sigmoid(),
+]);
+const CFG: Config = Config::new(4, Loss::Mse, Optimizer::momentum(0.5, 0.9)).with_seed(1);
+const ARENA_LEN: usize = CFG.arena_len(&NET);
+/// The ops this network issues: the backend compiles only their kernels.
+const OPS: u64 = CFG.ops(&NET).bits();
+
+/// The arena, in .bss; `main` takes it once.
+static ARENA: ConstStaticCell<[Q10; ARENA_LEN]> = ConstStaticCell::new([Q10::ZERO; ARENA_LEN]);
+
+#[entry]
+fn main() -> ! {
+    let cp = microprop_firmware::peripherals();
+    let mut meter = Meter::new(cp.SYST);
+    hello("xor-q", &meter);
+    let arena = take(&ARENA, "ARENA");
+    let mut net = check(
+        Network::new(NET, CpuBackend::with_ops::<OPS>(arena), CFG),
+        "Network::new",
+    );
+    xor::run(&mut net, &mut meter, "xor-q", ARENA_LEN * Q10::BYTES)
+}
