@@ -9,6 +9,7 @@
 //! - [`spec_text`]: the one-line spec text (`dense(64,32) relu dense(32,10)`)
 //!   used in that metadata and on the command line;
 //! - [`to_blob`] / [`from_blob`]: the device blob of [`microprop::blob`];
+//!   [`quantize`]: its 16-bit fixed-point form, with the rounding error;
 //! - [`summary`]: layers, parameter count, arena bytes for a batch and
 //!   optimizer (the same `const fn`s a firmware sizes its `static` with).
 //!
@@ -45,7 +46,22 @@ pub fn to_blob(spec: &Spec<'_>, params: &[f32]) -> Result<Vec<u8>, BlobError> {
     Ok(out)
 }
 
-/// Decode a device blob for `spec` (validated in full first, so the
+/// Round `params` to 16-bit fixed point with `frac` fractional bits (10 for
+/// [`microprop::Q10`]) and encode them as a fixed-point device blob for
+/// `spec`; also returns the rounding error (see
+/// [`microprop::blob::encode_fixed`]).
+pub fn quantize(
+    spec: &Spec<'_>,
+    params: &[f32],
+    frac: u8,
+) -> Result<(Vec<u8>, blob::Quantization), BlobError> {
+    let mut out = vec![0u8; blob::fixed_blob_len(params.len())];
+    let (n, q) = blob::encode_fixed(spec, params, frac, &mut out)?;
+    out.truncate(n);
+    Ok((out, q))
+}
+
+/// Decode a device blob (f32 or fixed point) for `spec` (validated in full first, so the
 /// allocation is bounded by the blob's own length).
 pub fn from_blob(spec: &Spec<'_>, bytes: &[u8]) -> Result<Vec<f32>, BlobError> {
     blob::validate(spec, bytes)?;

@@ -7,12 +7,19 @@
 //! |---|---|---|
 //! | 0 | 4 | magic `b"MPB\x01"` |
 //! | 4 | 2 | format version ([`VERSION`]) |
-//! | 6 | 1 | element type: `1` = f32 |
-//! | 7 | 1 | reserved, `0` |
+//! | 6 | 1 | element type: `1` = f32, `2` = 16-bit fixed point |
+//! | 7 | 1 | f32: reserved, `0`; fixed point: its fractional bits `F` (1..=14) |
 //! | 8 | 4 | spec hash ([`Spec::hash`]) |
 //! | 12 | 4 | parameter count `n` |
 //! | 16 | 4 | CRC-32 (IEEE) of bytes `0..16` followed by the payload |
 //! | 20 | 4·n | parameters as f32, in [`Network::parameters`](crate::Network::parameters) order |
+//! | 20 | 2·n | or, fixed point: each parameter as the `i16` `round(v · 2^F)` |
+//!
+//! A fixed-point blob ([`Payload::Fixed16`], written by [`encode_fixed`],
+//! e.g. by `microprop quantize`) is half the size; it loads into a network
+//! of any element type, exactly into a [`Fixed`](crate::Fixed) network of
+//! the same `F`. A network saves f32 ([`encode`]), which holds a 16-bit
+//! fixed-point value exactly.
 //!
 //! [`validate`] checks everything (length, magic, version, element type,
 //! reserved byte, spec, count, CRC, finite values) before a loader writes
@@ -48,6 +55,9 @@ pub const MAGIC: [u8; 4] = *b"MPB\x01";
 pub const VERSION: u16 = 1;
 /// Element-type tag for little-endian f32.
 pub const ELEM_F32: u8 = 1;
+/// Element-type tag for little-endian 16-bit fixed point (the next byte
+/// holds its fractional bits).
+pub const ELEM_FIXED16: u8 = 2;
 /// Bytes before the payload.
 pub const HEADER_LEN: usize = 20;
 
@@ -56,6 +66,50 @@ pub const HEADER_LEN: usize = 20;
 /// `usize::MAX` (no buffer is that long) instead of wrapping.
 pub const fn blob_len(param_count: usize) -> usize {
     HEADER_LEN.saturating_add(param_count.saturating_mul(4))
+}
+
+/// Bytes of a fixed-point blob ([`encode_fixed`]) holding `param_count`
+/// parameters.
+pub const fn fixed_blob_len(param_count: usize) -> usize {
+    HEADER_LEN.saturating_add(param_count.saturating_mul(2))
+}
+
+/// What a blob's payload holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Payload {
+    /// Little-endian f32 (element type [`ELEM_F32`]).
+    F32,
+    /// Little-endian `i16`, the value times `2^frac` (element type
+    /// [`ELEM_FIXED16`]).
+    Fixed16 {
+        /// Fractional bits, 1..=14.
+        frac: u8,
+    },
+}
+
+impl Payload {
+    /// Bytes per parameter.
+    pub const fn bytes(self) -> usize {
+        match self {
+            Payload::F32 => 4,
+            Payload::Fixed16 { .. } => 2,
+        }
+    }
+
+    /// The parameter stored in `b` (of [`Payload::bytes`] bytes) as an
+    /// element (exact for f32 into `f32`/`f64`, and for fixed point into any
+    /// type that holds it).
+    #[inline]
+    pub fn element<E: Element>(self, b: &[u8]) -> E {
+        match (self, b) {
+            (Payload::F32, [a, b, c, d, ..]) => E::from_f32(f32::from_le_bytes([*a, *b, *c, *d])),
+            (Payload::Fixed16 { frac }, [a, b, ..]) => {
+                E::from_fixed(i16::from_le_bytes([*a, *b]), u32::from(frac))
+            }
+            _ => E::ZERO,
+        }
+    }
 }
 
 /// Why a blob was rejected (or could not be written).
@@ -84,14 +138,16 @@ pub enum BlobError {
         /// The version in the blob.
         found: u16,
     },
-    /// An element type other than f32.
+    /// An element type other than f32 or 16-bit fixed point (or one this
+    /// reader does not take: checkpoints hold f32).
     ElementType {
         /// The tag in the blob.
         found: u8,
     },
     /// The reserved header byte is not 0 (a writer of this version always
     /// writes 0; accepting another value would let two different blobs
-    /// decode to the same parameters).
+    /// decode to the same parameters), or a fixed-point blob's fractional
+    /// bits are outside 1..=14.
     Reserved {
         /// The byte in the blob.
         found: u8,
@@ -145,10 +201,16 @@ impl fmt::Display for BlobError {
                 write!(f, "blob format version {found}, this build reads {VERSION}")
             }
             BlobError::ElementType { found } => {
-                write!(f, "blob element type {found}, only f32 ({ELEM_F32}) is supported")
+                write!(
+                    f,
+                    "blob element type {found}: f32 ({ELEM_F32}) and 16-bit fixed point ({ELEM_FIXED16}) are supported"
+                )
             }
             BlobError::Reserved { found } => {
-                write!(f, "blob reserved header byte is {found}, must be 0")
+                write!(
+                    f,
+                    "blob header byte 7 is {found}: must be 0 (f32) or 1..=14 fractional bits (fixed point)"
+                )
             }
             BlobError::Spec { expected, found } => write!(
                 f,
@@ -180,8 +242,10 @@ pub struct Header {
     pub version: u16,
     /// [`Spec::hash`] of the network that wrote it.
     pub spec_hash: u32,
-    /// Number of f32 parameters in the payload.
+    /// Number of parameters in the payload.
     pub count: usize,
+    /// What the payload holds.
+    pub payload: Payload,
     /// The stored CRC-32.
     pub crc: u32,
 }
@@ -189,7 +253,7 @@ pub struct Header {
 impl Header {
     /// Total bytes of the blob this header describes.
     pub const fn blob_len(&self) -> usize {
-        blob_len(self.count)
+        HEADER_LEN.saturating_add(self.count.saturating_mul(self.payload.bytes()))
     }
 }
 
@@ -274,17 +338,18 @@ pub fn parse_prefix(bytes: &[u8]) -> core::result::Result<Header, BlobError> {
     if version != VERSION {
         return Err(BlobError::Version { found: version });
     }
-    if bytes[6] != ELEM_F32 {
-        return Err(BlobError::ElementType { found: bytes[6] });
-    }
-    if bytes[7] != 0 {
-        return Err(BlobError::Reserved { found: bytes[7] });
-    }
+    let payload = match (bytes[6], bytes[7]) {
+        (ELEM_F32, 0) => Payload::F32,
+        (ELEM_FIXED16, frac @ 1..=14) => Payload::Fixed16 { frac },
+        (ELEM_F32 | ELEM_FIXED16, found) => return Err(BlobError::Reserved { found }),
+        (found, _) => return Err(BlobError::ElementType { found }),
+    };
     Ok(Header {
         version,
         spec_hash: u32_at(bytes, 8),
         count: u32_at(bytes, 12) as usize,
         crc: u32_at(bytes, 16),
+        payload,
     })
 }
 
@@ -295,6 +360,15 @@ pub fn header_bytes(
     spec: &Spec<'_>,
     crc: u32,
 ) -> core::result::Result<[u8; HEADER_LEN], BlobError> {
+    header_bytes_for(spec, Payload::F32, crc)
+}
+
+/// [`header_bytes`] for a payload of `payload`.
+fn header_bytes_for(
+    spec: &Spec<'_>,
+    payload: Payload,
+    crc: u32,
+) -> core::result::Result<[u8; HEADER_LEN], BlobError> {
     let count = spec.param_count();
     let count32 = u32::try_from(count).map_err(|_| BlobError::Count {
         expected: u32::MAX as usize,
@@ -303,8 +377,10 @@ pub fn header_bytes(
     let mut h = [0u8; HEADER_LEN];
     h[0..4].copy_from_slice(&MAGIC);
     h[4..6].copy_from_slice(&VERSION.to_le_bytes());
-    h[6] = ELEM_F32;
-    h[7] = 0;
+    (h[6], h[7]) = match payload {
+        Payload::F32 => (ELEM_F32, 0),
+        Payload::Fixed16 { frac } => (ELEM_FIXED16, frac),
+    };
     h[8..12].copy_from_slice(&spec.hash().to_le_bytes());
     h[12..16].copy_from_slice(&count32.to_le_bytes());
     h[16..20].copy_from_slice(&crc.to_le_bytes());
@@ -315,7 +391,7 @@ pub fn header_bytes(
 /// CRC or the payload (for tools that describe a blob).
 pub fn parse_header(bytes: &[u8]) -> core::result::Result<Header, BlobError> {
     let header = parse_prefix(bytes)?;
-    let needed = (header.count as u64) * 4 + HEADER_LEN as u64;
+    let needed = (header.count as u64) * header.payload.bytes() as u64 + HEADER_LEN as u64;
     if (bytes.len() as u64) < needed {
         return Err(BlobError::Truncated {
             needed: usize::try_from(needed).unwrap_or(usize::MAX),
@@ -331,11 +407,11 @@ pub fn parse_header(bytes: &[u8]) -> core::result::Result<Header, BlobError> {
     Ok(header)
 }
 
-/// The parameters of a validated blob, as f32 (no copy).
-fn payload(bytes: &[u8]) -> impl Iterator<Item = f32> + '_ {
+/// The parameters of a validated blob, as elements (no copy).
+fn payload<E: Element>(bytes: &[u8], p: Payload) -> impl Iterator<Item = E> + '_ {
     bytes[HEADER_LEN..]
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .chunks_exact(p.bytes())
+        .map(move |c| p.element(c))
 }
 
 /// Check a blob completely against `spec`: header, length, spec hash,
@@ -365,8 +441,10 @@ pub fn validate(spec: &Spec<'_>, bytes: &[u8]) -> core::result::Result<Header, B
             computed,
         });
     }
-    if let Some(index) = payload(bytes).position(|v| !v.is_finite()) {
-        return Err(BlobError::NonFinite { index });
+    if header.payload == Payload::F32 {
+        if let Some(index) = payload::<f32>(bytes, Payload::F32).position(|v| !v.is_finite()) {
+            return Err(BlobError::NonFinite { index });
+        }
     }
     Ok(header)
 }
@@ -385,10 +463,87 @@ pub fn decode<E: Element>(
             found: header.count,
         });
     }
-    for (o, v) in out.iter_mut().zip(payload(bytes)) {
-        *o = E::from_f32(v);
+    for (o, v) in out.iter_mut().zip(payload(bytes, header.payload)) {
+        *o = v;
     }
     Ok(())
+}
+
+/// What [`encode_fixed`] lost: the parameters against their fixed-point
+/// values.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Quantization {
+    /// Largest `|v − q(v)|` over the parameters.
+    pub max_abs_error: f64,
+    /// Root mean square of `v − q(v)`.
+    pub rms_error: f64,
+    /// Largest `|v|`.
+    pub max_abs_value: f64,
+    /// Parameters outside the format's range, stored as its end.
+    pub saturated: usize,
+}
+
+/// Write `params` as a fixed-point blob (element type [`ELEM_FIXED16`],
+/// `frac` fractional bits, 1..=14) for `spec` into the front of `out`
+/// ([`fixed_blob_len`] bytes): each value rounded to the nearest multiple
+/// of `2^−frac`, saturating at the `i16` range. Returns the bytes written
+/// and the error that rounding made.
+pub fn encode_fixed<E: Element>(
+    spec: &Spec<'_>,
+    params: &[E],
+    frac: u8,
+    out: &mut [u8],
+) -> core::result::Result<(usize, Quantization), BlobError> {
+    if !(1..=14).contains(&frac) {
+        return Err(BlobError::Reserved { found: frac });
+    }
+    if params.len() != spec.param_count() {
+        return Err(BlobError::Count {
+            expected: spec.param_count(),
+            found: params.len(),
+        });
+    }
+    let len = fixed_blob_len(params.len());
+    if out.len() < len {
+        return Err(BlobError::BufferTooSmall {
+            needed: len,
+            got: out.len(),
+        });
+    }
+    let payload = Payload::Fixed16 { frac };
+    let scale = f64::from(1u32 << frac);
+    let mut q = Quantization::default();
+    let mut squares = 0.0;
+    for (i, (p, o)) in params
+        .iter()
+        .zip(out[HEADER_LEN..len].chunks_exact_mut(2))
+        .enumerate()
+    {
+        let v = p.to_f64();
+        if !v.is_finite() {
+            return Err(BlobError::NonFinite { index: i });
+        }
+        let s = v * scale;
+        // Round half away from zero; `as` saturates.
+        let r = if s >= 0.0 { s + 0.5 } else { s - 0.5 } as i64;
+        let raw = r.clamp(i64::from(i16::MIN), i64::from(i16::MAX)) as i16;
+        q.saturated += usize::from(i64::from(raw) != r);
+        let err = v - f64::from(raw) / scale;
+        q.max_abs_error = q.max_abs_error.max(err.abs());
+        q.max_abs_value = q.max_abs_value.max(v.abs());
+        squares += err * err;
+        o.copy_from_slice(&raw.to_le_bytes());
+    }
+    if !params.is_empty() {
+        q.rms_error = libm::sqrt(squares / params.len() as f64);
+    }
+    let header = header_bytes_for(spec, payload, 0)?;
+    out[..16].copy_from_slice(&header[..16]);
+    let mut crc = Crc32::new();
+    crc.update(&out[..16]);
+    crc.update(&out[HEADER_LEN..len]);
+    out[16..20].copy_from_slice(&crc.finish().to_le_bytes());
+    Ok((len, q))
 }
 
 /// Write `params` (length [`Spec::param_count`], finite) as a blob for
@@ -495,6 +650,70 @@ mod tests {
         crc_input[..16].copy_from_slice(&bytes[..16]);
         crc_input[16..].copy_from_slice(&bytes[20..]);
         assert_eq!(u32_at(&bytes, 16), crc32(&crc_input));
+    }
+
+    /// A fixed-point blob: byte 6 is 2, byte 7 the fractional bits, each
+    /// parameter the `i16` `round(v · 2^F)` (worked by hand: 0.5 · 1024 =
+    /// 512, −3 · 1024 = −3072, 0.1 · 1024 = 102.4 → 102, error 0.4/1024).
+    #[test]
+    fn fixed_point_blob_layout_rounding_and_round_trip() {
+        use crate::{Fixed, Q10};
+        let mut params = [0.5f64; 14];
+        params[0] = -3.0;
+        params[1] = 0.1;
+        params[2] = 40.0; // past Q10's end (32): saturates
+        let mut bytes = [0u8; fixed_blob_len(14)];
+        let (n, q) = encode_fixed(&NET, &params, 10, &mut bytes).unwrap();
+        assert_eq!(n, 48);
+        assert_eq!((bytes[6], bytes[7]), (2, 10));
+        assert_eq!(i16::from_le_bytes([bytes[20], bytes[21]]), -3072);
+        assert_eq!(i16::from_le_bytes([bytes[22], bytes[23]]), 102);
+        assert_eq!(i16::from_le_bytes([bytes[24], bytes[25]]), i16::MAX);
+        assert_eq!(i16::from_le_bytes([bytes[26], bytes[27]]), 512);
+        assert_eq!(q.saturated, 1);
+        assert_eq!(q.max_abs_value, 40.0);
+        assert!((q.max_abs_error - (40.0 - 32767.0 / 1024.0)).abs() < 1e-12);
+        let h = validate(&NET, &bytes).unwrap();
+        assert_eq!(h.payload, Payload::Fixed16 { frac: 10 });
+        assert_eq!(h.blob_len(), 48);
+        // Exact into the same format and into f32; rounded into fewer bits.
+        let mut q10 = [Q10::ZERO; 14];
+        decode(&NET, &bytes, &mut q10).unwrap();
+        assert_eq!(q10[1].raw(), 102);
+        let mut f = [0.0f32; 14];
+        decode(&NET, &bytes, &mut f).unwrap();
+        assert_eq!(f[1], 102.0 / 1024.0);
+        let mut q8 = [Fixed::<8>::ZERO; 14];
+        decode(&NET, &bytes, &mut q8).unwrap();
+        assert_eq!(q8[1].raw(), 26, "102 / 4 = 25.5 rounds to 26");
+        // Every bit flip is caught; fractional bits outside 1..=14 are refused.
+        for bit in 0..bytes.len() * 8 {
+            let mut bad = bytes;
+            bad[bit / 8] ^= 1 << (bit % 8);
+            assert!(decode(&NET, &bad, &mut f).is_err(), "bit {bit}");
+        }
+        for frac in [0u8, 15] {
+            let mut bad = bytes;
+            bad[7] = frac;
+            assert_eq!(parse_prefix(&bad), Err(BlobError::Reserved { found: frac }));
+        }
+        assert!(matches!(
+            encode_fixed(&NET, &params, 15, &mut bytes),
+            Err(BlobError::Reserved { found: 15 })
+        ));
+    }
+
+    /// Within range, rounding to the nearest step is within half a step.
+    #[test]
+    fn fixed_point_error_is_within_half_a_step() {
+        let params: [f64; 14] = core::array::from_fn(|i| (i as f64 * 1.7).sin() * 3.0);
+        let mut bytes = [0u8; fixed_blob_len(14)];
+        for frac in [4u8, 10, 12] {
+            let (_, q) = encode_fixed(&NET, &params, frac, &mut bytes).unwrap();
+            assert_eq!(q.saturated, 0);
+            assert!(q.max_abs_error <= 0.5 / f64::from(1u32 << frac));
+            assert!(q.rms_error <= q.max_abs_error && q.rms_error > 0.0);
+        }
     }
 
     #[test]

@@ -716,6 +716,12 @@ impl Validator {
     /// Check the blob's header (the first [`HEADER_LEN`] bytes).
     fn new(spec: &Spec<'_>, head: &[u8]) -> core::result::Result<Self, BlobError> {
         let h = blob::parse_prefix(head)?;
+        // A checkpoint's blob is f32 (a network saves f32).
+        if h.payload != blob::Payload::F32 {
+            return Err(BlobError::ElementType {
+                found: blob::ELEM_FIXED16,
+            });
+        }
         let expected = spec.hash();
         if h.spec_hash != expected {
             return Err(BlobError::Spec {

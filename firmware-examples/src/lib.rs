@@ -27,6 +27,7 @@
 
 pub mod accel;
 pub mod digits;
+pub mod finetune;
 pub mod flash;
 mod logger;
 pub mod sim;

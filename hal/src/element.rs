@@ -54,6 +54,13 @@ pub trait Element:
     /// Convert a small non-negative integer (a count, a batch size) to the
     /// nearest value. Not for class labels: see [`Element::from_index`].
     fn from_usize(v: usize) -> Self;
+    /// The element nearest `raw / 2^frac` (a 16-bit fixed-point value, as
+    /// a fixed-point blob stores it; `frac ≤ 30`). Exact for `f32`, `f64`
+    /// and a [`Fixed`](crate::Fixed) with at least `frac` fractional bits.
+    #[inline]
+    fn from_fixed(raw: i16, frac: u32) -> Self {
+        Self::from_f64(f64::from(raw) / f64::from(1u32 << frac.min(30)))
+    }
     /// `self / n` for a count `n ≥ 1` (a batch's mean): `self /
     /// from_usize(n)` for floats; a fixed-point type divides its integer, so
     /// that `n` need not fit its range.

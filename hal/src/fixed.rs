@@ -297,6 +297,16 @@ impl<const F: u32> Element for Fixed<F> {
         f32::from_bits((negative as u32) << 31 | exp << 23 | mant)
     }
 
+    /// Integer shifts only: exact when `frac ≤ F`, rounded to nearest
+    /// otherwise; saturates.
+    fn from_fixed(raw: i16, frac: u32) -> Self {
+        if frac <= F {
+            Self::saturate((raw as i32) << (F - frac).min(16))
+        } else {
+            Self::round_shift(raw as i64, (frac - F).min(62))
+        }
+    }
+
     /// Always `true`: every pattern is a number.
     fn is_finite(self) -> bool {
         true

@@ -25,8 +25,8 @@
 //! prints the tables.
 
 use microprop::replay::Replay;
-use microprop::{Config, Layer, Loss, Network, Optimizer, Rng, Spec, Targets, Train};
-use microprop_cpu::CpuBackend;
+use microprop::{Config, Element, Layer, Loss, Network, Optimizer, Rng, Spec, Targets, Train, Q10};
+use microprop_cpu::{CpuBackend, Float};
 
 const NET16: Spec = Spec::new(&[Layer::dense(64, 16), Layer::relu(), Layer::dense(16, 10)]);
 const NET32: Spec = Spec::new(&[Layer::dense(64, 32), Layer::relu(), Layer::dense(32, 10)]);
@@ -83,13 +83,13 @@ struct Data {
 }
 
 impl Data {
-    fn image(&self, i: usize, shifted: bool) -> [f32; 64] {
+    fn image<E: Element>(&self, i: usize, shifted: bool) -> [E; 64] {
         let img = &self.pixels[i * 64..(i + 1) * 64];
         let (dx, dy) = if shifted { SHIFT } else { (0, 0) };
-        let mut x = [0.0f32; 64];
+        let mut x = [E::ZERO; 64];
         for r in dy..8 {
             for c in dx..8 {
-                x[r * 8 + c] = f32::from(img[(r - dy) * 8 + (c - dx)]) / 16.0;
+                x[r * 8 + c] = E::from_f32(f32::from(img[(r - dy) * 8 + (c - dx)]) / 16.0);
             }
         }
         x
@@ -112,8 +112,8 @@ struct Outcome {
     unshifted: f64,
 }
 
-fn accuracy(
-    net: &mut Network<'_, CpuBackend<'_, f32>>,
+fn accuracy<E: Float>(
+    net: &mut Network<'_, CpuBackend<'_, E>>,
     d: &Data,
     idx: &[usize],
     shifted: bool,
@@ -121,7 +121,7 @@ fn accuracy(
     let mut x = Vec::with_capacity(idx.len() * 64);
     let mut y = Vec::with_capacity(idx.len());
     for &i in idx {
-        x.extend(d.image(i, shifted));
+        x.extend(d.image::<E>(i, shifted));
         y.push(d.labels[i]);
     }
     net.evaluate(&x, Targets::Labels(&y))
@@ -153,9 +153,21 @@ fn finetune<const CAP: usize>(
     pool: &Replay<u8, CAP, 0>,
     seed: u64,
 ) -> Outcome {
+    finetune_in::<f32, CAP>(d, r, blob, v, pool, seed)
+}
+
+/// [`finetune`] in element type `E`.
+fn finetune_in<E: Float, const CAP: usize>(
+    d: &Data,
+    r: &Recipe,
+    blob: &[u8],
+    v: &Variant,
+    pool: &Replay<u8, CAP, 0>,
+    seed: u64,
+) -> Outcome {
     let spec = r.net.with_training(v.train);
     let cfg = Config::new(1, Loss::SoftmaxCrossEntropy, Optimizer::sgd(r.lr));
-    let mut arena = vec![0.0f32; cfg.arena_len(&spec)];
+    let mut arena = vec![E::ZERO; cfg.arena_len(&spec)];
     let mut net = Network::new(spec, CpuBackend::new(&mut arena), cfg).unwrap();
     net.load_blob(blob).unwrap();
     if v.lambda > 0.0 {
@@ -176,12 +188,12 @@ fn finetune<const CAP: usize>(
         let a = STRIDES[e % STRIDES.len()];
         for k in 0..n {
             let i = tune[(a * k + 37 * e) % n];
-            net.train_step(&d.image(i, true), Targets::Labels(&[d.labels[i]]))
+            net.train_step(&d.image::<E>(i, true), Targets::Labels(&[d.labels[i]]))
                 .unwrap();
             if v.replay {
                 pool.fill_batch(&mut rng, &mut [], &mut picked).unwrap();
                 for &j in &picked {
-                    net.train_step(&d.image(j, false), Targets::Labels(&[d.labels[j]]))
+                    net.train_step(&d.image::<E>(j, false), Targets::Labels(&[d.labels[j]]))
                         .unwrap();
                 }
             }
@@ -327,4 +339,24 @@ fn variants_on_the_m4f_model() {
         "{replay:?}"
     );
     assert!(replay.unshifted > full.unshifted + 0.4, "{replay:?}");
+}
+
+/// The micro:bit's fine-tuning in 16-bit fixed point ([`Q10`]) from the
+/// pretrained blob converted by `microprop quantize` (what `finetune-q`
+/// embeds), replay without and with L2-SP, over the seeds: issue 17's
+/// threshold is 0.80 shifted.
+#[test]
+fn fixed_point_finetune_from_the_converted_blob() {
+    let d = data();
+    let params = microprop_cli::from_blob(&NET16, BLOB16).unwrap();
+    let (q, _) = microprop_cli::quantize(&NET16, &params, 10).unwrap();
+    println!("\n64-16-10 in Q10 from the quantized blob, lr {}, {} epochs", RECIPE16.lr, RECIPE16.epochs);
+    println!("| variant | replay seed | shifted test | unshifted held-out |");
+    for lambda in [0.0, RECIPE16.lambda] {
+        let v = Variant { name: if lambda > 0.0 { "replay+l2-sp" } else { "replay" }, train: &[], replay: true, lambda };
+        for seed in std::iter::once(FIRMWARE_SEED).chain(OTHER_SEEDS) {
+            let o = finetune_in::<Q10, 256>(&d, &RECIPE16, &q, &v, &pool::<256>(&d, seed), seed);
+            println!("| {} | {seed} | {:.3} | {:.3} |", v.name, o.shifted, o.unshifted);
+        }
+    }
 }

@@ -50,6 +50,22 @@ enum Command {
         #[arg(long)]
         spec: Option<String>,
     },
+    /// Convert an f32 model (safetensors or device blob) to a 16-bit
+    /// fixed-point device blob (half the size; what a `Q10` network on a
+    /// core without an FPU loads exactly), and report the rounding error.
+    Quantize {
+        /// Input .safetensors file or f32 device blob.
+        input: PathBuf,
+        /// Output fixed-point blob file.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Spec text; needed for a blob or a file without microprop metadata.
+        #[arg(long)]
+        spec: Option<String>,
+        /// Fractional bits (1..=14): 10 is `Q10`, range ±32 in steps of 2^-10.
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u8).range(1..=14))]
+        frac: u8,
+    },
     /// Evaluate a model (safetensors or blob) on the vendored UCI digits set
     /// (pixels / 16, CPU backend): accuracy and mean softmax cross-entropy on
     /// all 1797 images and on the 359 the `finetune` firmware holds out
@@ -95,6 +111,24 @@ fn safetensors_spec(bytes: &[u8], spec: Option<&str>) -> Result<ParsedSpec, Stri
     }
 }
 
+/// A model's spec and f32 parameters, from a device blob (f32 or fixed
+/// point; `--spec` required) or a safetensors file.
+fn load_model(bytes: &[u8], spec: Option<String>) -> Result<(ParsedSpec, Vec<f32>), String> {
+    match FileKind::of(bytes) {
+        FileKind::Blob => {
+            let text = spec.ok_or("a blob stores only the spec's hash: pass --spec")?;
+            let parsed = parse_spec(&text)?;
+            let p = microprop_cli::from_blob(&parsed.spec(), bytes).map_err(|e| e.to_string())?;
+            Ok((parsed, p))
+        }
+        FileKind::Safetensors => {
+            let parsed = safetensors_spec(bytes, spec.as_deref())?;
+            let p = tensors::import(&parsed.spec(), bytes).map_err(|e| e.to_string())?;
+            Ok((parsed, p))
+        }
+    }
+}
+
 fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
         Command::Summary {
@@ -110,8 +144,14 @@ fn run(cli: Cli) -> Result<(), String> {
                 FileKind::Blob => {
                     let header =
                         microprop::blob::parse_header(&bytes).map_err(|e| e.to_string())?;
+                    let elements = match header.payload {
+                        microprop::blob::Payload::F32 => "f32".to_string(),
+                        microprop::blob::Payload::Fixed16 { frac } => {
+                            format!("16-bit fixed point, {frac} fractional bits")
+                        }
+                    };
                     println!(
-                        "{}: device blob, format version {}, spec hash {:#010x}, {} parameters, CRC-32 {:#010x}, {} bytes",
+                        "{}: device blob, format version {}, spec hash {:#010x}, {} parameters ({elements}), CRC-32 {:#010x}, {} bytes",
                         file.display(),
                         header.version,
                         header.spec_hash,
@@ -170,22 +210,47 @@ fn run(cli: Cli) -> Result<(), String> {
             );
             Ok(())
         }
+        Command::Quantize {
+            input,
+            output,
+            spec,
+            frac,
+        } => {
+            let bytes = read(&input)?;
+            if FileKind::of(&bytes) == FileKind::Blob {
+                let header = microprop::blob::parse_header(&bytes).map_err(|e| e.to_string())?;
+                if header.payload != microprop::blob::Payload::F32 {
+                    return Err(format!("{} is already a fixed-point blob", input.display()));
+                }
+            }
+            let (parsed, params) = load_model(&bytes, spec)?;
+            let spec = parsed.spec();
+            let (blob, q) =
+                microprop_cli::quantize(&spec, &params, frac).map_err(|e| e.to_string())?;
+            write(&output, &blob)?;
+            let step = 1.0 / f64::from(1u32 << frac);
+            println!(
+                "wrote {} ({} bytes, {} parameters as 16-bit fixed point with {frac} fractional bits: range ±{}, step {step:e}; spec hash {:#010x}: {})",
+                output.display(),
+                blob.len(),
+                params.len(),
+                1u32 << (15 - frac),
+                spec.hash(),
+                spec_text::format(spec.layers())
+            );
+            println!(
+                "quantization error: max |w - q(w)| {:.3e} ({:.2} steps), RMS {:.3e}; max |w| {:.4}; {} saturated",
+                q.max_abs_error,
+                q.max_abs_error / step,
+                q.rms_error,
+                q.max_abs_value,
+                q.saturated
+            );
+            Ok(())
+        }
         Command::Eval { file, spec } => {
             let bytes = read(&file)?;
-            let (parsed, params) = match FileKind::of(&bytes) {
-                FileKind::Blob => {
-                    let text = spec.ok_or("a blob stores only the spec's hash: pass --spec")?;
-                    let parsed = parse_spec(&text)?;
-                    let p = microprop_cli::from_blob(&parsed.spec(), &bytes)
-                        .map_err(|e| e.to_string())?;
-                    (parsed, p)
-                }
-                FileKind::Safetensors => {
-                    let parsed = safetensors_spec(&bytes, spec.as_deref())?;
-                    let p = tensors::import(&parsed.spec(), &bytes).map_err(|e| e.to_string())?;
-                    (parsed, p)
-                }
-            };
+            let (parsed, params) = load_model(&bytes, spec)?;
             let spec = parsed.spec();
             let digits =
                 microprop_data::Digits::load().map_err(|e| format!("data/digits.csv: {e}"))?;

@@ -16,7 +16,7 @@ use microprop_hal::{op, Backend, Element, Op, OpKind, OpSet, Span};
 
 use super::checks::finite_nonneg;
 use super::{LayerSpans, Network, Result, Stage};
-use crate::blob::{validate, BlobError, CHUNK, HEADER_LEN};
+use crate::blob::{self, validate, BlobError, CHUNK, HEADER_LEN};
 use crate::{Error, Optimizer};
 
 impl<'s, B: Backend> Network<'s, B> {
@@ -182,6 +182,9 @@ impl<'s, B: Backend> Network<'s, B> {
         if step == 0 {
             return Ok(());
         }
+        // `set_anchor` validated the blob: f32 or fixed point.
+        let payload = blob::parse_prefix(blob).map_err(Error::Blob)?.payload;
+        let size = payload.bytes();
         let first = weights.offset.saturating_sub(self.layout.params.offset);
         let mut buf = [B::Elem::ZERO; CHUNK];
         let mut done = 0;
@@ -189,22 +192,20 @@ impl<'s, B: Backend> Network<'s, B> {
             let n = step.min(weights.len - done);
             let start = first
                 .checked_add(done)
-                .and_then(|i| i.checked_mul(4))
+                .and_then(|i| i.checked_mul(size))
                 .and_then(|b| b.checked_add(HEADER_LEN));
             let bytes = start
-                .and_then(|a| Some(a..a.checked_add(n.checked_mul(4)?)?))
+                .and_then(|a| Some(a..a.checked_add(n.checked_mul(size)?)?))
                 .and_then(|r| blob.get(r));
             let (Some(bytes), Some(piece)) = (bytes, buf.get_mut(..n)) else {
                 // `set_anchor` validated the blob against this spec.
                 return Err(Error::Blob(BlobError::Truncated {
-                    needed: HEADER_LEN.saturating_add(self.layout.params.len.saturating_mul(4)),
+                    needed: HEADER_LEN.saturating_add(self.layout.params.len.saturating_mul(size)),
                     got: blob.len(),
                 }));
             };
-            for (o, c) in piece.iter_mut().zip(bytes.chunks_exact(4)) {
-                if let [a, b, c, d] = *c {
-                    *o = B::Elem::from_f32(f32::from_le_bytes([a, b, c, d]));
-                }
+            for (o, c) in piece.iter_mut().zip(bytes.chunks_exact(size)) {
+                *o = payload.element(c);
             }
             let chunk = scratch.prefix(n);
             self.backend

@@ -9,19 +9,21 @@ use crate::blob::{validate, Writer, CHUNK, HEADER_LEN};
 use crate::Error;
 
 impl<'s, B: Backend> Network<'s, B> {
-    /// Replace the parameters with those of a device blob. The blob is
+    /// Replace the parameters with those of a device blob (f32 or fixed
+    /// point, see [`Payload`](crate::blob::Payload)). The blob is
     /// validated completely (see [`validate`](crate::blob::validate)) before anything is written,
     /// so on error the model is unchanged. Optimizer state is kept.
     pub fn load_blob(&mut self, bytes: &[u8]) -> Result<(), B> {
-        validate(self.spec(), bytes).map_err(Error::Blob)?;
+        let payload = validate(self.spec(), bytes).map_err(Error::Blob)?.payload;
         self.params_changed();
         let offset = self.layout().params.offset;
         let mut buf = [B::Elem::ZERO; CHUNK];
         let mut done = 0;
-        for piece in bytes[HEADER_LEN..].chunks(4 * CHUNK) {
-            let n = piece.len() / 4;
-            for (o, c) in buf.iter_mut().zip(piece.chunks_exact(4)) {
-                *o = B::Elem::from_f32(f32::from_le_bytes([c[0], c[1], c[2], c[3]]));
+        let size = payload.bytes();
+        for piece in bytes[HEADER_LEN..].chunks(size * CHUNK) {
+            let n = piece.len() / size;
+            for (o, c) in buf.iter_mut().zip(piece.chunks_exact(size)) {
+                *o = payload.element(c);
             }
             self.backend_mut()
                 .upload(offset + done, &buf[..n])

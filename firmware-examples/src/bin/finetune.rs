@@ -36,7 +36,7 @@
 //!   (`microprop::replay`, Algorithm R, seed [`REPLAY_SEED`]); only their
 //!   indices are kept in RAM (about 1 KiB on the stack: a `Replay` of
 //!   zero-length samples whose label is the image's index), the pixels stay
-//!   in flash. After each shifted step it trains on [`MIXED`] distinct
+//!   in flash. After each shifted step it trains on [`MIXED`](microprop_firmware::finetune::MIXED) distinct
 //!   stored images, each as its own batch-1 step (same arena, same cost per
 //!   step).
 //! - Exit 0 only if the default variant (replay + L2-SP) reaches
@@ -55,9 +55,11 @@
 #![no_main]
 
 use cortex_m_rt::entry;
-use microprop::replay::Replay;
-use microprop::{Config, Layer, Loss, Network, OpKind, Optimizer, Rng, Spec, Targets, Train};
-use microprop_cpu::{CpuBackend, FastKernels};
+use microprop::{Config, Layer, Loss, Network, OpKind, Optimizer, Spec, Train};
+use microprop_cpu::CpuBackend;
+use microprop_firmware::finetune::{
+    measure, pool, run_variant, Outcome, Variant, N_HELD, N_TEST, N_TUNE, SHIFT,
+};
 use microprop_firmware::{
     board, check, hello, take, Aligned, ConstStaticCell, Memory, Meter, Report,
 };
@@ -76,8 +78,6 @@ const NET: Spec = Spec::new(&[
 /// Training images kept for replay (their indices; the pixels stay in
 /// flash): 256 on the micro:bit, 512 where RAM allows.
 const STORED: usize = if WIDE { 512 } else { 256 };
-/// Stored images trained on after each shifted step.
-const MIXED: usize = 2;
 /// Seed of the reservoir and of the draws.
 const REPLAY_SEED: u64 = 14;
 /// Learning rate of the fine-tuning SGD (the host's sweep:
@@ -96,17 +96,6 @@ const EPOCHS: usize = if WIDE { 24 } else { 32 };
 const LAMBDA_ALONE: f64 = 0.01;
 /// L2-SP strength with replay (the host's sweep over 0..0.001).
 const LAMBDA_WITH_REPLAY: f64 = if WIDE { 0.0005 } else { 0.001 };
-
-/// One fine-tuning recipe.
-struct Variant {
-    name: &'static str,
-    /// The network with its per-layer trainability.
-    spec: Spec<'static>,
-    /// Replay of stored originals after each shifted step.
-    replay: bool,
-    /// L2-SP strength toward the blob's weights (0: off).
-    lambda: f64,
-}
 
 const LAST_ONLY: Spec = NET.with_training(&[Train::Frozen, Train::Frozen, Train::Full]);
 const BIAS_ONLY: Spec = NET.with_training(&[Train::BiasOnly, Train::Frozen, Train::BiasOnly]);
@@ -165,8 +154,6 @@ const fn max_arena_len(i: usize, len: usize) -> usize {
     let this = CFG.arena_len(&VARIANTS[i].spec);
     max_arena_len(i + 1, if this > len { this } else { len })
 }
-/// Pixels right and down the device's images are moved (zero fill).
-const SHIFT: (usize, usize) = (1, 1);
 /// The default variant's required shifted test accuracy (issue 14: 0.80 on
 /// the M0's 64-16-10, 0.85 on the M4F's 64-32-10).
 const PASS_SHIFTED: f32 = if WIDE { 0.85 } else { 0.80 };
@@ -194,132 +181,6 @@ const _: () = assert!(
 
 /// The arena, in .bss; `main` takes it once.
 static ARENA: ConstStaticCell<[f32; ARENA_LEN]> = ConstStaticCell::new([0.0; ARENA_LEN]);
-
-/// Pixels 0..=16, 64 per image, row-major; in flash (from `build.rs`).
-static PIXELS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/digits_x.bin"));
-/// Labels 0..=9; in flash.
-static LABELS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/digits_y.bin"));
-
-/// Held-out images (`i % 5 == 4`): 359.
-const N_HELD: usize = LABELS.len() / 5;
-/// Fine-tuning images: even-numbered held-out ones.
-const N_TUNE: usize = N_HELD.div_ceil(2);
-/// Shifted test images: odd-numbered held-out ones.
-const N_TEST: usize = N_HELD / 2;
-
-/// Strides coprime to N_TUNE (180): epoch `e` visits the fine-tuning images
-/// in the order `(STRIDES[e % 8] · k + 37 · e) mod 180`, a shuffle that
-/// needs no RAM (the host's `--preview` uses the same order).
-const STRIDES: [usize; 8] = [7, 11, 13, 17, 19, 23, 29, 31];
-
-/// Index into the data set of held-out image `j`.
-fn held_index(j: usize) -> usize {
-    j * 5 + 4
-}
-
-/// Image `i`, scaled to [0, 1] and shifted if `shifted`, into `x`; returns
-/// its label.
-fn load(i: usize, shifted: bool, x: &mut [f32; 64]) -> usize {
-    // `get`: an index past the data set gives label `usize::MAX`, which the
-    // network rejects with a typed error (no panic path).
-    let (Some(img), Some(&label)) = (PIXELS.get(i * 64..(i + 1) * 64), LABELS.get(i)) else {
-        return usize::MAX;
-    };
-    let (dx, dy) = if shifted { SHIFT } else { (0, 0) };
-    for r in 0..8 {
-        for c in 0..8 {
-            x[r * 8 + c] = if r >= dy && c >= dx {
-                f32::from(img[(r - dy) * 8 + (c - dx)]) * (1.0 / 16.0)
-            } else {
-                0.0
-            };
-        }
-    }
-    usize::from(label)
-}
-
-type Net<'a> = Network<'static, CpuBackend<'a, f32, FastKernels, OPS>>;
-
-/// Fraction right among `n` held-out images `first, first + step, ...`.
-fn accuracy(net: &mut Net<'_>, first: usize, step: usize, n: usize, shifted: bool) -> f32 {
-    let mut x = [0.0f32; 64];
-    let mut class = [0usize; 1];
-    let mut right = 0;
-    for k in 0..n {
-        let label = load(held_index(first + k * step), shifted, &mut x);
-        check(net.classify(&x, &mut class), "classify");
-        right += usize::from(class[0] == label);
-    }
-    right as f32 / n as f32
-}
-
-/// Shifted test accuracy and unshifted held-out accuracy.
-fn measure(net: &mut Net<'_>) -> (f32, f32) {
-    (
-        accuracy(net, 1, 2, N_TEST, true),
-        accuracy(net, 0, 1, N_HELD, false),
-    )
-}
-
-/// What one variant measured.
-struct Outcome {
-    shifted: f32,
-    unshifted: f32,
-    steps: u64,
-    instr_per_step: u64,
-}
-
-/// The replay pool: the indices of [`STORED`] training images.
-type Pool = Replay<u8, STORED, 0>;
-
-/// Restart from the blob, fine-tune as `v` says over `arena` (the
-/// variant's own arena length), measure.
-fn run_variant(v: &Variant, arena: &mut [f32], pool: &Pool, meter: &mut Meter) -> Outcome {
-    let mut net = check(
-        Network::new(v.spec, CpuBackend::with_ops::<OPS>(arena), CFG),
-        "Network::new",
-    );
-    check(net.load_blob(BLOB), "load_blob");
-    if v.lambda > 0.0 {
-        check(net.set_anchor(BLOB, v.lambda), "set_anchor");
-    }
-    let mut mix_rng = Rng::new(REPLAY_SEED);
-    let mut picked = [0usize; MIXED];
-    // Instructions of the training steps alone.
-    let (mut step_instr, mut steps) = (0u64, 0u64);
-    let mut x = [0.0f32; 64];
-    for e in 0..EPOCHS {
-        let a = STRIDES[e % STRIDES.len()];
-        for k in 0..N_TUNE {
-            let j = 2 * ((a * k + 37 * e) % N_TUNE);
-            let label = load(held_index(j), true, &mut x);
-            let (loss, n) = meter.measure(|| net.train_step(&x, Targets::Labels(&[label])));
-            step_instr += n;
-            steps += 1;
-            check(loss, "train_step");
-            if v.replay {
-                check(
-                    pool.fill_batch(&mut mix_rng, &mut [], &mut picked),
-                    "replay draw",
-                );
-                for &i in &picked {
-                    let label = load(i, false, &mut x);
-                    let (loss, n) = meter.measure(|| net.train_step(&x, Targets::Labels(&[label])));
-                    step_instr += n;
-                    steps += 1;
-                    check(loss, "train_step (replay)");
-                }
-            }
-        }
-    }
-    let (shifted, unshifted) = measure(&mut net);
-    Outcome {
-        shifted,
-        unshifted,
-        steps,
-        instr_per_step: step_instr / steps.max(1),
-    }
-}
 
 #[entry]
 fn main() -> ! {
@@ -363,21 +224,7 @@ fn main() -> ! {
         before
     };
 
-    // Replay: the indices of STORED training images, by reservoir sampling
-    // over the training split (a zero-length sample whose label is the
-    // image's index).
-    let mut pool: Pool = Replay::new();
-    let mut rng = Rng::new(REPLAY_SEED);
-    for i in (0..LABELS.len()).filter(|&i| i % 5 != 4) {
-        let index = u32::try_from(i).unwrap_or(u32::MAX);
-        check(pool.offer(&mut rng, &[], index), "replay offer");
-    }
-    defmt::info!(
-        "replay: {=usize} of {=u64} training images kept (indices only), {=usize} mixed into each step",
-        pool.len(),
-        pool.seen(),
-        MIXED
-    );
+    let pool = pool::<STORED>(REPLAY_SEED);
 
     let static_ram = Memory::measure().static_ram;
     let mut default = Outcome {
@@ -392,7 +239,16 @@ fn main() -> ! {
             arena.get_mut(..len).ok_or("longer than the static arena"),
             "variant arena",
         );
-        let o = run_variant(v, mine, &pool, &mut meter);
+        let o = run_variant::<f32, OPS, STORED>(
+            v,
+            CFG,
+            BLOB,
+            EPOCHS,
+            mine,
+            &pool,
+            REPLAY_SEED,
+            &mut meter,
+        );
         defmt::info!(
             "VARIANT finetune board={=str} cpu={=str} variant={=str} trained_params={=usize} replay={=bool} lambda={=f64} shifted={=f32} unshifted={=f32} arena={=usize} static_ram={=u32} instr_per_step={=u64} steps={=u64}",
             board::NAME,
