@@ -47,7 +47,7 @@ step "no panic path (panic-sites.sh allowlist; panic-never link check)"
 # (the runtime alone: logger, exit, fault handler) is the control that must
 # always link; every training example and the bench must link too (the CPU
 # kernels index through get/iterators, see README.md "No panic path").
-bins=(xor perceptron digits sensor finetune checkpoint bench motions)
+bins=(xor xor-q perceptron digits digits-q digits-f32 sensor finetune finetune-q checkpoint bench motions)
 elfs=()
 for b in "${bins[@]}"; do
     [[ -f target/thumbv7em-none-eabihf/release/$b ]] && elfs+=("target/thumbv7em-none-eabihf/release/$b")
@@ -76,6 +76,20 @@ for t in thumbv7em-none-eabihf thumbv6m-none-eabi thumbv8m.main-none-eabihf; do
         fi
     done
 done
+
+step "fixed point: the M0's training step calls no soft-float routine (callgraph.sh)"
+# digits-q's step (`measured_step`, its own symbol) and everything it can
+# reach through direct calls and tail branches: no __aeabi_f*/__aeabi_d*
+# (nor the __addsf3-style routines behind them), and no call through a
+# register the walk could not follow. The control, the same step in f32
+# (digits-f32), must fail the same check.
+bash callgraph.sh target/thumbv6m-none-eabi/release/digits-q measured_step
+if bash callgraph.sh target/thumbv6m-none-eabi/release/digits-f32 measured_step >target/callgraph-f32.log; then
+    echo "callgraph.sh passed the f32 step: the check is broken" >&2; exit 1
+fi
+grep -q "soft-float routine reachable: __aeabi_f" target/callgraph-f32.log ||
+    { cat target/callgraph-f32.log >&2; echo "callgraph.sh failed the f32 step for another reason" >&2; exit 1; }
+echo "control: the f32 step reaches $(grep -c 'soft-float routine reachable' target/callgraph-f32.log) soft-float routines, as it must"
 
 step "table (README.md shows it)"
 bash table.sh --from-logs

@@ -16,7 +16,7 @@ cd "$here"
 if (($#)); then targets=("$@"); else
     targets=(thumbv7em-none-eabihf thumbv6m-none-eabi thumbv8m.main-none-eabihf)
 fi
-read -r -a examples <<<"${EXAMPLES:-xor perceptron digits sensor finetune checkpoint bench motions}"
+read -r -a examples <<<"${EXAMPLES:-xor xor-q perceptron digits digits-q digits-f32 sensor finetune finetune-q checkpoint bench motions}"
 crashes=(crash-panic:'ERROR panic: panicked at' crash-hardfault:'ERROR HardFault: pc=')
 logs=target/logs
 rm -rf "$logs"

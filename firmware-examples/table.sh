@@ -38,7 +38,8 @@ function kib(n) { return sprintf("%.1f KiB", n / 1024) }
         split($i, kv, "="); f[kv[1]] = kv[2]
         if (kv[1] ~ /loss|accuracy|mistakes|saves/) chk = kv[1] " " kv[2]
     }
-    order = (f["example"] == "xor" ? 1 : f["example"] == "perceptron" ? 2 : f["example"] == "digits" ? 3 : f["example"] == "sensor" ? 4 : f["example"] == "finetune" ? 5 : f["example"] == "bench" ? 7 : 6)
+    e = f["example"]; sub(/-(q|f32)$/, "", e)
+    order = (e == "xor" ? 1 : e == "perceptron" ? 2 : e == "digits" ? 3 : e == "sensor" ? 4 : e == "finetune" ? 5 : e == "bench" ? 7 : 6)
     border = (f["cpu"] ~ /M4F/ ? 1 : f["cpu"] ~ /M0/ ? 2 : f["cpu"] ~ /M33/ ? 3 : 4)
     printf "%d%d| %s | %s (%s) | %s | %s (%s) | %s B | %s | %s | %s%s |\n", order, border, f["example"], f["board"], f["cpu"], kib(f["flash"]), \
         commas(f["static_ram"]), commas(f["arena"]), commas(f["stack"]), f["batch"], commas(f["instr_per_step"]), \

@@ -62,6 +62,12 @@ for h in 16 32; do
     cli summary "$out/$stem-jax.mpb" --spec "$(spec_of $h)" --batch 1 --optimizer sgd
 done
 
+step "2b. microprop quantize: the f32 blob -> the committed fixed-point blob finetune-q embeds"
+cli quantize "$models/digits-pretrained.mpb" --spec "$(spec_of 16)" --frac 10 -o "$out/digits-q10.mpb"
+cmp "$out/digits-q10.mpb" "$models/digits-pretrained-q10.mpb" ||
+    fail "quantize of the pretrained blob differs from $models/digits-pretrained-q10.mpb"
+echo "same bytes as $models/digits-pretrained-q10.mpb"
+
 step "1. microprop pretrains the micro:bit's BasicMotions CNN; the committed blob must be reproduced exactly"
 cargo run -q -p microprop-examples --example pretrain -- --motions --check
 

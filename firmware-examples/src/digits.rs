@@ -174,7 +174,11 @@ pub fn run<B: Backend<Error: defmt::Format>>(
 }
 
 /// Fraction of held-out images classified right, `y.len()` at a time.
-fn test_accuracy<B: Backend<Error: defmt::Format>>(net: &mut Network<'_, B>, x: &mut [B::Elem], y: &mut [usize]) -> f32 {
+fn test_accuracy<B: Backend<Error: defmt::Format>>(
+    net: &mut Network<'_, B>,
+    x: &mut [B::Elem],
+    y: &mut [usize],
+) -> f32 {
     let mut classes = [0usize; 16];
     let batch = y.len().min(classes.len());
     let mut right = 0;

@@ -1,37 +1,4 @@
-//! A 16-bit fixed-point element type, for training on cores without an FPU.
-//!
-//! [`Fixed<F>`] stores a value `v` as the `i16` `round(v · 2^F)`: with
-//! [`Q10`] (`F = 10`, the format the firmware uses) that is the range
-//! `[-32, 32)` in steps of `2^-10 ≈ 9.8e-4`. Why this representation:
-//!
-//! - **Storage is half of `f32`'s.** A 64-16-10 network with its gradients
-//!   fits a 6 KB arena, which the 16 KiB micro:bit needs.
-//! - **One format for every tensor.** A product of two elements is an exact
-//!   `i32` (the Cortex-M0's one-cycle `MULS` is 32 × 32 → 32), and a dot
-//!   product sums those in an `i64` (two instructions per add on the M0) and
-//!   rounds once: it cannot overflow for any length below `2^33`. A per-tensor
-//!   scale would buy range at the cost of a rescale in every op.
-//! - **5 integer bits, 10 fractional.** Range matters more than resolution:
-//!   softmax cross-entropy keeps pushing a confident logit up, and a logit
-//!   stuck at the end of the range no longer stops the weights behind it
-//!   from growing. With 3 integer bits (`Fixed<12>`, ±8) digits training
-//!   diverged that way for every seed tried; with 4 (±16) for some; with 5
-//!   it matches `f32`, seed for seed (`host-tests/tests/fixed.rs`). Updates
-//!   below the resolution are kept by stochastic rounding (below).
-//! - **Nothing wraps.** `+`, `-`, `·`, `/` and negation saturate at the
-//!   ends of the range (`/ 0` gives the end with the dividend's sign, `0/0`
-//!   gives 0), and every conversion saturates.
-//! - **Rounding to nearest**, ties towards `+∞`, for every product and
-//!   quotient. The optimizers' update `lr · g` is the exception: a backend
-//!   rounds it stochastically (see the CPU backend's `Float::scale_update`),
-//!   so that updates smaller than one step still move a weight in
-//!   expectation.
-//! - **Conversions without floating-point arithmetic.** `from_f32`,
-//!   `from_f64`, `to_f32` and `to_f64` work on the IEEE bit patterns with
-//!   integer operations, so that no soft-float routine is linked for them on
-//!   a core without an FPU.
-//!
-//! Labels travel as the bit pattern of a `u16`: class indices up to 65,535.
+//! The 16-bit fixed-point element type, [`Fixed`].
 
 use core::cmp::Ordering;
 use core::fmt;
@@ -40,7 +7,42 @@ use core::ops::{Add, AddAssign, Div, Mul, MulAssign, Neg, Sub, SubAssign};
 use crate::Element;
 
 /// A signed 16-bit fixed-point number with `F` fractional bits (`1 ≤ F ≤ 14`):
-/// the value `self.0 / 2^F`. See the [module docs](self) for the arithmetic.
+/// the value `self.0 / 2^F`, an element type for training on cores without
+/// an FPU.
+///
+/// [`Fixed<F>`] stores a value `v` as the `i16` `round(v · 2^F)`: with
+/// [`Q10`] (`F = 10`, the format the firmware uses) that is the range
+/// `[-32, 32)` in steps of `2^-10 ≈ 9.8e-4`. Why this representation:
+///
+/// - **Storage is half of `f32`'s.** A 64-16-10 network with its gradients
+///   fits a 6 KB arena, which the 16 KiB micro:bit needs.
+/// - **One format for every tensor.** A product of two elements is an exact
+///   `i32` (the Cortex-M0's one-cycle `MULS` is 32 × 32 → 32), and a dot
+///   product sums those in an `i64` (two instructions per add on the M0) and
+///   rounds once: it cannot overflow for any length below `2^33`. A per-tensor
+///   scale would buy range at the cost of a rescale in every op.
+/// - **5 integer bits, 10 fractional.** Range matters more than resolution:
+///   softmax cross-entropy keeps pushing a confident logit up, and a logit
+///   stuck at the end of the range no longer stops the weights behind it
+///   from growing. With 3 integer bits (`Fixed<12>`, ±8) digits training
+///   diverged that way for every seed tried; with 4 (±16) for some; with 5
+///   it matches `f32`, seed for seed (`host-tests/tests/fixed.rs`). Updates
+///   below the resolution are kept by stochastic rounding (below).
+/// - **Nothing wraps.** `+`, `-`, `·`, `/` and negation saturate at the
+///   ends of the range (`/ 0` gives the end with the dividend's sign, `0/0`
+///   gives 0), and every conversion saturates.
+/// - **Rounding to nearest**, ties towards `+∞`, for every product and
+///   quotient here. A backend rounds an *update* of a stored value
+///   stochastically instead (the CPU backend: the optimizers' `lr · g`, a
+///   gradient accumulated into its buffer, fused SGD's update; see its
+///   `Float::scale_update`), so that updates smaller than one step still
+///   move a weight in expectation.
+/// - **Conversions without floating-point arithmetic.** `from_f32`,
+///   `from_f64`, `to_f32` and `to_f64` work on the IEEE bit patterns with
+///   integer operations, so that no soft-float routine is linked for them on
+///   a core without an FPU.
+///
+/// Labels travel as the bit pattern of a `u16`: class indices up to 65,535.
 #[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
 #[repr(transparent)]
 pub struct Fixed<const F: u32>(pub i16);

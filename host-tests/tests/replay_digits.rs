@@ -350,13 +350,28 @@ fn fixed_point_finetune_from_the_converted_blob() {
     let d = data();
     let params = microprop_cli::from_blob(&NET16, BLOB16).unwrap();
     let (q, _) = microprop_cli::quantize(&NET16, &params, 10).unwrap();
-    println!("\n64-16-10 in Q10 from the quantized blob, lr {}, {} epochs", RECIPE16.lr, RECIPE16.epochs);
+    println!(
+        "\n64-16-10 in Q10 from the quantized blob, lr {}, {} epochs",
+        RECIPE16.lr, RECIPE16.epochs
+    );
     println!("| variant | replay seed | shifted test | unshifted held-out |");
     for lambda in [0.0, RECIPE16.lambda] {
-        let v = Variant { name: if lambda > 0.0 { "replay+l2-sp" } else { "replay" }, train: &[], replay: true, lambda };
+        let v = Variant {
+            name: if lambda > 0.0 {
+                "replay+l2-sp"
+            } else {
+                "replay"
+            },
+            train: &[],
+            replay: true,
+            lambda,
+        };
         for seed in std::iter::once(FIRMWARE_SEED).chain(OTHER_SEEDS) {
             let o = finetune_in::<Q10, 256>(&d, &RECIPE16, &q, &v, &pool::<256>(&d, seed), seed);
-            println!("| {} | {seed} | {:.3} | {:.3} |", v.name, o.shifted, o.unshifted);
+            println!(
+                "| {} | {seed} | {:.3} | {:.3} |",
+                v.name, o.shifted, o.unshifted
+            );
         }
     }
 }

@@ -186,7 +186,7 @@ impl<const F: u32> Float for Fixed<F> {
 
     /// A fresh result (`beta = 0`: a forward pass) rounds to nearest. One
     /// that accumulates into `c` (a gradient, a fused update) rounds the sum
-    /// stochastically ([`stochastic`]), and `alpha ·` it by
+    /// stochastically (a dither hashed from the sum and `c`), and `alpha ·` it by
     /// [`Float::scale_update`]: repeated contributions below one step then
     /// add up in expectation instead of vanishing.
     #[inline(always)]
@@ -313,16 +313,20 @@ mod tests {
         check::<F>("tanh", Float::tanh, libm::tanh);
         check::<F>("sigmoid", Float::sigmoid, |x| 1.0 / (1.0 + libm::exp(-x)));
         check::<F>("softplus", Float::softplus, |x| libm::log1p(libm::exp(x)));
-        check::<F>(
-            "ln",
-            Float::ln,
-            |x| if x > 0.0 { libm::log(x) } else { f64::NAN },
-        );
-        check::<F>(
-            "ln_1p",
-            Float::ln_1p,
-            |x| if x > -1.0 { libm::log1p(x) } else { f64::NAN },
-        );
+        check::<F>("ln", Float::ln, |x| {
+            if x > 0.0 {
+                libm::log(x)
+            } else {
+                f64::NAN
+            }
+        });
+        check::<F>("ln_1p", Float::ln_1p, |x| {
+            if x > -1.0 {
+                libm::log1p(x)
+            } else {
+                f64::NAN
+            }
+        });
         // sqrt: exactly rounded, so within half an ulp.
         let ulp = 1.0 / (1u32 << F) as f64;
         for raw in 0..=i16::MAX {

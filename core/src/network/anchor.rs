@@ -184,7 +184,7 @@ impl<'s, B: Backend> Network<'s, B> {
         }
         // `set_anchor` validated the blob: f32 or fixed point.
         let payload = blob::parse_prefix(blob).map_err(Error::Blob)?.payload;
-        let size = payload.bytes();
+        let size = payload.bytes().max(1);
         let first = weights.offset.saturating_sub(self.layout.params.offset);
         let mut buf = [B::Elem::ZERO; CHUNK];
         let mut done = 0;

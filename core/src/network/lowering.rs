@@ -219,18 +219,20 @@ impl<'s, B: Backend> Network<'s, B> {
                 lr,
                 momentum: h.momentum,
             })),
-            Optimizer::Adam { .. } if self.can(OpKind::AdamStep) => self.exec(&Op::AdamStep(op::AdamStep {
-                param,
-                grad,
-                m: l.state.slice(g, param.len),
-                v: l.state.slice(self.trained + g, param.len),
-                lr,
-                beta1: h.beta1,
-                beta2: h.beta2,
-                eps: h.eps,
-                bias1: B::Elem::from_f64(1.0 - self.beta1_t),
-                bias2: B::Elem::from_f64(1.0 - self.beta2_t),
-            })),
+            Optimizer::Adam { .. } if self.can(OpKind::AdamStep) => {
+                self.exec(&Op::AdamStep(op::AdamStep {
+                    param,
+                    grad,
+                    m: l.state.slice(g, param.len),
+                    v: l.state.slice(self.trained + g, param.len),
+                    lr,
+                    beta1: h.beta1,
+                    beta2: h.beta2,
+                    eps: h.eps,
+                    bias1: B::Elem::from_f64(1.0 - self.beta1_t),
+                    bias2: B::Elem::from_f64(1.0 - self.beta2_t),
+                }))
+            }
             // Refused at construction (`Error::MissingOp`).
             Optimizer::Adam { .. } => Ok(()),
         }

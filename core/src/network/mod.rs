@@ -211,9 +211,11 @@ impl<'s, B: Backend> Network<'s, B> {
         // Re-validate: a `Spec` built at run time with `try_new` is valid, but
         // this keeps `new` honest for any spec value.
         let spec = Spec::try_new(spec.layers())?.try_with_training(spec.training())?;
+        // Ops first: a backend without the optimizer's op (Adam on a
+        // fixed-point backend) is the error to report, not Adam's ε.
+        need_ops::<B>(&backend, config.ops(&spec))?;
         check_config::<B::Elem, _>(&spec, &config)?;
         let layout = spec.try_layout(config.batch, config.optimizer.kind())?;
-        need_ops::<B>(&backend, config.ops(&spec))?;
         Self::bind(spec, backend, config, layout)
     }
 

@@ -19,9 +19,11 @@ impl<'s, B: Backend> Network<'s, B> {
         let offset = self.layout().params.offset;
         let mut buf = [B::Elem::ZERO; CHUNK];
         let mut done = 0;
-        let size = payload.bytes();
+        // 4 or 2; `max(1)` lets the compiler see that no chunk size is 0
+        // (no panic path).
+        let size = payload.bytes().max(1);
         for piece in bytes[HEADER_LEN..].chunks(size * CHUNK) {
-            let n = piece.len() / size;
+            let n = (piece.len() / size).min(CHUNK);
             for (o, c) in buf.iter_mut().zip(piece.chunks_exact(size)) {
                 *o = payload.element(c);
             }

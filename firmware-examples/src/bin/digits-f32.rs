@@ -9,7 +9,8 @@ use microprop_firmware::digits::{run_small, SMALL_ARENA_LEN};
 use microprop_firmware::{take, ConstStaticCell};
 
 /// The arena, in .bss; `main` takes it once.
-static ARENA: ConstStaticCell<[f32; SMALL_ARENA_LEN]> = ConstStaticCell::new([0.0; SMALL_ARENA_LEN]);
+static ARENA: ConstStaticCell<[f32; SMALL_ARENA_LEN]> =
+    ConstStaticCell::new([0.0; SMALL_ARENA_LEN]);
 
 #[entry]
 fn main() -> ! {

@@ -15,7 +15,7 @@
 use cortex_m_rt::entry;
 use microprop::{Config, Layer, Loss, Network, Optimizer, Spec};
 use microprop_cpu::CpuBackend;
-use microprop_firmware::digits::{self, Run, N_TEST, N_TRAIN, PIXELS, LABELS};
+use microprop_firmware::digits::{self, Run, LABELS, N_TEST, N_TRAIN, PIXELS};
 use microprop_firmware::{board, check, hello, take, ConstStaticCell, Meter};
 
 /// A board with this little RAM gets the small model.
