@@ -665,11 +665,30 @@ fn blob_with_bad_magic() {
 #[test]
 fn blob_with_another_element_type() {
     let mut b = good_blob();
-    b[6] = 2;
+    b[6] = 3;
     fix_crc(&mut b);
     rejected(
         CFG,
-        Error::Blob(BlobError::ElementType { found: 2 }),
+        Error::Blob(BlobError::ElementType { found: 3 }),
+        load(b),
+    );
+    // Fixed point (2) needs its fractional bits in byte 7 (1..=14); and
+    // with them, an f32 payload's length is twice what it announces.
+    let mut b = good_blob();
+    b[6] = 2;
+    fix_crc(&mut b);
+    rejected(CFG, Error::Blob(BlobError::Reserved { found: 0 }), load(b));
+    let mut b = good_blob();
+    b[6] = 2;
+    b[7] = 10;
+    fix_crc(&mut b);
+    let n = NET.param_count();
+    rejected(
+        CFG,
+        Error::Blob(BlobError::TrailingBytes {
+            expected: blob::HEADER_LEN + 2 * n,
+            got: blob::HEADER_LEN + 4 * n,
+        }),
         load(b),
     );
 }
