@@ -326,7 +326,7 @@ impl<const F: u32> Element for Fixed<F> {
     /// `x / n` with one rounding (to nearest, ties away from zero); `n = 0`
     /// divides by one.
     fn div_usize(self, n: usize) -> Self {
-        let n = n.max(1) as i32;
+        let n = i32::try_from(n.max(1)).unwrap_or(i32::MAX);
         let x = self.0 as i32;
         let q = (x.abs() + n / 2) / n;
         Fixed((if x < 0 { -q } else { q }) as i16)
