@@ -39,6 +39,7 @@ fn help_everywhere() {
         &["summary", "--help"],
         &["to-blob", "--help"],
         &["to-safetensors", "--help"],
+        &["quantize", "--help"],
     ] {
         let o = run(args);
         assert!(o.status.success(), "{args:?}");
@@ -284,4 +285,60 @@ fn hostile_spec_metadata_is_refused_not_allocated() {
         }
         assert!(!out.exists(), "{name}: no blob may be written");
     }
+}
+
+/// `quantize`: an f32 model to a fixed-point blob half the size, whose
+/// values are the f32 ones rounded to 2^-10 (the rounding error it reports
+/// is at most half a step); the new blob describes, evaluates and converts
+/// back like any other; a fixed-point blob is not quantized twice.
+#[test]
+fn quantize_writes_a_fixed_point_blob_and_reports_the_error() {
+    let f = fixture("jax_mlp.safetensors");
+    let q = tmp("mlp-q10.mpb");
+    let o = run(&["quantize", f.to_str().unwrap(), "-o", q.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("10 fractional bits"), "{out}");
+    assert!(out.contains("quantization error: max |w - q(w)|"), "{out}");
+    assert!(out.contains("0 saturated"), "{out}");
+    let bytes = std::fs::read(&q).unwrap();
+    let spec_text = microprop_cli::spec_text::parse_spec(MLP).unwrap();
+    let spec = spec_text.spec();
+    assert_eq!(bytes.len(), 20 + 2 * spec.param_count());
+    assert_eq!((bytes[6], bytes[7]), (2, 10));
+    let f32s = microprop_cli::import(&spec, &std::fs::read(&f).unwrap()).unwrap();
+    let back = microprop_cli::from_blob(&spec, &bytes).unwrap();
+    for (a, b) in f32s.iter().zip(&back) {
+        assert_eq!(*b, (a * 1024.0).round() / 1024.0);
+        assert!((a - b).abs() <= 0.5 / 1024.0);
+    }
+    let o = run(&["summary", q.to_str().unwrap(), "--spec", MLP]);
+    assert!(
+        stdout(&o).contains("16-bit fixed point, 10 fractional bits"),
+        "{}",
+        stdout(&o)
+    );
+    let o = run(&[
+        "quantize",
+        q.to_str().unwrap(),
+        "--spec",
+        MLP,
+        "-o",
+        "/dev/null",
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("already a fixed-point blob"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(&[
+        "quantize",
+        f.to_str().unwrap(),
+        "--frac",
+        "15",
+        "-o",
+        "/dev/null",
+    ]);
+    assert!(!o.status.success());
 }
