@@ -79,7 +79,7 @@ pub fn test_index(j: usize) -> usize {
     j * 5 + 4
 }
 
-/// Image `i` scaled to [0, 1] (`p / 16`, exact in every element type) into
+/// Image `i` scaled to [0, 1] (`p / 16` = `p · 2^-4`, exact in f32 and in fixed point with at least 4 fractional bits) into
 /// `x`, label out. (`get`, not indexing: an image index past the data set
 /// gives label `usize::MAX`, which `train_step` rejects with a typed error;
 /// no panic path.)
@@ -88,7 +88,7 @@ pub fn load<E: Element>(i: usize, x: &mut [E]) -> usize {
         return usize::MAX;
     };
     for (dst, &p) in x.iter_mut().zip(img) {
-        *dst = E::from_usize(usize::from(p)).div_usize(16);
+        *dst = E::from_fixed(i16::from(p), 4);
     }
     usize::from(label)
 }

@@ -27,7 +27,7 @@ fn held_index(j: usize) -> usize {
     j * 5 + 4
 }
 
-/// Image `i`, scaled to [0, 1] (`p / 16`, exact in every element type) and
+/// Image `i`, scaled to [0, 1] (`p / 16` = `p · 2^-4`, exact in f32 and in fixed point with at least 4 fractional bits) and
 /// shifted if `shifted`, into `x`; returns its label.
 fn load<E: Element>(i: usize, shifted: bool, x: &mut [E; 64]) -> usize {
     // `get`: an index past the data set gives label `usize::MAX`, which the
@@ -39,7 +39,7 @@ fn load<E: Element>(i: usize, shifted: bool, x: &mut [E; 64]) -> usize {
     for r in 0..8 {
         for c in 0..8 {
             x[r * 8 + c] = if r >= dy && c >= dx {
-                E::from_usize(usize::from(img[(r - dy) * 8 + (c - dx)])).div_usize(16)
+                E::from_fixed(i16::from(img[(r - dy) * 8 + (c - dx)]), 4)
             } else {
                 E::ZERO
             };

@@ -108,7 +108,7 @@ pub trait Element:
 }
 
 macro_rules! float_element {
-    ($t:ty, $name:literal) => {
+    ($t:ty, $name:literal, $pow2_neg:expr) => {
         impl Element for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -136,6 +136,12 @@ macro_rules! float_element {
             fn is_finite(self) -> bool {
                 <$t>::is_finite(self)
             }
+            /// `raw · 2^-frac`: one exact multiply by a power of two.
+            #[inline(always)]
+            fn from_fixed(raw: i16, frac: u32) -> Self {
+                let pow2_neg: fn(u32) -> $t = $pow2_neg;
+                <$t>::from(raw) * pow2_neg(frac.min(30))
+            }
             #[inline(always)]
             fn from_usize(v: usize) -> Self {
                 v as $t
@@ -154,8 +160,10 @@ macro_rules! float_element {
     };
 }
 
-float_element!(f32, "f32");
-float_element!(f64, "f64");
+float_element!(f32, "f32", |frac| f32::from_bits((127 - frac) << 23));
+float_element!(f64, "f64", |frac| f64::from_bits(
+    u64::from(1023 - frac) << 52
+));
 
 #[cfg(test)]
 mod tests {
@@ -178,6 +186,10 @@ mod tests {
         // Patterns that are no u32: an f64 value's bits (1.0 is 0x3FF0...).
         assert_eq!(1.0f64.to_index(), None);
         assert_eq!(f64::NAN.to_index(), None);
+        // Fixed-point values come in exactly.
+        assert_eq!(f32::from_fixed(-3, 4), -0.1875);
+        assert_eq!(f64::from_fixed(16, 4), 1.0);
+        assert_eq!(f32::from_fixed(i16::MIN, 10), -32.0);
         // An f32 value read as a label is some index, just not its value.
         assert_eq!(1.0f32.to_index(), Some(0x3F80_0000));
     }

@@ -31,8 +31,8 @@ use crate::Element;
 /// - **Nothing wraps.** `+`, `-`, `·`, `/` and negation saturate at the
 ///   ends of the range (`/ 0` gives the end with the dividend's sign, `0/0`
 ///   gives 0), and every conversion saturates.
-/// - **Rounding to nearest**, ties towards `+∞`, for every product and
-///   quotient here. A backend rounds an *update* of a stored value
+/// - **Rounding to nearest** for every product (ties towards `+∞`) and
+///   quotient (ties away from zero) here. A backend rounds an *update* of a stored value
 ///   stochastically instead (the CPU backend: the optimizers' `lr · g`, a
 ///   gradient accumulated into its buffer, fused SGD's update; see its
 ///   `Float::scale_update`), so that updates smaller than one step still

@@ -184,16 +184,22 @@ impl<const F: u32> Float for Fixed<F> {
         Fixed::round_shift(if acc < 0 { -q } else { q }, F)
     }
 
-    /// A fresh result (`beta = 0`: a forward pass) rounds to nearest. One
-    /// that accumulates into `c` (a gradient, a fused update) rounds the sum
-    /// stochastically (a dither hashed from the sum and `c`), and `alpha ·` it by
-    /// [`Float::scale_update`]: repeated contributions below one step then
-    /// add up in expectation instead of vanishing.
+    /// A fresh result (`beta = 0`: a forward pass, a sum of squares) is
+    /// `alpha · acc` exactly, rounded once to nearest. One that accumulates
+    /// into `c` (a gradient, a fused update) rounds the sum stochastically
+    /// (a dither hashed from the sum and `c`; a sum past the range
+    /// saturates there), then `alpha ·` it by [`Float::scale_update`]:
+    /// repeated contributions below one step add up in expectation instead
+    /// of vanishing.
     #[inline(always)]
     fn acc_finish(acc: i64, alpha: Self, beta: Self, c: Self) -> Self {
         if beta == Self::ZERO {
-            let s = Self::acc_round(acc);
-            return if alpha == Self::ONE { s } else { alpha * s };
+            if alpha == Self::ONE {
+                return Self::acc_round(acc);
+            }
+            // |acc| ≥ 2^47 saturates for any alpha ≠ 0 (at least 2^-F).
+            let t = acc.clamp(-(1 << 47), 1 << 47) * alpha.raw() as i64;
+            return Fixed::round_shift(t, 2 * F);
         }
         // Past ±2^30 the result saturates either way.
         let s = stochastic::<F>(acc.clamp(-(1 << 30), 1 << 30) as i32, c);

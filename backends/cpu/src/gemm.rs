@@ -996,7 +996,7 @@ mod tests {
     }
 
     #[test]
-    fn matches_reference_q12() {
+    fn matches_reference_q10() {
         random_shapes::<microprop_hal::Q10>();
     }
 

@@ -90,11 +90,11 @@ pub fn axpy<E: Float>(alpha: E, x: &[E], y: &mut [E]) -> Result<(), OpError> {
 
 /// `scale · Σ x[i]²` (the op adds this to, or writes it into, `out[0]`).
 pub fn sum_squares<E: Float>(x: &[E], scale: E) -> E {
-    let mut s = E::ZERO;
+    let mut s = E::ACC_ZERO;
     for v in x {
-        s += *v * *v;
+        s = E::acc_mac(s, *v, *v);
     }
-    scale * s
+    E::acc_finish(s, scale, E::ZERO, E::ZERO)
 }
 
 /// One piece of L2-SP (the `anchor` op) in one pass: `d[i] = anchor[i] −
@@ -110,23 +110,23 @@ pub fn anchor<E: Float>(
     alpha: E,
 ) -> Result<E, OpError> {
     check("anchor", "w", w.len(), Some(anchor.len()))?;
-    let mut s = E::ZERO;
+    let mut s = E::ACC_ZERO;
     if grad.is_empty() {
         for (a, wi) in anchor.iter_mut().zip(w) {
             let d = *a - *wi;
             *a = d;
-            s += d * d;
+            s = E::acc_mac(s, d, d);
         }
     } else {
         check("anchor", "grad", grad.len(), Some(anchor.len()))?;
         for ((a, wi), g) in anchor.iter_mut().zip(w).zip(grad.iter_mut()) {
             let d = *a - *wi;
             *a = d;
-            s += d * d;
-            *g += alpha * d;
+            s = E::acc_mac(s, d, d);
+            *g += E::scale_update(alpha, d, *g);
         }
     }
-    Ok(scale * s)
+    Ok(E::acc_finish(s, scale, E::ZERO, E::ZERO))
 }
 
 /// `C = alpha · op(A) · op(B) + beta · C`, row-major; `op(A)` is `m × k`
@@ -669,7 +669,7 @@ pub fn loss<E: Float>(
             Ok(E::acc_mean(sum, rows))
         }
         LossKind::Hinge { margin } => {
-            let mut sum = E::ZERO;
+            let mut sum = E::ACC_ZERO;
             for (r, (prow, t)) in pred.chunks_exact(cols.max(1)).zip(target).enumerate() {
                 let Some(t) = label(*t, cols) else { continue };
                 let Some(&truth) = prow.get(t) else { continue };
@@ -680,7 +680,7 @@ pub fn loss<E: Float>(
                     }
                     let marg = *v - truth + margin;
                     if marg > E::ZERO {
-                        sum += marg;
+                        sum = E::acc_add(sum, marg);
                         active += 1;
                         if let Some(gi) = grad.as_deref_mut().and_then(|g| g.get_mut(r * cols + j))
                         {
@@ -692,7 +692,7 @@ pub fn loss<E: Float>(
                     *gi = (-E::from_usize(active)).div_usize(rows);
                 }
             }
-            Ok(sum.div_usize(rows))
+            Ok(E::acc_mean(sum, rows))
         }
     }
 }
