@@ -7,7 +7,9 @@
 # rustfmt and clippy components; crates come from crates.io (or the cargo
 # cache). Steps: format and lint checks, the host defmt decoder, then every
 # example built for M4F, M0 and M33 and run under QEMU with pass/fail
-# (run.sh), then the table of sizes and instruction counts (table.sh).
+# (run.sh), the on-target unit tests (defmt-test), the panic-never links,
+# the fixed-point call-graph check, then the table of sizes and instruction
+# counts (table.sh).
 # Exits non-zero if any step or any example fails.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -38,6 +40,14 @@ cargo clippy --quiet --release --manifest-path defmt-decode/Cargo.toml --target 
 
 step "build and run every example on every board"
 bash run.sh
+
+step "on-target unit tests (defmt-test, tests/invariants.rs) on M4F, M0 and M33"
+# A rejected call leaves the model unchanged, a blob round trip (f32 and a
+# fixed-point blob into Q10), a checkpoint restore, run on the device under
+# QEMU; the test binary exits through semihosting (1 on a failed assert).
+for t in thumbv7em-none-eabihf thumbv6m-none-eabi thumbv8m.main-none-eabihf; do
+    cargo test --release --test invariants --target "$t"
+done
 
 step "no panic path (panic-sites.sh allowlist; panic-never link check)"
 # No panic call site may be left in workspace code of the M4F builds

@@ -153,6 +153,14 @@ impl<const F: u32> fmt::Debug for Fixed<F> {
     }
 }
 
+/// The value, as an `f32` (exact).
+#[cfg(feature = "defmt")]
+impl<const F: u32> defmt::Format for Fixed<F> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "{=f32}", self.to_f32())
+    }
+}
+
 impl<const F: u32> PartialOrd for Fixed<F> {
     #[inline(always)]
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {

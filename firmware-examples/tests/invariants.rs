@@ -1,0 +1,133 @@
+//! On-target unit tests (`defmt-test`) of the core invariants, run on the
+//! device itself: under QEMU on the M4F (mps2-an386) and the M0 (micro:bit)
+//! through the crate's semihosting runner,
+//!
+//! ```sh
+//! cargo test --release --test invariants                            # M4F
+//! cargo test --release --test invariants --target thumbv6m-none-eabi # M0
+//! ```
+//!
+//! (exit code 0 when every test passes; a failed assertion logs and exits 1
+//! through the library's panic handler). Each test builds its network in a
+//! `static` arena taken once; the two element types the firmware trains in,
+//! `f32` and `Q10`, are both covered.
+#![no_std]
+#![no_main]
+
+use microprop_firmware as _; // logger, panic and exit handlers
+
+use microprop::{Config, Element, Layer, Loss, Network, Optimizer, Spec};
+
+const NET: Spec = Spec::new(&[Layer::dense(4, 6), Layer::tanh(), Layer::dense(6, 3)]);
+const CFG: Config =
+    Config::new(2, Loss::SoftmaxCrossEntropy, Optimizer::momentum(0.1, 0.9)).with_seed(3);
+const LEN: usize = CFG.arena_len(&NET);
+const P: usize = NET.param_count();
+const X: [f32; 8] = [0.5, -1.0, 0.25, 2.0, -0.75, 0.5, 1.5, -0.25];
+
+fn params<B: microprop::Backend>(net: &mut Network<'_, B>) -> [B::Elem; P] {
+    let mut p = [B::Elem::ZERO; P];
+    defmt::unwrap!(net.parameters(&mut p).ok());
+    p
+}
+
+fn same<E: Element>(a: &[E], b: &[E]) -> bool {
+    a.iter()
+        .zip(b)
+        .all(|(x, y)| x.to_f64().to_bits() == y.to_f64().to_bits())
+}
+
+#[defmt_test::tests]
+mod tests {
+    use super::{params, same, CFG, LEN, NET, P, X};
+    use microprop::checkpoint::{self, Checkpoints};
+    use microprop::{blob, Element, Error, Network, Targets, Q10};
+    use microprop_cpu::CpuBackend;
+    use microprop_firmware::flash::{RamFlash, ERASE_SIZE};
+
+    /// A call rejected for bad input (a label past the classes, a wrong
+    /// batch length) changes no parameter, in `f32` and in `Q10`.
+    #[test]
+    fn a_rejected_call_leaves_the_model_unchanged() {
+        let mut arena = [0.0f32; LEN];
+        let mut net = defmt::unwrap!(Network::new(NET, CpuBackend::new(&mut arena), CFG).ok());
+        defmt::unwrap!(net.train_step(&X, Targets::Labels(&[0, 2])).ok());
+        let before = params(&mut net);
+        let r = net.train_step(&X, Targets::Labels(&[0, 3]));
+        defmt::assert!(matches!(r, Err(Error::LabelOutOfRange { label: 3, .. })));
+        defmt::assert!(net.train_step(&X[..7], Targets::Labels(&[0, 1])).is_err());
+        defmt::assert!(same(&before, &params(&mut net)));
+
+        let xq = X.map(Q10::from_f32);
+        let mut arena = [Q10::ZERO; LEN];
+        let mut net = defmt::unwrap!(Network::new(NET, CpuBackend::new(&mut arena), CFG).ok());
+        defmt::unwrap!(net.train_step(&xq, Targets::Labels(&[1, 2])).ok());
+        let before = params(&mut net);
+        defmt::assert!(net.train_step(&xq, Targets::Labels(&[7, 0])).is_err());
+        defmt::assert!(same(&before, &params(&mut net)));
+    }
+
+    /// save_blob then load_blob into a differently seeded network gives the
+    /// same parameters; a blob with one flipped bit is refused and changes
+    /// nothing; a fixed-point blob loads into `Q10` exactly.
+    #[test]
+    fn a_blob_round_trips_and_a_corrupt_one_is_refused() {
+        let mut a1 = [0.0f32; LEN];
+        let mut a2 = [0.0f32; LEN];
+        let mut net = defmt::unwrap!(Network::new(NET, CpuBackend::new(&mut a1), CFG).ok());
+        let mut other =
+            defmt::unwrap!(Network::new(NET, CpuBackend::new(&mut a2), CFG.with_seed(4)).ok());
+        defmt::unwrap!(net.train_step(&X, Targets::Labels(&[2, 1])).ok());
+        let mut bytes = [0u8; blob::blob_len(P)];
+        defmt::assert_eq!(defmt::unwrap!(net.save_blob(&mut bytes).ok()), bytes.len());
+        let before = params(&mut other);
+        bytes[blob::HEADER_LEN + 5] ^= 0x10;
+        defmt::assert!(matches!(
+            other.load_blob(&bytes),
+            Err(Error::Blob(blob::BlobError::Crc { .. }))
+        ));
+        defmt::assert!(same(&before, &params(&mut other)));
+        bytes[blob::HEADER_LEN + 5] ^= 0x10;
+        defmt::unwrap!(other.load_blob(&bytes).ok());
+        defmt::assert!(same(&params(&mut net), &params(&mut other)));
+
+        let p = params(&mut net);
+        let mut fixed = [0u8; blob::fixed_blob_len(P)];
+        defmt::unwrap!(blob::encode_fixed(&NET, &p, 10, &mut fixed).ok());
+        let mut aq = [Q10::ZERO; LEN];
+        let mut q = defmt::unwrap!(Network::new(NET, CpuBackend::new(&mut aq), CFG).ok());
+        defmt::unwrap!(q.load_blob(&fixed).ok());
+        for (w, f) in params(&mut q).iter().zip(&p) {
+            defmt::assert_eq!(*w, Q10::from_f32(*f));
+        }
+    }
+
+    /// A checkpoint saved to (RAM-backed) NOR flash restores parameters,
+    /// and momentum into a fresh network; training on from
+    /// either gives the same bits.
+    #[test]
+    fn a_checkpoint_restores_the_model_and_its_state() {
+        const SLOT: usize =
+            checkpoint::slot_len_for::<RamFlash<'static>>(&NET, CFG.optimizer.kind());
+        let mut mem = [0xFFu8; 4 * ERASE_SIZE];
+        let mut ckpt =
+            defmt::unwrap!(Checkpoints::new(RamFlash::new(&mut mem), 0, SLOT as u32).ok());
+        let mut a1 = [0.0f32; LEN];
+        let mut a2 = [0.0f32; LEN];
+        let mut net = defmt::unwrap!(Network::new(NET, CpuBackend::new(&mut a1), CFG).ok());
+        for _ in 0..3 {
+            defmt::unwrap!(net.train_step(&X, Targets::Labels(&[0, 1])).ok());
+        }
+        defmt::unwrap!(ckpt.save(&mut net).ok());
+        let mut other =
+            defmt::unwrap!(Network::new(NET, CpuBackend::new(&mut a2), CFG.with_seed(9)).ok());
+        let r = defmt::unwrap!(ckpt.restore(&mut other).ok());
+        defmt::assert!(r.state);
+        defmt::assert_eq!(other.steps(), net.steps());
+        defmt::assert!(same(&params(&mut net), &params(&mut other)));
+        let l1 = defmt::unwrap!(net.train_step(&X, Targets::Labels(&[2, 2])).ok());
+        let l2 = defmt::unwrap!(other.train_step(&X, Targets::Labels(&[2, 2])).ok());
+        defmt::assert_eq!(l1.to_bits(), l2.to_bits());
+        defmt::assert!(same(&params(&mut net), &params(&mut other)));
+    }
+}
