@@ -30,7 +30,7 @@ cargo fmt --check
 cargo fmt --check --manifest-path defmt-decode/Cargo.toml
 
 step "cargo clippy -D warnings (firmware, M4F)"
-cargo clippy --release --all-targets -- -D warnings
+cargo clippy --release --workspace --all-targets -- -D warnings
 
 step "host defmt decoder"
 bash build-decoder.sh
