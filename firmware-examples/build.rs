@@ -1,14 +1,10 @@
-//! Build script: the board's memory map, and the digits data set in flash.
+//! Build script: the board's memory map and the data the examples embed.
 //!
 //! - The board follows from the target triple (one QEMU machine per triple,
 //!   matching the runners in `.cargo/config.toml`); its `memory.x` is written
 //!   to OUT_DIR and `board.rs` tells the firmware its name and memory sizes.
-//! - `../data/digits.csv` (1797 rows: 64 pixels 0..=16, then the label),
-//!   read by `microprop-data` (the host's one digits loader, a
-//!   build-dependency), is turned into `digits_x.bin` (u8 pixels, row-major)
-//!   and `digits_y.bin` (u8 labels) which the `digits` example includes into
-//!   flash. Pixels are integers 0..=16, so u8 loses nothing. Nothing
-//!   generated is committed.
+//! - The digits in flash come from `microprop-digits` (`digits/`), which
+//!   the board examples share.
 //! - The `finetune` example's pretrained blob is copied to OUT_DIR (see
 //!   [`pretrained`]).
 
@@ -105,7 +101,6 @@ fn main() {
     .expect("write board.rs");
     println!("cargo:rustc-link-search={}", out.display());
 
-    digits(&out);
     basic_motions(&out);
     pretrained(&out, finetune_hidden(board));
 }
@@ -145,15 +140,6 @@ fn pretrained(out: &std::path::Path, hidden: usize) {
     fs::write(out.join("pretrained.mpb"), bytes).expect("write pretrained.mpb");
 }
 
-/// The digits through `microprop-data`, the one loader the host examples,
-/// the suite and the CLI use (it embeds `data/digits.csv`, so an edit of the
-/// file rebuilds it and reruns this script): pixels and labels as the CSV
-/// stores them (bytes), written for `include_bytes!`.
-fn digits(out: &std::path::Path) {
-    let d = microprop_data::Digits::load().unwrap_or_else(|e| panic!("data/digits.csv: {e}"));
-    fs::write(out.join("digits_x.bin"), &d.pixels).expect("write digits_x.bin");
-    fs::write(out.join("digits_y.bin"), &d.labels).expect("write digits_y.bin");
-}
 
 /// BasicMotions (`../data/timeseries`, through `microprop-data`): each
 /// channel standardised with the training split's mean and standard

@@ -2,10 +2,11 @@
 //! `digits-q` (16-bit fixed point) and `digits-f32` (the same recipe in
 //! `f32`) examples share.
 //!
-//! 1797 8×8 images, pixels 0..=16, generated from `../data/digits.csv` by
-//! `build.rs` as u8. Every fifth image is held out (359 test, 1438 train).
-//! The network trains from scratch with softmax cross-entropy for
-//! [`EPOCHS`] epochs, then classifies the held-out images.
+//! The data, split and visiting order are `microprop-digits`' (shared with
+//! the board examples in `boards/`): 1797 8×8 images as u8 in flash, every
+//! fifth held out (359 test, 1438 train). The network trains from scratch
+//! with softmax cross-entropy for [`EPOCHS`] epochs, then classifies the
+//! held-out images.
 
 use microprop::{Backend, Config, Element, Layer, Loss, Network, Optimizer, Spec, Targets};
 use microprop_cpu::{CpuBackend, Float};
@@ -51,47 +52,12 @@ pub fn run_small<E: Float>(example: &str, arena: &'static mut [E; SMALL_ARENA_LE
     run(&mut net, &mut meter, &mut x, &mut y, r)
 }
 
-/// Pixels, 64 per image, row-major; in flash.
-pub static PIXELS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/digits_x.bin"));
-/// Labels 0..=9; in flash.
-pub static LABELS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/digits_y.bin"));
+pub use microprop_digits::{
+    load, test_index, train_index, visit, LABELS, N, N_TEST, N_TRAIN, PIXELS, STRIDES,
+};
 
-/// Images.
-pub const N: usize = LABELS.len();
-/// Held-out images: every fifth.
-pub const N_TEST: usize = N / 5;
-/// Training images.
-pub const N_TRAIN: usize = N - N_TEST;
 /// Training epochs.
 pub const EPOCHS: usize = 10;
-
-/// Strides coprime to N_TRAIN (= 2 · 719): epoch `e` visits the training set
-/// in the order `(a·k + off) mod N_TRAIN`, a shuffle that needs no RAM.
-pub const STRIDES: [usize; 8] = [7, 11, 13, 17, 19, 23, 29, 31];
-
-/// Index of the `j`-th training image: every fifth image is held out.
-pub fn train_index(j: usize) -> usize {
-    j / 4 * 5 + j % 4
-}
-
-/// Index of the `j`-th test image.
-pub fn test_index(j: usize) -> usize {
-    j * 5 + 4
-}
-
-/// Image `i` scaled to [0, 1] (`p / 16` = `p · 2^-4`, exact in f32 and in fixed point with at least 4 fractional bits) into
-/// `x`, label out. (`get`, not indexing: an image index past the data set
-/// gives label `usize::MAX`, which `train_step` rejects with a typed error;
-/// no panic path.)
-pub fn load<E: Element>(i: usize, x: &mut [E]) -> usize {
-    let (Some(img), Some(&label)) = (PIXELS.get(i * 64..(i + 1) * 64), LABELS.get(i)) else {
-        return usize::MAX;
-    };
-    for (dst, &p) in x.iter_mut().zip(img) {
-        *dst = E::from_fixed(i16::from(p), 4);
-    }
-    usize::from(label)
-}
 
 /// One training step: its own symbol, so that `callgraph.sh` can list what
 /// a step may call (the fixed-point firmware must reach no soft-float
@@ -128,15 +94,13 @@ pub fn run<B: Backend<Error: defmt::Format>>(
     let batch = y.len();
     let mut accuracy = 0.0;
     for epoch in 0..EPOCHS {
-        let a = STRIDES[epoch % STRIDES.len()];
-        let off = epoch * 101;
         let mut loss_sum = 0.0f32;
         let mut k = 0;
         while k < N_TRAIN {
             let rows = batch.min(N_TRAIN - k);
             let rows_of = x.chunks_exact_mut(64).zip(y.iter_mut()).take(rows);
             for (j, (xr, yr)) in rows_of.enumerate() {
-                *yr = load(train_index((a * (k + j) + off) % N_TRAIN), xr);
+                *yr = load(visit(epoch, k + j), xr);
             }
             let (xb, yb) = (
                 x.get(..rows * 64).unwrap_or(&[]),
