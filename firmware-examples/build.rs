@@ -140,7 +140,6 @@ fn pretrained(out: &std::path::Path, hidden: usize) {
     fs::write(out.join("pretrained.mpb"), bytes).expect("write pretrained.mpb");
 }
 
-
 /// BasicMotions (`../data/timeseries`, through `microprop-data`): each
 /// channel standardised with the training split's mean and standard
 /// deviation (applied to both splits), quantized to `i8` sixteenths
