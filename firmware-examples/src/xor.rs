@@ -3,9 +3,23 @@
 //! below 0.01 (at most [`MAX_STEPS`] steps); it passes only if it gets there
 //! and every prediction is on the right side of 0.5.
 
-use microprop::{Backend, Element, Network, Targets};
+use microprop::{Backend, Config, Element, Layer, Loss, Network, Optimizer, Spec, Targets};
 
 use crate::{check, Meter, Report};
+
+/// The network: 2-4-1, tanh then sigmoid.
+pub const NET: Spec = Spec::new(&[
+    Layer::dense(2, 4),
+    Layer::tanh(),
+    Layer::dense(4, 1),
+    Layer::sigmoid(),
+]);
+/// MSE, momentum, the four points as one batch.
+pub const CFG: Config = Config::new(4, Loss::Mse, Optimizer::momentum(0.5, 0.9)).with_seed(1);
+/// Elements of the arena.
+pub const ARENA_LEN: usize = CFG.arena_len(&NET);
+/// The ops this network issues: the backend compiles only their kernels.
+pub const OPS: u64 = CFG.ops(&NET).bits();
 
 /// Steps before giving up.
 pub const MAX_STEPS: u32 = 5000;

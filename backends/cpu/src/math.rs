@@ -139,35 +139,44 @@ pub trait Float: Element {
     }
 }
 
+/// A float's accumulator is the float itself: every `acc_*` hook is the
+/// plain operation, so the kernels compute what they computed before the
+/// hooks existed, bit for bit.
+macro_rules! float_acc {
+    () => {
+        type Acc = Self;
+        const ACC_ZERO: Self = 0.0;
+        #[inline(always)]
+        fn acc_mac(acc: Self, a: Self, b: Self) -> Self {
+            acc + a * b
+        }
+        #[inline(always)]
+        fn acc_round(acc: Self) -> Self {
+            acc
+        }
+        #[inline(always)]
+        fn acc_add(acc: Self, x: Self) -> Self {
+            acc + x
+        }
+        #[inline(always)]
+        fn acc_div(x: Self, acc: Self) -> Self {
+            x / acc
+        }
+        #[inline(always)]
+        fn acc_ln(acc: Self) -> Self {
+            Float::ln(acc)
+        }
+        #[inline(always)]
+        fn acc_mean(acc: Self, n: usize) -> Self {
+            acc / Self::from_usize(n)
+        }
+    };
+}
+
 impl Float for f64 {
     const INFINITY: Self = f64::INFINITY;
     const NEG_INFINITY: Self = f64::NEG_INFINITY;
-    type Acc = Self;
-    const ACC_ZERO: Self = 0.0;
-    #[inline(always)]
-    fn acc_mac(acc: Self, a: Self, b: Self) -> Self {
-        acc + a * b
-    }
-    #[inline(always)]
-    fn acc_round(acc: Self) -> Self {
-        acc
-    }
-    #[inline(always)]
-    fn acc_add(acc: Self, x: Self) -> Self {
-        acc + x
-    }
-    #[inline(always)]
-    fn acc_div(x: Self, acc: Self) -> Self {
-        x / acc
-    }
-    #[inline(always)]
-    fn acc_ln(acc: Self) -> Self {
-        Float::ln(acc)
-    }
-    #[inline(always)]
-    fn acc_mean(acc: Self, n: usize) -> Self {
-        acc / Self::from_usize(n)
-    }
+    float_acc!();
 
     #[cfg(all(feature = "std", target_feature = "fma"))]
     #[inline(always)]
@@ -205,32 +214,7 @@ impl Float for f64 {
 impl Float for f32 {
     const INFINITY: Self = f32::INFINITY;
     const NEG_INFINITY: Self = f32::NEG_INFINITY;
-    type Acc = Self;
-    const ACC_ZERO: Self = 0.0;
-    #[inline(always)]
-    fn acc_mac(acc: Self, a: Self, b: Self) -> Self {
-        acc + a * b
-    }
-    #[inline(always)]
-    fn acc_round(acc: Self) -> Self {
-        acc
-    }
-    #[inline(always)]
-    fn acc_add(acc: Self, x: Self) -> Self {
-        acc + x
-    }
-    #[inline(always)]
-    fn acc_div(x: Self, acc: Self) -> Self {
-        x / acc
-    }
-    #[inline(always)]
-    fn acc_ln(acc: Self) -> Self {
-        Float::ln(acc)
-    }
-    #[inline(always)]
-    fn acc_mean(acc: Self, n: usize) -> Self {
-        acc / Self::from_usize(n)
-    }
+    float_acc!();
 
     #[cfg(all(feature = "std", target_feature = "fma"))]
     #[inline(always)]
@@ -289,32 +273,7 @@ impl Float for f32 {
 impl Float for f32 {
     const INFINITY: Self = f32::INFINITY;
     const NEG_INFINITY: Self = f32::NEG_INFINITY;
-    type Acc = Self;
-    const ACC_ZERO: Self = 0.0;
-    #[inline(always)]
-    fn acc_mac(acc: Self, a: Self, b: Self) -> Self {
-        acc + a * b
-    }
-    #[inline(always)]
-    fn acc_round(acc: Self) -> Self {
-        acc
-    }
-    #[inline(always)]
-    fn acc_add(acc: Self, x: Self) -> Self {
-        acc + x
-    }
-    #[inline(always)]
-    fn acc_div(x: Self, acc: Self) -> Self {
-        x / acc
-    }
-    #[inline(always)]
-    fn acc_ln(acc: Self) -> Self {
-        Float::ln(acc)
-    }
-    #[inline(always)]
-    fn acc_mean(acc: Self, n: usize) -> Self {
-        acc / Self::from_usize(n)
-    }
+    float_acc!();
 
     #[cfg(all(feature = "std", target_feature = "fma"))]
     #[inline(always)]

@@ -5,20 +5,11 @@
 #![no_main]
 
 use cortex_m_rt::entry;
-use microprop::{Config, Element, Layer, Loss, Network, Optimizer, Spec, Q10};
+use microprop::Network;
+use microprop::{Element, Q10};
 use microprop_cpu::CpuBackend;
-use microprop_firmware::{check, hello, take, xor, ConstStaticCell, Meter};
-
-const NET: Spec = Spec::new(&[
-    Layer::dense(2, 4),
-    Layer::tanh(),
-    Layer::dense(4, 1),
-    Layer::sigmoid(),
-]);
-const CFG: Config = Config::new(4, Loss::Mse, Optimizer::momentum(0.5, 0.9)).with_seed(1);
-const ARENA_LEN: usize = CFG.arena_len(&NET);
-/// The ops this network issues: the backend compiles only their kernels.
-const OPS: u64 = CFG.ops(&NET).bits();
+use microprop_firmware::xor::{self, ARENA_LEN, CFG, NET, OPS};
+use microprop_firmware::{check, hello, take, ConstStaticCell, Meter};
 
 /// The arena, in .bss; `main` takes it once.
 static ARENA: ConstStaticCell<[Q10; ARENA_LEN]> = ConstStaticCell::new([Q10::ZERO; ARENA_LEN]);
