@@ -13,7 +13,9 @@
 //!   firmware, which prints the same accuracy (the host runs the same Rust
 //!   code, bit for bit).
 
-use microprop::{Config, Element, Error, Layer, Loss, Network, Optimizer, Spec, Targets, Q10};
+use microprop::{
+    Config, Element, Error, Fixed, Layer, Loss, Network, Optimizer, Spec, Targets, Q10,
+};
 use microprop_cpu::{reference, CpuBackend, Float};
 use microprop_hal::{Activation, LossKind};
 
@@ -248,6 +250,18 @@ fn digits_from_scratch() {
     let f = digits::<f32>();
     println!("digits 64-16-10, 10 epochs: Q10 {q:.4}, f32 {f:.4}");
     assert!(q >= 0.95, "Q10 test accuracy {q}");
+}
+
+/// Why 5 integer bits: with 3 (`Fixed<12>`, range ±8) the same recipe
+/// diverges. Softmax cross-entropy keeps pushing a confident logit; stuck
+/// at the end of the range, it no longer stops the weights behind it from
+/// growing, until the outputs saturate.
+#[test]
+fn three_integer_bits_are_too_few() {
+    let q12 = digits::<Fixed<12>>();
+    let q10 = digits::<Q10>();
+    println!("digits 64-16-10: Fixed<12> {q12:.4}, Q10 {q10:.4}");
+    assert!(q12 < 0.5 && q10 >= 0.95, "Fixed<12> {q12}, Q10 {q10}");
 }
 
 fn digits<E: Float>() -> f64 {
