@@ -58,10 +58,19 @@ impl<'s, B: Backend> Network<'s, B> {
             },
             scratch: self.layout.loss_scratch,
         }))?;
-        if l2 && self.hyper.penalty {
+        if l2 && self.hyper.penalty && self.has_penalty_ops() {
             self.emit_penalty_loss(fold_anchor)?;
         }
         Ok(())
+    }
+
+    /// Whether the backend's set has a penalty's ops: L2's `SumSquares` or
+    /// L2-SP's `Anchor`. A network with a penalty has them (checked at
+    /// construction and by `set_anchor`); without them the penalty code is
+    /// compiled out of a firmware whose set is a constant.
+    #[inline(always)]
+    fn has_penalty_ops(&self) -> bool {
+        self.can(OpKind::SumSquares) || self.can(OpKind::Anchor)
     }
 
     /// The L2 term `λ·Σw²` over every weight, and the L2-SP term (see
@@ -140,7 +149,12 @@ impl<'s, B: Backend> Network<'s, B> {
             let want_dx = c.i > stop || input_grad;
             let layer = layers.get(c.i).unwrap_or(&crate::Layer::Softmax);
             slot = layers::backward(self, layer, &s, dy, rows, slot, want_dx, fused)?;
-            if !fused && self.hyper.penalty && s.train.trains_weights() && s.weights.len > 0 {
+            if !fused
+                && self.hyper.penalty
+                && self.has_penalty_ops()
+                && s.train.trains_weights()
+                && s.weights.len > 0
+            {
                 self.emit_penalty_grad(&s, anchor)?;
             }
         }
