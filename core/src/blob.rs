@@ -503,22 +503,11 @@ pub fn encode_fixed<E: Element>(
             found: params.len(),
         });
     }
-    let len = fixed_blob_len(params.len());
-    if out.len() < len {
-        return Err(BlobError::BufferTooSmall {
-            needed: len,
-            got: out.len(),
-        });
-    }
-    let payload = Payload::Fixed16 { frac };
+    let mut w = Writer::for_payload(spec, Payload::Fixed16 { frac }, out)?;
     let scale = f64::from(1u32 << frac);
     let mut q = Quantization::default();
     let mut squares = 0.0;
-    for (i, (p, o)) in params
-        .iter()
-        .zip(out[HEADER_LEN..len].chunks_exact_mut(2))
-        .enumerate()
-    {
+    for (i, p) in params.iter().enumerate() {
         let v = p.to_f64();
         if !v.is_finite() {
             return Err(BlobError::NonFinite { index: i });
@@ -532,18 +521,12 @@ pub fn encode_fixed<E: Element>(
         q.max_abs_error = q.max_abs_error.max(err.abs());
         q.max_abs_value = q.max_abs_value.max(v.abs());
         squares += err * err;
-        o.copy_from_slice(&raw.to_le_bytes());
+        w.put(&raw.to_le_bytes());
     }
     if !params.is_empty() {
         q.rms_error = libm::sqrt(squares / params.len() as f64);
     }
-    let header = header_bytes_for(spec, payload, 0)?;
-    out[..16].copy_from_slice(&header[..16]);
-    let mut crc = Crc32::new();
-    crc.update(&out[..16]);
-    crc.update(&out[HEADER_LEN..len]);
-    out[16..20].copy_from_slice(&crc.finish().to_le_bytes());
-    Ok((len, q))
+    Ok((w.finish()?, q))
 }
 
 /// Write `params` (length [`Spec::param_count`], finite) as a blob for
@@ -576,15 +559,24 @@ pub(crate) struct Writer<'o> {
 
 impl<'o> Writer<'o> {
     pub(crate) fn new(spec: &Spec<'_>, out: &'o mut [u8]) -> core::result::Result<Self, BlobError> {
-        let count = spec.param_count();
-        let len = blob_len(count);
+        Self::for_payload(spec, Payload::F32, out)
+    }
+
+    /// A writer of a `payload` blob (its parameters go in with
+    /// [`Writer::put`]).
+    fn for_payload(
+        spec: &Spec<'_>,
+        payload: Payload,
+        out: &'o mut [u8],
+    ) -> core::result::Result<Self, BlobError> {
+        let len = HEADER_LEN.saturating_add(spec.param_count().saturating_mul(payload.bytes()));
         if out.len() < len {
             return Err(BlobError::BufferTooSmall {
                 needed: len,
                 got: out.len(),
             });
         }
-        let header = header_bytes(spec, 0)?;
+        let header = header_bytes_for(spec, payload, 0)?;
         out[0..16].copy_from_slice(&header[0..16]);
         let mut crc = Crc32::new();
         crc.update(&out[0..16]);
@@ -603,12 +595,16 @@ impl<'o> Writer<'o> {
             if !v.is_finite() {
                 return Err(BlobError::NonFinite { index: base + i });
             }
-            let b = v.to_le_bytes();
-            self.out[self.at..self.at + 4].copy_from_slice(&b);
-            self.crc.update(&b);
-            self.at += 4;
+            self.put(&v.to_le_bytes());
         }
         Ok(())
+    }
+
+    /// Append one parameter's bytes (and add them to the CRC).
+    fn put(&mut self, b: &[u8]) {
+        self.out[self.at..self.at + b.len()].copy_from_slice(b);
+        self.crc.update(b);
+        self.at += b.len();
     }
 
     pub(crate) fn finish(self) -> core::result::Result<usize, BlobError> {
