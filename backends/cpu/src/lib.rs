@@ -479,6 +479,17 @@ const fn has(ops: u64, kind: OpKind) -> bool {
     OpSet::from_bits(ops).contains(kind)
 }
 
+impl<E: Float, K, const OPS: u64> CpuBackend<'_, E, K, OPS> {
+    /// The ops this backend runs: `OPS`, less Adam for a fixed-point
+    /// element ([`Float::WIDE_ACC`]), whose `ε` and second moments are below
+    /// the format's resolution. A constant: the dispatch arms test it.
+    const SET: u64 = if E::WIDE_ACC {
+        OPS & !OpSet::of(&[OpKind::AdamStep]).bits()
+    } else {
+        OPS
+    };
+}
+
 impl<E: Float, K: CpuKernels<E>, const OPS: u64> Backend for CpuBackend<'_, E, K, OPS> {
     type Elem = E;
     type Error = CpuError;
@@ -513,15 +524,10 @@ impl<E: Float, K: CpuKernels<E>, const OPS: u64> Backend for CpuBackend<'_, E, K
         true
     }
 
-    /// `OPS`, less Adam for a fixed-point element ([`Float::WIDE_ACC`]):
-    /// its `ε` and second moments are below the format's resolution.
+    /// `OPS`, less Adam for a fixed-point element (see `SET`).
     #[inline(always)]
     fn ops(&self) -> OpSet {
-        if E::WIDE_ACC {
-            OpSet::from_bits(OPS & !OpSet::of(&[OpKind::AdamStep]).bits())
-        } else {
-            OpSet::from_bits(OPS)
-        }
+        OpSet::from_bits(Self::SET)
     }
 
     fn dispatch(&mut self, op: &Op<E>) -> Result<(), CpuError> {
@@ -533,13 +539,13 @@ impl<E: Float, K: CpuKernels<E>, const OPS: u64> Backend for CpuBackend<'_, E, K
         // an op outside `OPS` leaves neither its kernel nor its checks in
         // the binary.
         match *op {
-            Op::Fill(ref o) if has(OPS, OpKind::Fill) => {
+            Op::Fill(ref o) if has(Self::SET, OpKind::Fill) => {
                 OpInfo::validate(o, len)?;
                 let op::Fill { dst, value } = *o;
                 let [d] = parts(arena, [dst], name)?.outs;
                 reference::fill(d, value);
             }
-            Op::Copy(ref o) if has(OPS, OpKind::Copy) => {
+            Op::Copy(ref o) if has(Self::SET, OpKind::Copy) => {
                 OpInfo::validate(o, len)?;
                 let op::Copy { src, dst } = *o;
                 if src == dst {
@@ -550,7 +556,7 @@ impl<E: Float, K: CpuKernels<E>, const OPS: u64> Backend for CpuBackend<'_, E, K
                 let [d] = p.outs;
                 reference::copy(s, d)?;
             }
-            Op::Axpy(ref o) if has(OPS, OpKind::Axpy) => {
+            Op::Axpy(ref o) if has(Self::SET, OpKind::Axpy) => {
                 OpInfo::validate(o, len)?;
                 let op::Axpy { x, y, alpha } = *o;
                 let p = parts(arena, [y], name)?;
@@ -558,7 +564,7 @@ impl<E: Float, K: CpuKernels<E>, const OPS: u64> Backend for CpuBackend<'_, E, K
                 let [ys] = p.outs;
                 reference::axpy(alpha, xs, ys)?;
             }
-            Op::SumSquares(ref o) if has(OPS, OpKind::SumSquares) => {
+            Op::SumSquares(ref o) if has(Self::SET, OpKind::SumSquares) => {
                 OpInfo::validate(o, len)?;
                 let op::SumSquares {
                     x,
@@ -573,7 +579,7 @@ impl<E: Float, K: CpuKernels<E>, const OPS: u64> Backend for CpuBackend<'_, E, K
                     *o = if accumulate { *o + s } else { s };
                 }
             }
-            Op::Anchor(ref o) if has(OPS, OpKind::Anchor) => {
+            Op::Anchor(ref o) if has(Self::SET, OpKind::Anchor) => {
                 OpInfo::validate(o, len)?;
                 // An absent output is an empty span (an empty slice).
                 let none = Span::new(0, 0);
@@ -589,14 +595,14 @@ impl<E: Float, K: CpuKernels<E>, const OPS: u64> Backend for CpuBackend<'_, E, K
                     *out += s;
                 }
             }
-            Op::Gemm(ref g) if has(OPS, OpKind::Gemm) => {
+            Op::Gemm(ref g) if has(Self::SET, OpKind::Gemm) => {
                 OpInfo::validate(g, len)?;
                 let p = parts(arena, [g.c], name)?;
                 let (a, b) = (input(&p, g.a, name)?, input(&p, g.b, name)?);
                 let [c] = p.outs;
                 kernels.gemm(g, a, b, c)?;
             }
-            Op::BiasAdd(ref o) if has(OPS, OpKind::BiasAdd) => {
+            Op::BiasAdd(ref o) if has(Self::SET, OpKind::BiasAdd) => {
                 OpInfo::validate(o, len)?;
                 let op::BiasAdd {
                     bias,
@@ -609,7 +615,7 @@ impl<E: Float, K: CpuKernels<E>, const OPS: u64> Backend for CpuBackend<'_, E, K
                 let [out] = p.outs;
                 reference::bias_add(rows, cols, bias, out)?;
             }
-            Op::BiasGrad(ref o) if has(OPS, OpKind::BiasGrad) => {
+            Op::BiasGrad(ref o) if has(Self::SET, OpKind::BiasGrad) => {
                 OpInfo::validate(o, len)?;
                 let op::BiasGrad {
                     dout,
@@ -622,10 +628,10 @@ impl<E: Float, K: CpuKernels<E>, const OPS: u64> Backend for CpuBackend<'_, E, K
                 let [dbias] = p.outs;
                 reference::bias_grad(rows, cols, dout, dbias)?;
             }
-            Op::Activate(ref o) if has(OPS, OpKind::Activate) => {
+            Op::Activate(ref o) if has(Self::SET, OpKind::Activate) => {
                 OpInfo::validate(o, len)?;
                 let op::Activate { act, x, y } = *o;
-                per_activation_in!(OPS, act, name, |a| unary(
+                per_activation_in!(Self::SET, act, name, |a| unary(
                     arena,
                     (x, y, name),
                     |y| {
@@ -635,9 +641,9 @@ impl<E: Float, K: CpuKernels<E>, const OPS: u64> Backend for CpuBackend<'_, E, K
                     |x, y| reference::activate(a, x, y),
                 )?)
             }
-            Op::BiasActivate(ref o) if has(OPS, OpKind::BiasActivate) => {
+            Op::BiasActivate(ref o) if has(Self::SET, OpKind::BiasActivate) => {
                 OpInfo::validate(o, len)?;
-                per_activation_in!(OPS, o.act, name, |a| {
+                per_activation_in!(Self::SET, o.act, name, |a| {
                     let o = &op::BiasActivate { act: a, ..*o };
                     if o.x == o.y {
                         let p = parts(arena, [o.x], name)?;
@@ -652,12 +658,12 @@ impl<E: Float, K: CpuKernels<E>, const OPS: u64> Backend for CpuBackend<'_, E, K
                     }
                 })
             }
-            Op::ActivateBackward(ref o) if has(OPS, OpKind::ActivateBackward) => {
+            Op::ActivateBackward(ref o) if has(Self::SET, OpKind::ActivateBackward) => {
                 OpInfo::validate(o, len)?;
                 let op::ActivateBackward { act, x, y, dy, dx } = *o;
                 let p = parts(arena, [dx], name)?;
                 let (x, y) = (input(&p, x, name)?, input(&p, y, name)?);
-                per_activation_in!(OPS, act, name, |a| if dy == dx {
+                per_activation_in!(Self::SET, act, name, |a| if dy == dx {
                     let [d] = p.outs;
                     reference::activate_backward_in_place(a, x, y, d)?;
                 } else {
@@ -666,7 +672,7 @@ impl<E: Float, K: CpuKernels<E>, const OPS: u64> Backend for CpuBackend<'_, E, K
                     reference::activate_backward(a, x, y, dy, dx)?;
                 })
             }
-            Op::Softmax(ref o) if has(OPS, OpKind::Softmax) => {
+            Op::Softmax(ref o) if has(Self::SET, OpKind::Softmax) => {
                 OpInfo::validate(o, len)?;
                 let op::Softmax { x, y, rows, cols } = *o;
                 unary(
@@ -676,7 +682,7 @@ impl<E: Float, K: CpuKernels<E>, const OPS: u64> Backend for CpuBackend<'_, E, K
                     |x, y| reference::softmax(rows, cols, x, y),
                 )?
             }
-            Op::LogSoftmax(ref o) if has(OPS, OpKind::LogSoftmax) => {
+            Op::LogSoftmax(ref o) if has(Self::SET, OpKind::LogSoftmax) => {
                 OpInfo::validate(o, len)?;
                 let op::LogSoftmax { x, y, rows, cols } = *o;
                 unary(
@@ -686,7 +692,7 @@ impl<E: Float, K: CpuKernels<E>, const OPS: u64> Backend for CpuBackend<'_, E, K
                     |x, y| reference::log_softmax(rows, cols, x, y),
                 )?
             }
-            Op::SoftmaxBackward(ref o) if has(OPS, OpKind::SoftmaxBackward) => {
+            Op::SoftmaxBackward(ref o) if has(Self::SET, OpKind::SoftmaxBackward) => {
                 OpInfo::validate(o, len)?;
                 let op::SoftmaxBackward {
                     y,
@@ -706,7 +712,7 @@ impl<E: Float, K: CpuKernels<E>, const OPS: u64> Backend for CpuBackend<'_, E, K
                     reference::softmax_backward(rows, cols, y, dy, dx)?;
                 }
             }
-            Op::Maxout(ref o) if has(OPS, OpKind::Maxout) => {
+            Op::Maxout(ref o) if has(Self::SET, OpKind::Maxout) => {
                 OpInfo::validate(o, len)?;
                 let op::Maxout {
                     x,
@@ -720,7 +726,7 @@ impl<E: Float, K: CpuKernels<E>, const OPS: u64> Backend for CpuBackend<'_, E, K
                 let [y] = p.outs;
                 reference::maxout(rows, units, k, x, y)?;
             }
-            Op::MaxoutBackward(ref o) if has(OPS, OpKind::MaxoutBackward) => {
+            Op::MaxoutBackward(ref o) if has(Self::SET, OpKind::MaxoutBackward) => {
                 OpInfo::validate(o, len)?;
                 let op::MaxoutBackward {
                     x,
@@ -735,7 +741,7 @@ impl<E: Float, K: CpuKernels<E>, const OPS: u64> Backend for CpuBackend<'_, E, K
                 let [dx] = p.outs;
                 reference::maxout_backward(rows, units, k, x, dy, dx)?;
             }
-            Op::Im2col(ref o) if has(OPS, OpKind::Im2col) => {
+            Op::Im2col(ref o) if has(Self::SET, OpKind::Im2col) => {
                 OpInfo::validate(o, len)?;
                 let op::Im2col {
                     x,
@@ -749,7 +755,7 @@ impl<E: Float, K: CpuKernels<E>, const OPS: u64> Backend for CpuBackend<'_, E, K
                 let [cols] = p.outs;
                 reference::im2col(window, layout, rows, x, cols)?;
             }
-            Op::Col2im(ref o) if has(OPS, OpKind::Col2im) => {
+            Op::Col2im(ref o) if has(Self::SET, OpKind::Col2im) => {
                 OpInfo::validate(o, len)?;
                 let op::Col2im {
                     cols,
@@ -763,7 +769,7 @@ impl<E: Float, K: CpuKernels<E>, const OPS: u64> Backend for CpuBackend<'_, E, K
                 let [x] = p.outs;
                 reference::col2im(window, layout, rows, cols, x)?;
             }
-            Op::OneHot(ref o) if has(OPS, OpKind::OneHot) => {
+            Op::OneHot(ref o) if has(Self::SET, OpKind::OneHot) => {
                 OpInfo::validate(o, len)?;
                 let op::OneHot {
                     labels,
@@ -777,7 +783,7 @@ impl<E: Float, K: CpuKernels<E>, const OPS: u64> Backend for CpuBackend<'_, E, K
                 let [y] = p.outs;
                 reference::one_hot(rows, cols, labels, y, value)?;
             }
-            Op::Loss(ref o) if has(OPS, OpKind::Loss) => {
+            Op::Loss(ref o) if has(Self::SET, OpKind::Loss) => {
                 OpInfo::validate(o, len)?;
                 let op::Loss {
                     kind,
@@ -796,7 +802,7 @@ impl<E: Float, K: CpuKernels<E>, const OPS: u64> Backend for CpuBackend<'_, E, K
                 let g = if grad.is_some() { Some(g) } else { None };
                 // One arm per loss in the set, the kind a constant in each (the
                 // kernel is inlined there), so a loss outside it is not linked.
-                let set = OpSet::from_bits(OPS);
+                let set = OpSet::from_bits(Self::SET);
                 let l = match kind {
                     LossKind::Mse if set.has_loss(&LossKind::<u8>::Mse) => {
                         reference::loss(LossKind::Mse, rows, cols, pred, target, g)?
@@ -819,7 +825,7 @@ impl<E: Float, K: CpuKernels<E>, const OPS: u64> Backend for CpuBackend<'_, E, K
                     *o = l;
                 }
             }
-            Op::CountCorrect(ref o) if has(OPS, OpKind::CountCorrect) => {
+            Op::CountCorrect(ref o) if has(Self::SET, OpKind::CountCorrect) => {
                 OpInfo::validate(o, len)?;
                 let op::CountCorrect {
                     pred,
@@ -836,7 +842,7 @@ impl<E: Float, K: CpuKernels<E>, const OPS: u64> Backend for CpuBackend<'_, E, K
                     *o += E::from_usize(n);
                 }
             }
-            Op::SgdStep(ref o) if has(OPS, OpKind::SgdStep) => {
+            Op::SgdStep(ref o) if has(Self::SET, OpKind::SgdStep) => {
                 OpInfo::validate(o, len)?;
                 let op::SgdStep { param, grad, lr } = *o;
                 let p = parts(arena, [param], name)?;
@@ -844,7 +850,7 @@ impl<E: Float, K: CpuKernels<E>, const OPS: u64> Backend for CpuBackend<'_, E, K
                 let [param] = p.outs;
                 reference::sgd_step(lr, param, grad)?;
             }
-            Op::MomentumStep(ref o) if has(OPS, OpKind::MomentumStep) => {
+            Op::MomentumStep(ref o) if has(Self::SET, OpKind::MomentumStep) => {
                 OpInfo::validate(o, len)?;
                 let op::MomentumStep {
                     param,
@@ -858,7 +864,7 @@ impl<E: Float, K: CpuKernels<E>, const OPS: u64> Backend for CpuBackend<'_, E, K
                 let [param, velocity] = p.outs;
                 reference::momentum_step(lr, momentum, param, grad, velocity)?;
             }
-            Op::AdamStep(ref o) if has(OPS, OpKind::AdamStep) && !E::WIDE_ACC => {
+            Op::AdamStep(ref o) if has(Self::SET, OpKind::AdamStep) => {
                 OpInfo::validate(o, len)?;
                 let op::AdamStep {
                     param,
@@ -885,7 +891,7 @@ impl<E: Float, K: CpuKernels<E>, const OPS: u64> Backend for CpuBackend<'_, E, K
                 };
                 kernels.adam_step(h, param, grad, m, v)?;
             }
-            Op::PerceptronEpoch(ref o) if has(OPS, OpKind::PerceptronEpoch) => {
+            Op::PerceptronEpoch(ref o) if has(Self::SET, OpKind::PerceptronEpoch) => {
                 OpInfo::validate(o, len)?;
                 let op::PerceptronEpoch {
                     weights,
@@ -907,7 +913,7 @@ impl<E: Float, K: CpuKernels<E>, const OPS: u64> Backend for CpuBackend<'_, E, K
                     *s += E::from_usize(n);
                 }
             }
-            Op::PerceptronErrors(ref o) if has(OPS, OpKind::PerceptronErrors) => {
+            Op::PerceptronErrors(ref o) if has(Self::SET, OpKind::PerceptronErrors) => {
                 OpInfo::validate(o, len)?;
                 let op::PerceptronErrors {
                     weights,
@@ -928,7 +934,7 @@ impl<E: Float, K: CpuKernels<E>, const OPS: u64> Backend for CpuBackend<'_, E, K
                 }
             }
             // An op outside the set: not compiled in.
-            _ if !Backend::ops(self).contains(op.kind()) => {
+            _ if !has(Self::SET, op.kind()) => {
                 return Err(CpuError::Op(OpError::Unsupported { op: name }))
             }
             // A composite without a CPU kernel: its reference decomposition,
