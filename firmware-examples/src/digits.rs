@@ -53,7 +53,7 @@ pub fn run_small<E: Float>(example: &str, arena: &'static mut [E; SMALL_ARENA_LE
 }
 
 pub use microprop_digits::{
-    load, test_index, train_index, visit, LABELS, N, N_TEST, N_TRAIN, PIXELS, STRIDES,
+    load, load_shifted, test_index, train_index, visit, LABELS, N, N_TEST, N_TRAIN, PIXELS, STRIDES,
 };
 
 /// Training epochs.

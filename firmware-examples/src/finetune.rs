@@ -8,13 +8,13 @@ use microprop::replay::Replay;
 use microprop::{Config, Element, Network, Rng, Spec, Targets};
 use microprop_cpu::{CpuBackend, FastKernels, Float};
 
-use crate::digits::{LABELS, PIXELS, STRIDES};
+use crate::digits::{load_shifted, test_index, train_index, N_TRAIN, STRIDES};
 use crate::{check, Meter};
 
 /// Pixels right and down the device's images are moved (zero fill).
 pub const SHIFT: (usize, usize) = (1, 1);
 /// Held-out images (`i % 5 == 4`): 359.
-pub const N_HELD: usize = LABELS.len() / 5;
+pub const N_HELD: usize = crate::digits::N_TEST;
 /// Fine-tuning images: even-numbered held-out ones.
 pub const N_TUNE: usize = N_HELD.div_ceil(2);
 /// Shifted test images: odd-numbered held-out ones.
@@ -22,30 +22,10 @@ pub const N_TEST: usize = N_HELD / 2;
 /// Stored images trained on after each shifted step.
 pub const MIXED: usize = 2;
 
-/// Index into the data set of held-out image `j`.
-fn held_index(j: usize) -> usize {
-    j * 5 + 4
-}
-
-/// Image `i`, scaled to [0, 1] (`p / 16` = `p · 2^-4`, exact in f32 and in fixed point with at least 4 fractional bits) and
-/// shifted if `shifted`, into `x`; returns its label.
+/// Held-out image `i` (an index into the data set), shifted by [`SHIFT`]
+/// if `shifted`, into `x`; returns its label.
 fn load<E: Element>(i: usize, shifted: bool, x: &mut [E; 64]) -> usize {
-    // `get`: an index past the data set gives label `usize::MAX`, which the
-    // network rejects with a typed error (no panic path).
-    let (Some(img), Some(&label)) = (PIXELS.get(i * 64..(i + 1) * 64), LABELS.get(i)) else {
-        return usize::MAX;
-    };
-    let (dx, dy) = if shifted { SHIFT } else { (0, 0) };
-    for r in 0..8 {
-        for c in 0..8 {
-            x[r * 8 + c] = if r >= dy && c >= dx {
-                E::from_fixed(i16::from(img[(r - dy) * 8 + (c - dx)]), 4)
-            } else {
-                E::ZERO
-            };
-        }
-    }
-    usize::from(label)
+    load_shifted(i, if shifted { SHIFT } else { (0, 0) }, x)
 }
 
 /// The fine-tuning network in element type `E` with op set `OPS`.
@@ -63,7 +43,7 @@ fn accuracy<E: Float, const OPS: u64>(
     let mut class = [0usize; 1];
     let mut right = 0;
     for k in 0..n {
-        let label = load(held_index(first + k * step), shifted, &mut x);
+        let label = load(test_index(first + k * step), shifted, &mut x);
         check(net.classify(&x, &mut class), "classify");
         right += usize::from(class[0] == label);
     }
@@ -111,7 +91,7 @@ pub type Pool<const CAP: usize> = Replay<u8, CAP, 0>;
 pub fn pool<const CAP: usize>(seed: u64) -> Pool<CAP> {
     let mut pool = Pool::<CAP>::new();
     let mut rng = Rng::new(seed);
-    for i in (0..LABELS.len()).filter(|&i| i % 5 != 4) {
+    for i in (0..N_TRAIN).map(train_index) {
         let index = u32::try_from(i).unwrap_or(u32::MAX);
         check(pool.offer(&mut rng, &[], index), "replay offer");
     }
@@ -155,7 +135,7 @@ pub fn run_variant<E: Float, const OPS: u64, const CAP: usize>(
         let a = STRIDES[e % STRIDES.len()];
         for k in 0..N_TUNE {
             let j = 2 * ((a * k + 37 * e) % N_TUNE);
-            let label = load(held_index(j), true, &mut x);
+            let label = load(test_index(j), true, &mut x);
             let (loss, n) = meter.measure(|| net.train_step(&x, Targets::Labels(&[label])));
             step_instr += n;
             steps += 1;

@@ -47,7 +47,30 @@ pub fn load<E: Element>(i: usize, x: &mut [E]) -> usize {
         return usize::MAX;
     };
     for (dst, &p) in x.iter_mut().zip(img) {
-        *dst = E::from_fixed(i16::from(p), 4);
+        *dst = pixel(p);
     }
     usize::from(label)
+}
+
+/// [`load`], the image moved `dx` pixels right and `dy` down (zero fill).
+pub fn load_shifted<E: Element>(i: usize, (dx, dy): (usize, usize), x: &mut [E; 64]) -> usize {
+    let (Some(img), Some(&label)) = (PIXELS.get(i * 64..(i + 1) * 64), LABELS.get(i)) else {
+        return usize::MAX;
+    };
+    for r in 0..8 {
+        for c in 0..8 {
+            x[r * 8 + c] = if r >= dy && c >= dx {
+                pixel(img[(r - dy) * 8 + (c - dx)])
+            } else {
+                E::ZERO
+            };
+        }
+    }
+    usize::from(label)
+}
+
+/// A pixel 0..=16 scaled to [0, 1].
+#[inline(always)]
+fn pixel<E: Element>(p: u8) -> E {
+    E::from_fixed(i16::from(p), 4)
 }
