@@ -75,8 +75,8 @@ impl<'s, B: Backend> Network<'s, B> {
                 called: "set_anchor",
             });
         }
-        validate(&self.spec, blob).map_err(Error::Blob)?;
-        self.anchor = Some(blob);
+        let payload = validate(&self.spec, blob).map_err(Error::Blob)?.payload;
+        self.anchor = Some((blob, payload));
         self.hyper = self.hyper.with_anchor(lambda);
         self.penalty_changed();
         Ok(())
@@ -93,7 +93,7 @@ impl<'s, B: Backend> Network<'s, B> {
     /// The L2-SP anchor's blob and strength λ (at element precision), if
     /// one is set.
     pub fn anchor(&self) -> Option<(&'s [u8], f64)> {
-        self.anchor.map(|b| (b, self.hyper.anchor_l.to_f64()))
+        self.anchor.map(|(b, _)| (b, self.hyper.anchor_l.to_f64()))
     }
 
     /// A loss computed before no longer matches the loss function: its
@@ -109,7 +109,7 @@ impl<'s, B: Backend> Network<'s, B> {
     /// `train_step`: backward's scratch slot 1 is free then, so the pieces
     /// may use it when it is longer than the loss scratch).
     pub(crate) fn emit_anchor_loss(&mut self, fold: bool) -> Result<(), B> {
-        let Some(blob) = self.anchor else {
+        let Some(anchor) = self.anchor else {
             return Ok(());
         };
         if !self.hyper.has_anchor {
@@ -132,7 +132,7 @@ impl<'s, B: Backend> Network<'s, B> {
             }
             // A fully trained layer: its weights have a gradient span.
             let dweights = fold.then_some(s.dweights);
-            self.anchor_chunks(blob, s.weights, buffer, |w, chunk, done| op::Anchor {
+            self.anchor_chunks(anchor, s.weights, buffer, |w, chunk, done| op::Anchor {
                 anchor: chunk,
                 w,
                 grad: dweights.map(|d| d.slice(done, chunk.len)),
@@ -147,7 +147,7 @@ impl<'s, B: Backend> Network<'s, B> {
     /// Add `2λ·(w − w₀)` to the gradient of layer `s`'s weights (a
     /// [`Train::Full`](crate::Train::Full) layer's).
     pub(crate) fn emit_anchor_grad(&mut self, s: &LayerSpans) -> Result<(), B> {
-        let Some(blob) = self.anchor else {
+        let Some(anchor) = self.anchor else {
             return Ok(());
         };
         if !self.hyper.has_anchor || !s.train.trains_weights() {
@@ -157,7 +157,7 @@ impl<'s, B: Backend> Network<'s, B> {
         let scale = self.hyper.anchor_l;
         let dweights = s.dweights;
         let buffer = self.layout.loss_scratch;
-        self.anchor_chunks(blob, s.weights, buffer, |w, chunk, done| op::Anchor {
+        self.anchor_chunks(anchor, s.weights, buffer, |w, chunk, done| op::Anchor {
             anchor: chunk,
             w,
             grad: Some(dweights.slice(done, chunk.len)),
@@ -167,13 +167,14 @@ impl<'s, B: Backend> Network<'s, B> {
         })
     }
 
-    /// For each piece of `weights`: upload its `w₀` from `blob` into
+    /// For each piece of `weights`: upload its `w₀` from the anchor's blob
+    /// (its payload kind from `set_anchor`'s validation) into
     /// `scratch` (a span free at this point) and run the op
     /// `f(piece's span in weights, its span in the scratch, index of its
     /// first element in weights)`.
     fn anchor_chunks(
         &mut self,
-        blob: &[u8],
+        (blob, payload): (&[u8], blob::Payload),
         weights: Span,
         scratch: Span,
         mut f: impl FnMut(Span, Span, usize) -> op::Anchor<B::Elem>,
@@ -182,8 +183,6 @@ impl<'s, B: Backend> Network<'s, B> {
         if step == 0 {
             return Ok(());
         }
-        // `set_anchor` validated the blob: f32 or fixed point.
-        let payload = blob::parse_prefix(blob).map_err(Error::Blob)?.payload;
         let size = payload.bytes().max(1);
         let first = weights.offset.saturating_sub(self.layout.params.offset);
         let mut buf = [B::Elem::ZERO; CHUNK];

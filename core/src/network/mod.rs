@@ -107,9 +107,10 @@ pub struct Network<'s, B: Backend> {
     /// [`Spec::trained_count`] and [`Spec::first_trained`], computed once.
     trained: usize,
     first_trained: usize,
-    /// The L2-SP anchor's device blob (see [`Network::set_anchor`]): read
-    /// from where it lies (flash), never copied.
-    anchor: Option<&'s [u8]>,
+    /// The L2-SP anchor's device blob (see [`Network::set_anchor`]), with
+    /// its payload kind from the validated header: read from where it lies
+    /// (flash), never copied.
+    anchor: Option<(&'s [u8], crate::blob::Payload)>,
 }
 
 /// `Result` with this crate's error for backend `B`.
