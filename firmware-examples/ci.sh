@@ -57,7 +57,7 @@ step "no panic path (panic-sites.sh allowlist; panic-never link check)"
 # (the runtime alone: logger, exit, fault handler) is the control that must
 # always link; every training example and the bench must link too (the CPU
 # kernels index through get/iterators, see README.md "No panic path").
-bins=(xor xor-q perceptron digits digits-q digits-f32 sensor finetune finetune-q checkpoint bench motions)
+bins=(xor xor-q perceptron digits digits-q digits-f32 sensor finetune finetune-q checkpoint bench motions fleet)
 elfs=()
 for b in "${bins[@]}"; do
     [[ -f target/thumbv7em-none-eabihf/release/$b ]] && elfs+=("target/thumbv7em-none-eabihf/release/$b")

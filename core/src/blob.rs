@@ -602,7 +602,13 @@ impl<'o> Writer<'o> {
 
     /// Append one parameter's bytes (and add them to the CRC).
     fn put(&mut self, b: &[u8]) {
-        self.out[self.at..self.at + b.len()].copy_from_slice(b);
+        // `new` checked that `out` holds the whole blob; `get_mut` and
+        // `zip` leave no panic path when `out` is a run-time buffer.
+        if let Some(dst) = self.out.get_mut(self.at..) {
+            for (d, s) in dst.iter_mut().zip(b) {
+                *d = *s;
+            }
+        }
         self.crc.update(b);
         self.at += b.len();
     }

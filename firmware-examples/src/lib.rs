@@ -21,6 +21,7 @@ pub mod accel;
 pub mod digits;
 pub mod finetune;
 pub mod flash;
+pub mod hostfile;
 pub mod sim;
 pub mod xor;
 

@@ -17,7 +17,7 @@ use microprop::{
     Config, Element, Error, ErrorKind, Evaluation, Loss, Optimizer, Targets, Train, Q10,
 };
 use microprop_cli::{spec_text, tensors};
-use microprop_cpu::CpuError;
+use microprop_cpu::{CpuError, Kernels};
 use numpy::{PyArray1, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use owned::Owned;
 use pyo3::prelude::*;
@@ -218,13 +218,15 @@ fn optimizer(
             beta2: betas.1,
             eps,
         },
-        other => return Err(raise(
-            py,
-            "HyperparameterError",
-            format!(
+        other => {
+            return Err(raise(
+                py,
+                "HyperparameterError",
+                format!(
                 "unknown optimizer {other:?}: use \"sgd\", \"momentum\", \"adam\" or \"fused_sgd\""
             ),
-        )),
+            ))
+        }
     })
 }
 
@@ -307,7 +309,7 @@ impl PyNetwork {
     #[pyo3(signature = (
         spec, *, batch = 32, loss = "cross_entropy", optimizer = "sgd", lr = 0.01,
         momentum = 0.9, betas = (0.9, 0.999), eps = 1e-8, l2 = 0.0, seed = 0,
-        train = None, dtype = "float32"
+        train = None, dtype = "float32", kernels = "fast"
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -324,10 +326,22 @@ impl PyNetwork {
         seed: u64,
         train: Option<Vec<String>>,
         dtype: &str,
+        kernels: &str,
     ) -> PyResult<Self> {
         let parsed =
             spec_text::parse_spec(spec).map_err(|e| raise(py, "SpecError", e.to_string()))?;
         let train = train_modes(py, train)?;
+        let kernels = match kernels {
+            "fast" => Kernels::Fast,
+            "reference" => Kernels::Reference,
+            other => {
+                return Err(raise(
+                    py,
+                    "ModelError",
+                    format!("unknown kernels {other:?}: use \"fast\" or \"reference\""),
+                ))
+            }
+        };
         let loss = self::loss(py, loss)?;
         let opt = self::optimizer(py, optimizer, lr, momentum, betas, eps)?;
         let config = Config::new(batch, loss, opt).with_l2(l2).with_seed(seed);
@@ -343,13 +357,15 @@ impl PyNetwork {
         let (inner, dtype) = match dtype {
             "float32" | "f32" => (
                 Inner::F32(
-                    Owned::new(layers, train, config, arena(len)?).map_err(|e| net_error(py, e))?,
+                    Owned::new(layers, train, config, arena(len)?, kernels)
+                        .map_err(|e| net_error(py, e))?,
                 ),
                 "float32",
             ),
             "q10" => (
                 Inner::Q10(
-                    Owned::new(layers, train, config, arena(len)?).map_err(|e| net_error(py, e))?,
+                    Owned::new(layers, train, config, arena(len)?, kernels)
+                        .map_err(|e| net_error(py, e))?,
                 ),
                 "q10",
             ),
@@ -441,7 +457,7 @@ impl PyNetwork {
         Ok(PyArray1::from_vec(py, self.params_f32(py)?))
     }
 
-    /// Replace every parameter (the order of [`parameters`]); in `"q10"`
+    /// Replace every parameter (the order of `parameters()`); in `"q10"`
     /// each is rounded to nearest. A wrong length or a NaN raises and
     /// changes nothing.
     fn set_parameters(&mut self, py: Python<'_>, params: &Bound<'_, PyAny>) -> PyResult<()> {
@@ -470,6 +486,9 @@ impl PyNetwork {
 
     /// The parameters as a device blob (the bytes a firmware embeds or
     /// receives): f32, or 16-bit fixed point for `"q10"`, CRC-checked.
+    // Python's name for a conversion to bytes; reading the parameters
+    // out of the backend takes `&mut`.
+    #[allow(clippy::wrong_self_convention)]
     fn to_blob<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
         let bytes = match &mut self.inner {
             Inner::F32(o) => {
@@ -535,7 +554,7 @@ impl PyNetwork {
         with!(self, o => o.set_anchor(blob, lam).map_err(|e| net_error(py, e)))
     }
 
-    /// Remove the anchor of [`set_anchor`].
+    /// Remove the anchor of `set_anchor`.
     fn clear_anchor(&mut self) {
         with!(self, o => o.clear_anchor())
     }
@@ -622,7 +641,7 @@ impl PyNetwork {
     }
 }
 
-/// Mean data loss and accuracy of [`PyNetwork::evaluate`].
+/// Mean data loss and accuracy of `Network.evaluate`.
 #[pyclass(module = "microprop._native", name = "Evaluation", frozen, get_all)]
 pub struct PyEvaluation {
     /// Mean data loss per sample (without the L2 and L2-SP terms).
@@ -660,18 +679,19 @@ impl PyEvaluation {
     }
 }
 
+/// `digits()`'s arrays: pixels, labels, the held-out mask.
+type DigitsArrays<'py> = (
+    Bound<'py, PyAny>,
+    Bound<'py, PyArray1<i64>>,
+    Bound<'py, PyArray1<bool>>,
+);
+
 /// The UCI digits the firmware embeds (1797 images of 8×8 pixels): `(x, y,
 /// held_out)` with `x` float32 `[1797, 64]` = pixel / 16 (exact, as the
 /// device computes it), `y` int64 labels, and `held_out` the firmware's
 /// test split (`i % 5 == 4`, 359 images).
 #[pyfunction]
-fn digits(
-    py: Python<'_>,
-) -> PyResult<(
-    Bound<'_, PyAny>,
-    Bound<'_, PyArray1<i64>>,
-    Bound<'_, PyArray1<bool>>,
-)> {
+fn digits(py: Python<'_>) -> PyResult<DigitsArrays<'_>> {
     let d =
         microprop_data::Digits::load().map_err(|e| raise(py, "MicropropError", e.to_string()))?;
     let n = d.len();

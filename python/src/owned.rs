@@ -10,7 +10,7 @@
 #![allow(unsafe_code)]
 
 use microprop::{Config, Error, Layer, Network, Spec, Train};
-use microprop_cpu::{CpuBackend, CpuError, Float};
+use microprop_cpu::{CpuBackend, CpuError, Float, Kernels};
 
 /// The network type the bindings run: the CPU backend's fast kernels, as
 /// on the device.
@@ -37,12 +37,13 @@ unsafe impl<E: Float + Sync + 'static> Sync for Owned<E> {}
 
 impl<E: Float + 'static> Owned<E> {
     /// Build `layers` (with `train`, empty for all trained) under `config`
-    /// in `arena` (of [`Config::arena_len`] elements).
+    /// in `arena` (of [`Config::arena_len`] elements), run by `kernels`.
     pub fn new(
         layers: Vec<Layer>,
         train: Vec<Train>,
         config: Config,
         arena: Vec<E>,
+        kernels: Kernels,
     ) -> Result<Self, Error<CpuError>> {
         let layers = Box::into_raw(layers.into_boxed_slice());
         let train = Box::into_raw(train.into_boxed_slice());
@@ -62,7 +63,7 @@ impl<E: Float + 'static> Owned<E> {
         let spec = Spec::try_new(layers)
             .and_then(|s| s.try_with_training(train))
             .map_err(Error::Spec)?;
-        let net = Network::new(spec, CpuBackend::new(arena), config)?;
+        let net = Network::new(spec, CpuBackend::with_kernels(arena, kernels), config)?;
         owned.net = Some(net);
         Ok(owned)
     }
@@ -113,7 +114,7 @@ impl<E: Float + 'static> Drop for Owned<E> {
     fn drop(&mut self) {
         // The network, and with it every reference into the allocations,
         // goes first.
-        drop(self.net.take());
+        self.net = None;
         // SAFETY: each pointer came from `Box::into_raw` in `new` or
         // `set_anchor` and is freed exactly once, here, with nothing left
         // referring to it.
