@@ -53,11 +53,18 @@ def build(boards) -> None:
         )
 
 
+#: The most local steps the fleet firmware takes per round (its
+#: ``MAX_STEPS`` on the M4F and M33).
+MAX_STEPS = 1024
+
+
 def request(global_blob: bytes, images: np.ndarray, lr: float, mu: float) -> bytes:
     """The bytes of ``fleet-in.bin`` (layout: ``fleet.rs``)."""
     images = np.asarray(images)
-    if len(images) > 0xFFFF or (len(images) and (images.min() < 0 or images.max() > 0xFFFF)):
-        raise ValueError("image indices must fit u16, at most 65535 of them")
+    if len(images) > MAX_STEPS:
+        raise ValueError(f"{len(images)} local steps; the fleet firmware takes at most {MAX_STEPS} per round")
+    if len(images) and (images.min() < 0 or images.max() > 0xFFFF):
+        raise ValueError("image indices must fit u16")
     head = b"MPFL" + struct.pack("<HHff", 1, len(images), lr, mu)
     return head + images.astype("<u2").tobytes() + global_blob
 

@@ -3,12 +3,14 @@
 //! The extension module `microprop._native`, wrapped by the Python package
 //! `microprop` (`python/microprop/`): a [`Network`](PyNetwork) built from
 //! spec text, trained and evaluated on numpy arrays by the CPU backend's
-//! fast kernels, the same Rust code that trains it on a microcontroller.
+//! kernels (fast or reference), the same Rust code that trains it on a
+//! microcontroller.
 //! Parameters go in and out as numpy arrays, safetensors files (PyTorch
 //! names) and device blobs. Every refusal raises one of the exception
 //! classes of `microprop.errors`, and a refused call changes nothing.
 //!
-//! Built with maturin (`pip install ./python`); see `python/README.md`.
+//! Built with maturin (`pip install ./python`); the README's "From
+//! Python" section shows it in use.
 
 mod owned;
 
@@ -96,13 +98,34 @@ fn rows(
             ))
         }
     };
-    Ok((arr.as_slice()?.to_vec(), n))
+    let v = arr.as_slice()?.to_vec();
+    finite(py, &v, what)?;
+    Ok((v, n))
+}
+
+/// Refuse NaN and ±∞ before they are converted: fixed point would
+/// saturate them into ordinary values.
+fn finite(py: Python<'_>, v: &[f32], what: &str) -> PyResult<()> {
+    match v.iter().position(|x| !x.is_finite()) {
+        None => Ok(()),
+        Some(i) => Err(raise(
+            py,
+            "InputError",
+            format!("{what} holds a non-finite value (NaN or ±∞) at flat index {i}"),
+        )),
+    }
 }
 
 /// `y` as class labels: a 1-D array of integers, none negative.
 fn labels(py: Python<'_>, y: &Bound<'_, PyAny>) -> PyResult<Vec<usize>> {
     let np = py.import("numpy")?;
-    let arr = np.getattr("asarray")?.call1((y,))?;
+    let arr = np.getattr("asarray")?.call1((y,)).map_err(|e| {
+        raise(
+            py,
+            "InputError",
+            format!("labels: not an array of integers: {e}"),
+        )
+    })?;
     let kind: String = arr.getattr("dtype")?.getattr("kind")?.extract()?;
     if kind != "i" && kind != "u" {
         let dtype = arr.getattr("dtype")?.str()?.to_string();
@@ -142,10 +165,20 @@ enum Inner {
     Q10(Owned<Q10>),
 }
 
-/// Run `$body` with `$o` bound to the `Owned` network, whatever its element.
+/// Run `$body` with `$net` bound to the network, whatever its element.
 macro_rules! with {
-    ($net:expr, $o:ident => $body:expr) => {
-        match &mut $net.inner {
+    ($self:expr, $net:ident => $body:expr) => {
+        match &mut $self.inner {
+            Inner::F32(o) => o.with_net(|$net| $body),
+            Inner::Q10(o) => o.with_net(|$net| $body),
+        }
+    };
+}
+
+/// Run `$body` with `$o` bound to the [`Owned`] network.
+macro_rules! with_owned {
+    ($self:expr, $o:ident => $body:expr) => {
+        match &mut $self.inner {
             Inner::F32($o) => $body,
             Inner::Q10($o) => $body,
         }
@@ -153,16 +186,16 @@ macro_rules! with {
 }
 
 /// Targets of one call, owned: labels or values.
-enum Owned2<E> {
+enum OwnedTargets<E> {
     Labels(Vec<usize>),
     Values(Vec<E>),
 }
 
-impl<E> Owned2<E> {
+impl<E> OwnedTargets<E> {
     fn targets(&self) -> Targets<'_, E> {
         match self {
-            Owned2::Labels(l) => Targets::Labels(l),
-            Owned2::Values(v) => Targets::Values(v),
+            OwnedTargets::Labels(l) => Targets::Labels(l),
+            OwnedTargets::Values(v) => Targets::Values(v),
         }
     }
 }
@@ -194,6 +227,8 @@ fn convert<E: Element>(v: &[f32]) -> Vec<E> {
 #[pyclass(module = "microprop._native", name = "Network")]
 pub struct PyNetwork {
     inner: Inner,
+    /// The layers as parsed (the network holds its own copy).
+    parsed: spec_text::ParsedSpec,
     spec_text: String,
     dtype: &'static str,
     batch: usize,
@@ -277,8 +312,7 @@ fn arena<E: Element>(len: usize) -> PyResult<Vec<E>> {
 impl PyNetwork {
     /// The network's parameters as f32.
     fn params_f32(&mut self, py: Python<'_>) -> PyResult<Vec<f32>> {
-        with!(self, o => {
-            let net = o.net();
+        with!(self, net => {
             let mut p = vec![Element::ZERO; net.spec().param_count()];
             net.parameters(&mut p).map_err(|e| net_error(py, e))?;
             Ok(p.into_iter().map(Element::to_f32).collect())
@@ -292,14 +326,12 @@ fn targets<E: Element>(
     y: &Bound<'_, PyAny>,
     uses_labels: bool,
     outputs: usize,
-) -> PyResult<Owned2<E>> {
-    {
-        if uses_labels {
-            Ok(Owned2::Labels(labels(py, y)?))
-        } else {
-            let (v, _) = rows(py, y, outputs, "targets")?;
-            Ok(Owned2::Values(convert(&v)))
-        }
+) -> PyResult<OwnedTargets<E>> {
+    if uses_labels {
+        Ok(OwnedTargets::Labels(labels(py, y)?))
+    } else {
+        let (v, _) = rows(py, y, outputs, "targets")?;
+        Ok(OwnedTargets::Values(convert(&v)))
     }
 }
 
@@ -353,7 +385,7 @@ impl PyNetwork {
         }
         let len = config.arena_len(&s);
         let spec_text = parsed.to_string();
-        let layers = parsed.into_layers();
+        let layers = parsed.layers().to_vec();
         let (inner, dtype) = match dtype {
             "float32" | "f32" => (
                 Inner::F32(
@@ -379,6 +411,7 @@ impl PyNetwork {
         };
         Ok(PyNetwork {
             inner,
+            parsed,
             spec_text,
             dtype,
             batch,
@@ -398,10 +431,10 @@ impl PyNetwork {
     ) -> PyResult<f64> {
         let (inputs, outputs) = self.shape();
         let (x, _) = rows(py, x, inputs, "x")?;
-        with!(self, o => {
+        let uses_labels = self.uses_labels;
+        with!(self, net => {
             let x = convert(&x);
-            let t = targets(py, y, self.uses_labels, outputs)?;
-            let net = o.net();
+            let t = targets(py, y, uses_labels, outputs)?;
             net.train_step(&x, t.targets())
                 .map(Element::to_f64)
                 .map_err(|e| net_error(py, e))
@@ -418,11 +451,11 @@ impl PyNetwork {
     ) -> PyResult<PyEvaluation> {
         let (inputs, outputs) = self.shape();
         let (x, _) = rows(py, x, inputs, "x")?;
-        with!(self, o => {
+        let uses_labels = self.uses_labels;
+        with!(self, net => {
             let x = convert(&x);
-            let t = targets(py, y, self.uses_labels, outputs)?;
-            o.net()
-                .evaluate(&x, t.targets())
+            let t = targets(py, y, uses_labels, outputs)?;
+            net.evaluate(&x, t.targets())
                 .map(PyEvaluation::from)
                 .map_err(|e| net_error(py, e))
         })
@@ -437,15 +470,15 @@ impl PyNetwork {
     ) -> PyResult<Bound<'py, PyAny>> {
         let (inputs, outputs) = self.shape();
         let (x, n) = rows(py, x, inputs, "x")?;
-        let cap = self.batch.max(1);
-        let out: Vec<f32> = with!(self, o => {
+        let cap = self.batch;
+        let out: Vec<f32> = with!(self, net => {
             let x = convert(&x);
             let mut out = vec![Element::ZERO; n * outputs];
             for (xs, ys) in x.chunks(cap * inputs).zip(out.chunks_mut(cap * outputs)) {
-                o.net().predict(xs, ys).map_err(|e| net_error(py, e))?;
+                net.predict(xs, ys).map_err(|e| net_error(py, e))?;
             }
-            out.into_iter().map(Element::to_f32).collect()
-        });
+            PyResult::Ok(out.into_iter().map(Element::to_f32).collect())
+        })?;
         PyArray1::from_vec(py, out)
             .reshape([n, outputs])
             .map(Bound::into_any)
@@ -457,17 +490,32 @@ impl PyNetwork {
         Ok(PyArray1::from_vec(py, self.params_f32(py)?))
     }
 
-    /// Replace every parameter (the order of `parameters()`); in `"q10"`
-    /// each is rounded to nearest. A wrong length or a NaN raises and
-    /// changes nothing.
+    /// Replace every parameter with a 1-D array (the order of
+    /// `parameters()`); in `"q10"` each is rounded to nearest and saturates
+    /// at ±32, as on the device. A wrong shape or a NaN raises and changes
+    /// nothing.
     fn set_parameters(&mut self, py: Python<'_>, params: &Bound<'_, PyAny>) -> PyResult<()> {
-        let arr = as_array(params, "float32")?;
+        let arr = as_array(params, "float32").map_err(|e| {
+            raise(
+                py,
+                "InputError",
+                format!("parameters: not convertible to float32: {e}"),
+            )
+        })?;
         let arr: PyReadonlyArrayDyn<'_, f32> = arr.extract()?;
+        if arr.ndim() != 1 {
+            return Err(raise(
+                py,
+                "InputError",
+                format!(
+                    "parameters must be 1-D (the order of parameters()), got shape {:?}",
+                    arr.shape()
+                ),
+            ));
+        }
         let p = arr.as_slice()?;
-        with!(self, o => {
-            let p: Vec<_> = convert(p);
-            o.net().load_parameters(&p).map_err(|e| net_error(py, e))
-        })
+        finite(py, p, "parameters")?;
+        self.load_parameters(py, p)
     }
 
     /// The parameters as named tensors with PyTorch's names and shapes
@@ -475,8 +523,7 @@ impl PyNetwork {
     fn state_dict<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let p = self.params_f32(py)?;
         let d = PyDict::new(py);
-        let parsed = self.parsed(py)?;
-        for slot in tensors::tensor_slots(&parsed.spec()) {
+        for slot in tensors::tensor_slots(&self.parsed.spec()) {
             let a = PyArray1::from_slice(py, &p[slot.offset..slot.offset + slot.len])
                 .reshape(slot.shape.clone())?;
             d.set_item(slot.name, a)?;
@@ -491,21 +538,19 @@ impl PyNetwork {
     #[allow(clippy::wrong_self_convention)]
     fn to_blob<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
         let bytes = match &mut self.inner {
-            Inner::F32(o) => {
-                let net = o.net();
+            Inner::F32(o) => o.with_net(|net| {
                 let mut out = vec![0u8; blob::blob_len(net.spec().param_count())];
                 let n = net.save_blob(&mut out).map_err(|e| net_error(py, e))?;
                 out.truncate(n);
-                out
-            }
+                PyResult::Ok(out)
+            })?,
             // `Network::save_blob` writes f32 whatever the element; the
             // device's fixed-point form is half that. Q10 values are f32
             // values exactly, so this encoding is exact.
             Inner::Q10(_) => {
                 let p = self.params_f32(py)?;
-                let parsed = self.parsed(py)?;
                 let mut out = vec![0u8; blob::fixed_blob_len(p.len())];
-                let (n, _) = blob::encode_fixed(&parsed.spec(), &p, Q10_FRAC, &mut out)
+                let (n, _) = blob::encode_fixed(&self.parsed.spec(), &p, Q10_FRAC, &mut out)
                     .map_err(|e| blob_error(py, e))?;
                 out.truncate(n);
                 out
@@ -519,15 +564,14 @@ impl PyNetwork {
     /// length, CRC-32): a bad one raises `BlobError` (`CrcError` for a
     /// checksum mismatch) and changes nothing.
     fn load_blob(&mut self, py: Python<'_>, data: &[u8]) -> PyResult<()> {
-        with!(self, o => o.net().load_blob(data).map_err(|e| net_error(py, e)))
+        with!(self, net => net.load_blob(data).map_err(|e| net_error(py, e)))
     }
 
     /// Write the parameters to a safetensors file at `path`, with PyTorch's
     /// `nn.Sequential` names and the spec text in its metadata.
     fn save_safetensors(&mut self, py: Python<'_>, path: std::path::PathBuf) -> PyResult<()> {
         let p = self.params_f32(py)?;
-        let parsed = self.parsed(py)?;
-        let bytes = microprop_cli::export(&parsed.spec(), &p)
+        let bytes = microprop_cli::export(&self.parsed.spec(), &p)
             .map_err(|e| raise(py, "SafetensorsError", e.to_string()))?;
         std::fs::write(&path, bytes)?;
         Ok(())
@@ -538,42 +582,39 @@ impl PyNetwork {
     /// tensor raises `SafetensorsError` and changes nothing.
     fn load_safetensors(&mut self, py: Python<'_>, path: std::path::PathBuf) -> PyResult<()> {
         let bytes = std::fs::read(&path)?;
-        let parsed = self.parsed(py)?;
-        let p = microprop_cli::import(&parsed.spec(), &bytes)
+        let p = microprop_cli::import(&self.parsed.spec(), &bytes)
             .map_err(|e| raise(py, "SafetensorsError", format!("{}: {e}", path.display())))?;
-        with!(self, o => {
-            let p: Vec<_> = convert(&p);
-            o.net().load_parameters(&p).map_err(|e| net_error(py, e))
-        })
+        finite(py, &p, "the file's tensors")?;
+        self.load_parameters(py, &p)
     }
 
     /// Pull the trained weights toward those of the device blob `blob`
     /// (L2-SP, and FedProx's proximal term): the training loss becomes
     /// `loss + lam·‖w − w₀‖²`. `lam = 0` changes nothing.
     fn set_anchor(&mut self, py: Python<'_>, blob: &[u8], lam: f64) -> PyResult<()> {
-        with!(self, o => o.set_anchor(blob, lam).map_err(|e| net_error(py, e)))
+        with_owned!(self, o => o.set_anchor(blob, lam).map_err(|e| net_error(py, e)))
     }
 
     /// Remove the anchor of `set_anchor`.
     fn clear_anchor(&mut self) {
-        with!(self, o => o.clear_anchor())
+        with_owned!(self, o => o.clear_anchor())
     }
 
     /// Re-initialise the weights from `seed`, zero the biases and the
     /// optimizer state.
     fn reset(&mut self, py: Python<'_>, seed: u64) -> PyResult<()> {
-        with!(self, o => o.net().reset(seed).map_err(|e| net_error(py, e)))
+        with!(self, net => net.reset(seed).map_err(|e| net_error(py, e)))
     }
 
     /// The learning rate (settable).
     #[getter]
     fn lr(&mut self) -> f64 {
-        with!(self, o => o.net().lr())
+        with!(self, net => net.lr())
     }
 
     #[setter]
     fn set_lr(&mut self, py: Python<'_>, lr: f64) -> PyResult<()> {
-        with!(self, o => o.net().set_lr(lr).map_err(|e| net_error(py, e)))
+        with!(self, net => net.set_lr(lr).map_err(|e| net_error(py, e)))
     }
 
     /// The spec, as canonical text.
@@ -609,14 +650,14 @@ impl PyNetwork {
     /// Number of parameters.
     #[getter]
     fn param_count(&mut self) -> usize {
-        with!(self, o => o.net().spec().param_count())
+        with!(self, net => net.spec().param_count())
     }
 
     /// Trained parameters (fewer than `param_count` with frozen or
     /// bias-only layers).
     #[getter]
     fn trained_count(&mut self) -> usize {
-        with!(self, o => o.net().spec().trained_count())
+        with!(self, net => net.spec().trained_count())
     }
 
     fn __repr__(&self) -> String {
@@ -628,14 +669,17 @@ impl PyNetwork {
 }
 
 impl PyNetwork {
-    /// The spec again, owned (it parsed when the network was built).
-    fn parsed(&self, py: Python<'_>) -> PyResult<spec_text::ParsedSpec> {
-        spec_text::parse_spec(&self.spec_text).map_err(|e| raise(py, "SpecError", e.to_string()))
+    /// Load f32 parameters (checked finite) into the network's element.
+    fn load_parameters(&mut self, py: Python<'_>, p: &[f32]) -> PyResult<()> {
+        with!(self, net => {
+            let p: Vec<_> = convert(p);
+            net.load_parameters(&p).map_err(|e| net_error(py, e))
+        })
     }
 
     fn shape(&mut self) -> (usize, usize) {
-        with!(self, o => {
-            let s = o.net().spec();
+        with!(self, net => {
+            let s = net.spec();
             (s.inputs(), s.outputs())
         })
     }

@@ -31,9 +31,9 @@ pub struct Owned<E: Float + 'static> {
 // `Box`es they came from), shared with nothing but the network it owns;
 // `Network` over the CPU backend is itself `Send` and `Sync` for these
 // element types, and every mutation goes through `&mut self`.
-unsafe impl<E: Float + Send + 'static> Send for Owned<E> {}
+unsafe impl<E: Float + 'static> Send for Owned<E> where Net<E>: Send {}
 // SAFETY: as above; `&Owned` only lends `&Net`.
-unsafe impl<E: Float + Sync + 'static> Sync for Owned<E> {}
+unsafe impl<E: Float + 'static> Sync for Owned<E> where Net<E>: Sync {}
 
 impl<E: Float + 'static> Owned<E> {
     /// Build `layers` (with `train`, empty for all trained) under `config`
@@ -68,12 +68,26 @@ impl<E: Float + 'static> Owned<E> {
         Ok(owned)
     }
 
-    /// The network.
-    pub fn net(&mut self) -> &mut Net<E> {
-        // `None` only inside `drop`.
-        self.net
-            .as_mut()
-            .expect("the network lives as long as its owner")
+    /// Run `f` on the network. Its lifetime is the borrow of `self`, not
+    /// `'static`: nothing `f` gets from the network (its spec's layers, the
+    /// anchor's blob) can outlive this call, and two networks cannot be
+    /// swapped (their lifetimes differ), so no reference escapes past the
+    /// allocation it points into.
+    pub fn with_net<R>(
+        &mut self,
+        f: impl for<'x> FnOnce(&'x mut Network<'x, CpuBackend<'x, E>>) -> R,
+    ) -> R {
+        // `None` only inside `drop`; `with_net` cannot run there.
+        let Some(net) = self.net.as_mut() else {
+            unreachable!("the network lives as long as its owner")
+        };
+        let net: *mut Net<E> = net;
+        // SAFETY: shortening the network's lifetimes to the borrow of
+        // `self`: everything it refers to lives at least that long (it is
+        // freed only in `drop` or, for an old anchor, after the network let
+        // go of it), and the higher-ranked `f` cannot keep anything past
+        // the borrow.
+        f(unsafe { &mut *net.cast::<Network<'_, CpuBackend<'_, E>>>() })
     }
 
     /// Set the L2-SP anchor to a copy of `blob` (see
@@ -83,7 +97,10 @@ impl<E: Float + 'static> Owned<E> {
         // SAFETY: `copy` is freed below if the network refuses it, else
         // when the anchor is replaced or cleared or in `drop`, each time
         // after the network has stopped referring to it.
-        let r = self.net().set_anchor(unsafe { &*copy }, lambda);
+        let Some(net) = self.net.as_mut() else {
+            unreachable!("the network lives as long as its owner")
+        };
+        let r = net.set_anchor(unsafe { &*copy }, lambda);
         match r {
             Ok(()) => {
                 if let Some(old) = self.anchor.replace(copy) {
@@ -102,7 +119,9 @@ impl<E: Float + 'static> Owned<E> {
 
     /// Remove the L2-SP anchor.
     pub fn clear_anchor(&mut self) {
-        self.net().clear_anchor();
+        if let Some(net) = self.net.as_mut() {
+            net.clear_anchor();
+        }
         if let Some(old) = self.anchor.take() {
             // SAFETY: the network no longer refers to it.
             drop(unsafe { Box::from_raw(old) });

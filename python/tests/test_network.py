@@ -244,20 +244,44 @@ def test_rejected_calls_change_nothing():
         (lambda: net.train_step(XOR_X, [0, 1, 2, 0]), "out of range"),
         (lambda: net.train_step(XOR_X, [0.0, 1.0, 1.0, 0.0]), "integers"),
         (lambda: net.train_step(XOR_X, [0, -1, 1, 0]), "negative"),
+        (lambda: net.train_step(XOR_X, [[0, 1], [1, 0]]), "1-D"),
+        (lambda: net.train_step(XOR_X, ["a", "b", "c", "d"]), "integers"),
         (lambda: net.train_step(XOR_X[:, :1], XOR_Y), "rows of 2"),
-        (lambda: net.train_step(np.vstack([XOR_X, XOR_X]), np.concatenate([XOR_Y, XOR_Y])), "8"),
-        (lambda: net.train_step(np.where(XOR_X == 1, np.nan, 0), XOR_Y), "NaN"),
-        (lambda: net.train_step(XOR_X, XOR_Y[:3]), "length"),
+        (lambda: net.train_step(np.vstack([XOR_X, XOR_X]), np.concatenate([XOR_Y, XOR_Y])), "capacity"),
+        (lambda: net.train_step(np.where(XOR_X == 1, np.nan, 0), XOR_Y), "non-finite"),
+        (lambda: net.train_step(XOR_X, XOR_Y[:3]), "expected 4"),
+        (lambda: net.train_step(XOR_X[:0], XOR_Y[:0]), "empty"),
         (lambda: net.evaluate(XOR_X, [0, 1, 1, 10]), "out of range"),
-        (lambda: net.set_parameters(np.zeros(3)), "length"),
-        (lambda: net.set_parameters(np.full(22, np.inf)), "finite"),
+        (lambda: net.predict([[1.0, np.inf]]), "non-finite"),
+        (lambda: net.set_parameters(np.zeros(3)), "expected 22"),
+        (lambda: net.set_parameters(np.zeros((2, 11))), "1-D"),
+        (lambda: net.set_parameters(np.full(22, np.inf)), "non-finite"),
+        (lambda: net.set_parameters("abc"), "float32"),
     ]
     for call, words in bad_calls:
         with pytest.raises(InputError) as e:
             call()
         assert isinstance(e.value, ValueError)
-        assert str(e.value), words
+        assert words in str(e.value), (words, str(e.value))
         assert (bits(net.parameters()) == before).all(), words
+
+
+def test_rejected_calls_change_nothing_in_q10():
+    # Fixed point would saturate NaN and infinity into ordinary values: they
+    # are refused before conversion, as in f32.
+    net = Network("dense(2,4) tanh dense(4,2)", batch=4, lr=0.1, seed=1, dtype="q10")
+    net.train_step(XOR_X, XOR_Y)
+    before = net.parameters().view(np.int32).copy()
+    for call in (
+        lambda: net.train_step([[np.nan, 1.0]], [0]),
+        lambda: net.train_step([[np.inf, 1.0]], [0]),
+        lambda: net.set_parameters(np.full(22, np.nan)),
+        lambda: net.evaluate([[1.0, -np.inf]], [1]),
+        lambda: net.train_step(XOR_X, [0, 1, 2, 0]),
+    ):
+        with pytest.raises(InputError):
+            call()
+        assert np.array_equal(net.parameters().view(np.int32), before)
 
 
 def test_bad_construction():

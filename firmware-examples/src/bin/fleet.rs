@@ -71,6 +71,7 @@ enum Refused {
     File(HostFileError),
     Header,
     Steps(usize),
+    Hyperparameters,
     Image(usize),
 }
 
@@ -109,6 +110,16 @@ fn main() -> ! {
     let (lr, mu) = (f32_at(file, 8), f32_at(file, 12));
     if steps > MAX_STEPS || HEADER + 2 * steps > len {
         refuse(Refused::Steps(steps));
+    }
+    if !(lr.is_finite() && lr >= 0.0 && mu.is_finite() && mu >= 0.0) {
+        refuse(Refused::Hyperparameters);
+    }
+    // Every image index before any training.
+    if let Some(i) = (0..steps)
+        .map(|k| u16_at(file, HEADER + 2 * k))
+        .find(|&i| i >= microprop_firmware::digits::N)
+    {
+        refuse(Refused::Image(i));
     }
     let global = &file[HEADER + 2 * steps..];
     defmt::info!(
@@ -152,6 +163,7 @@ fn main() -> ! {
     // the update over the file.
     let arena = net.into_backend().into_arena();
     let Some(trained) = arena.get(params.offset..params.offset + params.len) else {
+        defmt::error!("the parameters are not in the arena");
         exit(false)
     };
     let n = check(blob::encode(&NET, trained, io), "encoding the update");
