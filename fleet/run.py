@@ -1,12 +1,13 @@
 """Federated learning of the digits with Flower's simulation engine.
 
-    python fleet/run.py                       # 20 clients (2 of them firmware under QEMU), FedAvg and FedProx, 50 rounds
-    python fleet/run.py --ci                  # CI's short run: 5 clients, 2 devices, 3 rounds, asserted
+    python fleet/run.py                       # 20 clients (3 of them firmware under QEMU), FedAvg and FedProx, 50 rounds
+    python fleet/run.py --ci                  # CI's short run: 5 clients, 3 devices, 3 rounds, asserted
     python fleet/run.py --write docs/fleet.md # the full run's tables, written for the docs
 
 Each client holds 2 or 3 of the ten classes. Per round, every client
 starts from the global model, trains it with batch-1 SGD on its shard
-(the devices: the last layer only, on the M4F and the M33 under QEMU), and
+(the devices: the last layer only, on the M0 in Q10, the M4F and the M33
+in f32, under QEMU), and
 FedAvg (or FedProx) averages the updates, weighted by shard size. The
 global model's accuracy on the held-out digits is measured after every
 round, against the same model trained centrally and against each client
@@ -60,7 +61,7 @@ def simulate(args, strategy: str, recipe: task.Recipe) -> dict:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--clients", type=int, default=20)
-    p.add_argument("--devices", nargs="*", default=["m4f", "m33"], choices=sorted(device.BOARDS),
+    p.add_argument("--devices", nargs="*", default=["m0", "m4f", "m33"], choices=sorted(device.BOARDS),
                    help="boards of the firmware clients (partition 0, 1, ...); none: all simulated")
     p.add_argument("--rounds", type=int, default=50)
     p.add_argument("--strategies", nargs="+", default=["fedavg", "fedprox"], choices=["fedavg", "fedprox"])
@@ -141,7 +142,8 @@ def ci_verdict(args, run, local, wall) -> int:
 def report(args, runs, central, local, classes, shards) -> str:
     """The Markdown tables."""
     s0 = next(iter(runs.values()))
-    devs = ", ".join(f"partition {i}: {b.upper()} ({device.BOARDS[b][0]})" for i, b in enumerate(args.devices)) or "none"
+    devs = ", ".join(f"partition {i}: {b.upper()} ({device.BOARDS[b][0]}, {device.dtype(b)})"
+                     for i, b in enumerate(args.devices)) or "none"
     lines = [
         f"- {args.clients} clients, {args.rounds} rounds, every client every round; "
         f"each holds 2 or 3 classes ({', '.join('{' + ','.join(map(str, c)) + '}' for c in classes[:4])}, ... repeating), "
@@ -170,13 +172,16 @@ def report(args, runs, central, local, classes, shards) -> str:
     lines += table(every)
     lines.append("")
     lines.append("Round 0 is the initial model. Bytes are the model arrays Flower carries (`.npy`, float32, "
-                 "each way per round, all clients); the devices' blobs on the semihosting channel are "
-                 f"{len(task.new_network().to_blob()):,} bytes each way per device.")
+                 "each way per round, all clients); a device's blob on the semihosting channel is "
+                 f"{len(task.new_network().to_blob()):,} bytes each way (f32), "
+                 f"{len(task.new_network(device=True, dtype='q10').to_blob()):,} for the M0 (Q10).")
     dm = s0.get("device_metrics", {})
-    if dm:
-        per = [m["instructions-per-step"] for ms in dm.values() for m in ms]
-        lines.append(f"Device training step (batch 1, last layer, under QEMU): {int(np.median(per)):,} instructions "
-                     f"(median over {len(per)} device rounds).")
+    boards = list(device.BOARDS)
+    for no, b in enumerate(boards, 1):
+        per = [m["instructions-per-step"] for ms in dm.values() for m in ms if m["device"] == no]
+        if per:
+            lines.append(f"Device training step on the {b.upper()} ({device.dtype(b)}, batch 1, last layer, under QEMU): "
+                         f"{int(np.median(per)):,} instructions (median over {len(per)} rounds).")
     lines.append("Wall time per run: " + ", ".join(f"{s} {run['seconds']:.0f} s" for s, run in runs.items()) + ".")
     return "\n".join(lines) + "\n"
 

@@ -33,7 +33,7 @@ def to_arrays(net) -> ArrayRecord:
 
 def make_client_app(num_clients: int, devices: dict[int, str], recipe: task.Recipe) -> ClientApp:
     """The ClientApp. ``devices`` maps a partition id to a board
-    (``"m4f"``, ``"m33"``): that client is a firmware under QEMU."""
+    (``"m4f"``, ``"m33"``, ``"m0"``): that client is a firmware under QEMU."""
     app = ClientApp()
 
     @app.train()
@@ -45,15 +45,20 @@ def make_client_app(num_clients: int, devices: dict[int, str], recipe: task.Reci
         x, y, train_index, _, _ = _data()
         rows = task.partition(y, num_clients)[pid]
         order = task.visiting_order(rows, recipe.epochs, recipe.seed, pid, rnd)
-        # The global model as the device blob a firmware would get: what a
+        # The global model as the device blob a firmware would get (in
+        # fixed point for an M0: rounded to Q10 here, on the host): what a
         # simulated client loads too (checked the same way).
-        net = task.new_network(device=pid in devices, seed=recipe.seed, lr=recipe.lr)
+        dtype = device.dtype(devices[pid]) if pid in devices else "float32"
+        net = task.new_network(device=pid in devices, seed=recipe.seed, lr=recipe.lr, dtype=dtype)
         net.set_parameters(msg.content["arrays"].to_numpy_ndarrays()[0])
         global_blob = net.to_blob()
         # f32 on both sides: the values the firmware parses from its header.
         lr, mu = float(np.float32(recipe.lr)), float(np.float32(mu))
         # Every reply carries the same keys (Flower aggregates them).
-        metrics = {"num-examples": len(rows), "device": int(pid in devices), "instructions-per-step": 0}
+        # "device": 0 for a simulated client, else the board's number in
+        # device.BOARDS (1, 2, ...).
+        board_no = list(device.BOARDS).index(devices[pid]) + 1 if pid in devices else 0
+        metrics = {"num-examples": len(rows), "device": board_no, "instructions-per-step": 0}
         t0 = time.perf_counter()
         if pid in devices:
             reply = device.run_round(devices[pid], global_blob, train_index[order], lr, mu)

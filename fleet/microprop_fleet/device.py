@@ -27,10 +27,13 @@ from . import task
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 FIRMWARE = ROOT / "firmware-examples"
-#: The boards a device client can be: (QEMU machine, CPU, rustup target).
+#: The boards a device client can be: (QEMU machine, CPU, rustup target,
+#: the element it trains in, the most local steps per round: the
+#: firmware's ``E`` and ``MAX_STEPS``).
 BOARDS = {
-    "m4f": ("mps2-an386", "cortex-m4", "thumbv7em-none-eabihf"),
-    "m33": ("mps2-an505", "cortex-m33", "thumbv8m.main-none-eabihf"),
+    "m4f": ("mps2-an386", "cortex-m4", "thumbv7em-none-eabihf", "float32", 1024),
+    "m33": ("mps2-an505", "cortex-m33", "thumbv8m.main-none-eabihf", "float32", 1024),
+    "m0": ("microbit", "cortex-m0", "thumbv6m-none-eabi", "q10", 512),
 }
 
 
@@ -53,16 +56,17 @@ def build(boards) -> None:
         )
 
 
-#: The most local steps the fleet firmware takes per round (its
-#: ``MAX_STEPS`` on the M4F and M33).
-MAX_STEPS = 1024
+def dtype(board: str) -> str:
+    """The element ``board`` trains in (``"float32"`` or ``"q10"``)."""
+    return BOARDS[board][3]
 
 
-def request(global_blob: bytes, images: np.ndarray, lr: float, mu: float) -> bytes:
+def request(board: str, global_blob: bytes, images: np.ndarray, lr: float, mu: float) -> bytes:
     """The bytes of ``fleet-in.bin`` (layout: ``fleet.rs``)."""
     images = np.asarray(images)
-    if len(images) > MAX_STEPS:
-        raise ValueError(f"{len(images)} local steps; the fleet firmware takes at most {MAX_STEPS} per round")
+    cap = BOARDS[board][4]
+    if len(images) > cap:
+        raise ValueError(f"{len(images)} local steps; the fleet firmware on {board} takes at most {cap} per round")
     if len(images) and (images.min() < 0 or images.max() > 0xFFFF):
         raise ValueError("image indices must fit u16")
     head = b"MPFL" + struct.pack("<HHff", 1, len(images), lr, mu)
@@ -102,10 +106,10 @@ def run_round(
     """One round on a device: send the global model, train, bring the
     update back, CRC-checked. ``corrupt_update`` flips one bit of the
     device's reply before the host checks it (the test of the host side)."""
-    machine, cpu, _ = BOARDS[board]
+    machine, cpu = BOARDS[board][:2]
     with tempfile.TemporaryDirectory(prefix="fleet-") as d:
         wd = pathlib.Path(d)
-        (wd / "fleet-in.bin").write_bytes(request(global_blob, images, lr, mu))
+        (wd / "fleet-in.bin").write_bytes(request(board, global_blob, images, lr, mu))
         r = subprocess.run(
             [
                 "qemu-system-arm", "-machine", machine, "-cpu", cpu, "-nographic",

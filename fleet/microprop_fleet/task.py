@@ -76,13 +76,14 @@ def visiting_order(rows: np.ndarray, epochs: int, seed: int, client: int, rnd: i
     return np.concatenate([rng.permutation(rows) for _ in range(epochs)])
 
 
-def new_network(*, device: bool = False, seed: int = 1, lr: float = 0.05) -> microprop.Network:
+def new_network(*, device: bool = False, seed: int = 1, lr: float = 0.05, dtype: str = "float32") -> microprop.Network:
     """The fleet's model for batch-1 SGD. ``device=True``: the partial
-    update a device trains, on the reference kernels, whose sums run in the
-    order of the M4F's and M33's FPU kernels (the same bits)."""
+    update a device trains, in its element (``dtype``), on the reference
+    kernels, whose sums run in the order of the M4F's and M33's FPU kernels
+    (the same bits; in ``"q10"`` every target gives the same bits)."""
     if device:
         return microprop.Network(
-            SPEC, batch=1, optimizer="sgd", lr=lr, seed=seed, train=DEVICE_TRAIN, kernels="reference"
+            SPEC, batch=1, optimizer="sgd", lr=lr, seed=seed, train=DEVICE_TRAIN, kernels="reference", dtype=dtype
         )
     return microprop.Network(SPEC, batch=1, optimizer="sgd", lr=lr, seed=seed)
 

@@ -41,7 +41,7 @@ def firmware():
             pytest.fail(f"CI must run the device clients; missing {missing}")
         pytest.skip(f"no {missing}: the device clients cannot run here")
     try:
-        device.build(["m4f", "m33"])
+        device.build(["m4f", "m33", "m0"])
     except subprocess.CalledProcessError as e:
         if os.environ.get("CI") == "true":
             raise
@@ -59,14 +59,28 @@ def _round_inputs(seed=3):
     return x, y, train_index, order, g.to_blob()
 
 
-@pytest.mark.parametrize("board", ["m4f", "m33"])
+def _device_blob(board, blob):
+    """The global model as ``board`` receives it: the M0 speaks fixed-point
+    blobs (the model rounded to Q10), the others f32."""
+    if device.dtype(board) != "q10":
+        return blob
+    q = task.new_network(device=True, dtype="q10")
+    q.load_blob(blob)
+    fixed = q.to_blob()
+    assert len(fixed) == 20 + 2 * q.param_count
+    return fixed
+
+
+@pytest.mark.parametrize("board", ["m4f", "m33", "m0"])
 @pytest.mark.parametrize("mu", [0.0, 0.1])
 def test_device_round_is_the_hosts_bit_for_bit(firmware, board, mu):
     x, y, train_index, order, blob = _round_inputs()
+    dtype = device.dtype(board)
+    blob = _device_blob(board, blob)
     lr = float(np.float32(0.05))
     reply = device.run_round(board, blob, train_index[order], lr, mu)
     assert reply.steps == len(order) > 100
-    host = task.new_network(device=True, lr=lr)
+    host = task.new_network(device=True, lr=lr, dtype=dtype)
     loss = task.local_round(host, blob, x, y, order, float(np.float32(mu)))
     assert host.to_blob() == reply.blob
     assert reply.mean_loss == pytest.approx(loss, rel=1e-5)
@@ -80,12 +94,13 @@ def test_device_round_is_the_hosts_bit_for_bit(firmware, board, mu):
     assert not np.array_equal(before.parameters()[first:], after.parameters()[first:])
 
 
-def test_device_refuses_a_corrupt_global_model(firmware):
+@pytest.mark.parametrize("board", ["m4f", "m0"])
+def test_device_refuses_a_corrupt_global_model(firmware, board):
     _, _, train_index, order, blob = _round_inputs()
-    bad = bytearray(blob)
+    bad = bytearray(_device_blob(board, blob))
     bad[100] ^= 0x04
     with pytest.raises(device.DeviceError) as e:
-        device.run_round("m4f", bytes(bad), train_index[order], 0.05, 0.0)
+        device.run_round(board, bytes(bad), train_index[order], 0.05, 0.0)
     if (device.FIRMWARE / "target" / "defmt-decode").exists():
         assert "the global model failed" in str(e.value) and "Crc" in str(e.value)
 

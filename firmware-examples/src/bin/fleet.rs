@@ -14,8 +14,11 @@
 //! | 16..16+2n | the digits image of each step, in order (u16 indices into the set in flash) |
 //! | rest | the global model: a device blob of [`NET`] |
 //!
-//! It checks the blob in full (magic, version, spec hash, length, CRC-32)
-//! before using it: a corrupt global model is refused with a logged error
+//! On the M4F and M33 it trains in f32 and the blob is f32; on the M0
+//! (micro:bit, no FPU, 16 KiB of RAM) in `Q10` and the blob is the
+//! fixed-point one (half the size, the values exactly `Q10`'s). It checks
+//! the blob in full (magic, version, spec hash, length, CRC-32) before
+//! using it: a corrupt global model is refused with a logged error
 //! and exit code 1, and no update is written. Otherwise it trains a
 //! partial update, the last layer only (`Train::Frozen` for the first:
 //! 330 of 2,410 parameters on the 64-32-10 model, so the arena holds no
@@ -33,16 +36,28 @@
 #![no_main]
 
 use cortex_m_rt::entry;
-use microprop::{blob, Config, Layer, Loss, Network, OpKind, Optimizer, Spec, Targets, Train};
+use microprop::{
+    blob, Config, Element, Layer, Loss, Network, OpKind, Optimizer, Spec, Targets, Train,
+};
 use microprop_cpu::CpuBackend;
 use microprop_firmware::hostfile::{self, HostFileError};
 use microprop_firmware::{
     board, check, exit, hello, take, Aligned, ConstStaticCell, Memory, Meter,
 };
 
-/// Hidden width: 32, the fleet's model; 16 on the micro:bit, where only
-/// that fits (it then joins a fleet of 64-16-10 models).
-const HIDDEN: usize = board::FINETUNE_HIDDEN;
+/// The element: f32 on a core with an FPU (M4F, M33); on the M0, which
+/// has none, the 16-bit fixed point `Q10`, whose arena and blob are half
+/// the size (what lets the fleet's model train in the micro:bit's 16 KiB).
+#[cfg(target_abi = "eabihf")]
+type E = f32;
+#[cfg(not(target_abi = "eabihf"))]
+type E = microprop::Q10;
+/// Whether this build trains in fixed point (and speaks fixed-point blobs).
+const FIXED: bool = !cfg!(target_abi = "eabihf");
+/// Fractional bits of `Q10`.
+const FRAC: u8 = 10;
+/// The fleet's hidden width.
+const HIDDEN: usize = 32;
 /// The fleet's model.
 const NET: Spec = Spec::new(&[
     Layer::dense(64, HIDDEN),
@@ -56,13 +71,18 @@ const CFG: Config = Config::new(1, Loss::SoftmaxCrossEntropy, Optimizer::sgd(0.0
 const OPS: u64 = CFG.ops(&PARTIAL).with(OpKind::Anchor).bits();
 const ARENA_LEN: usize = CFG.arena_len(&PARTIAL);
 /// Most local steps one round may ask for.
-const MAX_STEPS: usize = if HIDDEN >= 32 { 1024 } else { 256 };
+const MAX_STEPS: usize = if FIXED { 512 } else { 1024 };
 const HEADER: usize = 16;
-const BLOB_LEN: usize = blob::blob_len(NET.param_count());
+/// The blob this device receives and returns: f32, or fixed point.
+const BLOB_LEN: usize = if FIXED {
+    blob::fixed_blob_len(NET.param_count())
+} else {
+    blob::blob_len(NET.param_count())
+};
 /// The input file; the update is written over it once training is done.
 const IO_LEN: usize = HEADER + 2 * MAX_STEPS + BLOB_LEN;
 
-static ARENA: ConstStaticCell<[f32; ARENA_LEN]> = ConstStaticCell::new([0.0; ARENA_LEN]);
+static ARENA: ConstStaticCell<[E; ARENA_LEN]> = ConstStaticCell::new([E::ZERO; ARENA_LEN]);
 static IO: ConstStaticCell<Aligned<[u8; IO_LEN]>> = ConstStaticCell::new(Aligned([0; IO_LEN]));
 
 /// What the input file can get wrong.
@@ -123,11 +143,12 @@ fn main() -> ! {
     }
     let global = &file[HEADER + 2 * steps..];
     defmt::info!(
-        "model 64-{=usize}-10, last layer trained ({=usize} of {=usize} parameters), arena {=usize} B; {=usize} steps, lr {=f32}, mu {=f32}; global model {=usize} B",
+        "model 64-{=usize}-10 in {=str}, last layer trained ({=usize} of {=usize} parameters), arena {=usize} B; {=usize} steps, lr {=f32}, mu {=f32}; global model {=usize} B",
         HIDDEN,
+        if FIXED { "Q10" } else { "f32" },
         PARTIAL.trained_count(),
         NET.param_count(),
-        ARENA_LEN * 4,
+        ARENA_LEN * core::mem::size_of::<E>(),
         steps,
         lr,
         mu,
@@ -147,7 +168,7 @@ fn main() -> ! {
             "the proximal term",
         );
     }
-    let mut x = [0.0f32; 64];
+    let mut x = [E::ZERO; 64];
     let mut loss_sum = 0.0f32;
     for k in 0..steps {
         let i = u16_at(file, HEADER + 2 * k);
@@ -156,7 +177,7 @@ fn main() -> ! {
             refuse(Refused::Image(i));
         }
         let (loss, _) = meter.measure(|| net.train_step(&x, Targets::Labels(&[label])));
-        loss_sum += check(loss, "train_step");
+        loss_sum += check(loss, "train_step").to_f32();
     }
     let params = net.layout().params;
     // The anchor borrows the input file; hand the arena back, then write
@@ -166,7 +187,14 @@ fn main() -> ! {
         defmt::error!("the parameters are not in the arena");
         exit(false)
     };
-    let n = check(blob::encode(&NET, trained, io), "encoding the update");
+    let n = check(
+        if FIXED {
+            blob::encode_fixed(&NET, trained, FRAC, io).map(|(n, _)| n)
+        } else {
+            blob::encode(&NET, trained, io)
+        },
+        "encoding the update",
+    );
     check(
         hostfile::write(b"fleet-out.bin\0", &io[..n]).map_err(Refused::File),
         "writing fleet-out.bin",
@@ -192,7 +220,7 @@ fn main() -> ! {
         board::CPU,
         m.flash,
         m.static_ram,
-        ARENA_LEN * 4,
+        ARENA_LEN * core::mem::size_of::<E>(),
         m.peak_stack,
         per_step,
         steps,
