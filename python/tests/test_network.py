@@ -305,3 +305,28 @@ def test_bad_construction():
         Network("dense(2,2)", dtype="float16")
     with pytest.raises(UnsupportedError):
         Network("dense(2,2)", optimizer="fused_sgd").set_anchor(Network("dense(2,2)").to_blob(), 0.1)
+
+
+def test_type_stub_matches_the_module():
+    import ast
+    import pathlib
+
+    stub = pathlib.Path(microprop.__file__).parent / "_native.pyi"
+    tree = ast.parse(stub.read_text())
+
+    def names(body):
+        out = set()
+        for n in body:
+            if isinstance(n, ast.FunctionDef):
+                out.add(n.name)
+            elif isinstance(n, ast.AnnAssign):
+                out.add(n.target.id)
+        return out
+
+    classes = {n.name: names(n.body) for n in tree.body if isinstance(n, ast.ClassDef)}
+    functions = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+    native = microprop._native
+    assert functions == {n for n in dir(native) if not n.startswith("_") and n not in classes}
+    for cls, members in classes.items():
+        runtime = {n for n in dir(getattr(native, cls)) if not n.startswith("_")}
+        assert members - {"__init__"} == runtime, cls
