@@ -183,6 +183,11 @@ def report(args, runs, central, local, classes, shards) -> str:
             lines.append(f"Device training step on the {b.upper()} ({device.dtype(b)}, batch 1, last layer, under QEMU): "
                          f"{int(np.median(per)):,} instructions (median over {len(per)} rounds).")
     lines.append("Wall time per run: " + ", ".join(f"{s} {run['seconds']:.0f} s" for s, run in runs.items()) + ".")
+    lines += ["", "Each client alone (its shard, the same recipe, as many epochs), on the same test set:", "",
+              "| client | classes | training images | local-only accuracy |", "|---:|---|---:|---:|"]
+    for c, acc in enumerate(local):
+        kind = f" ({args.devices[c].upper()})" if c < len(args.devices) else ""
+        lines.append(f"| {c}{kind} | {','.join(map(str, classes[c]))} | {len(shards[c])} | {acc:.4f} |")
     return "\n".join(lines) + "\n"
 
 
