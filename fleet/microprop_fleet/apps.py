@@ -81,6 +81,14 @@ def _array_bytes(record: ArrayRecord) -> int:
     return sum(len(a.data) for a in record.values())
 
 
+def _order(m: Message) -> tuple:
+    """A reply's place in the aggregation order (failed replies first)."""
+    if m.has_error():
+        return (0, 0.0, 0)
+    met = m.content["metrics"]
+    return (1, float(met["train-loss"]), int(met["num-examples"]))
+
+
 def counting(base):
     """``base`` (a Flower strategy) that also counts the bytes of model
     arrays sent to and received from clients, per round."""
@@ -111,7 +119,12 @@ def counting(base):
             return self._count(server_round, "down", super().configure_train(server_round, arrays, config, grid))
 
         def aggregate_train(self, server_round, replies):
-            return super().aggregate_train(server_round, self._count(server_round, "up", replies))
+            # Replies come in the order the clients finish; the weighted
+            # mean's float sums would then differ from run to run. In a
+            # fixed order (each reply's own loss and size, which depend only
+            # on the client and the global model) a run repeats exactly.
+            replies = sorted(self._count(server_round, "up", replies), key=_order)
+            return super().aggregate_train(server_round, replies)
 
     return Counting
 
