@@ -185,17 +185,18 @@ macro_rules! with_owned {
     };
 }
 
-/// Targets of one call, owned: labels or values.
-enum OwnedTargets<E> {
+/// Targets of one call, owned: labels, or values in f32.
+enum OwnedTargets {
     Labels(Vec<usize>),
-    Values(Vec<E>),
+    Values(Vec<f32>),
 }
 
-impl<E> OwnedTargets<E> {
-    fn targets(&self) -> Targets<'_, E> {
+impl OwnedTargets {
+    /// Run `f` on these targets, values converted to the element `E`.
+    fn with<E: Element, R>(&self, f: impl FnOnce(Targets<'_, E>) -> R) -> R {
         match self {
-            OwnedTargets::Labels(l) => Targets::Labels(l),
-            OwnedTargets::Values(v) => Targets::Values(v),
+            OwnedTargets::Labels(l) => f(Targets::Labels(l)),
+            OwnedTargets::Values(v) => f(Targets::Values(&convert(v))),
         }
     }
 }
@@ -229,10 +230,6 @@ pub struct PyNetwork {
     inner: Inner,
     /// The layers as parsed (the network holds its own copy).
     parsed: spec_text::ParsedSpec,
-    spec_text: String,
-    dtype: &'static str,
-    batch: usize,
-    uses_labels: bool,
 }
 
 fn optimizer(
@@ -320,21 +317,6 @@ impl PyNetwork {
     }
 }
 
-/// Targets from `y`: labels, or rows of `outputs` values.
-fn targets<E: Element>(
-    py: Python<'_>,
-    y: &Bound<'_, PyAny>,
-    uses_labels: bool,
-    outputs: usize,
-) -> PyResult<OwnedTargets<E>> {
-    if uses_labels {
-        Ok(OwnedTargets::Labels(labels(py, y)?))
-    } else {
-        let (v, _) = rows(py, y, outputs, "targets")?;
-        Ok(OwnedTargets::Values(convert(&v)))
-    }
-}
-
 #[pymethods]
 impl PyNetwork {
     #[new]
@@ -384,22 +366,15 @@ impl PyNetwork {
             return Err(raise(py, "SpecError", e.to_string()));
         }
         let len = config.arena_len(&s);
-        let spec_text = parsed.to_string();
         let layers = parsed.layers().to_vec();
-        let (inner, dtype) = match dtype {
-            "float32" | "f32" => (
-                Inner::F32(
-                    Owned::new(layers, train, config, arena(len)?, kernels)
-                        .map_err(|e| net_error(py, e))?,
-                ),
-                "float32",
+        let inner = match dtype {
+            "float32" | "f32" => Inner::F32(
+                Owned::new(layers, train, config, arena(len)?, kernels)
+                    .map_err(|e| net_error(py, e))?,
             ),
-            "q10" => (
-                Inner::Q10(
-                    Owned::new(layers, train, config, arena(len)?, kernels)
-                        .map_err(|e| net_error(py, e))?,
-                ),
-                "q10",
+            "q10" => Inner::Q10(
+                Owned::new(layers, train, config, arena(len)?, kernels)
+                    .map_err(|e| net_error(py, e))?,
             ),
             other => {
                 return Err(raise(
@@ -409,14 +384,7 @@ impl PyNetwork {
                 ))
             }
         };
-        Ok(PyNetwork {
-            inner,
-            parsed,
-            spec_text,
-            dtype,
-            batch,
-            uses_labels: loss.uses_labels(),
-        })
+        Ok(PyNetwork { inner, parsed })
     }
 
     /// One training step on a batch (`x`: `[n, inputs]`, `n ≤ batch`; `y`:
@@ -429,16 +397,10 @@ impl PyNetwork {
         x: &Bound<'_, PyAny>,
         y: &Bound<'_, PyAny>,
     ) -> PyResult<f64> {
-        let (inputs, outputs) = self.shape();
-        let (x, _) = rows(py, x, inputs, "x")?;
-        let uses_labels = self.uses_labels;
-        with!(self, net => {
-            let x = convert(&x);
-            let t = targets(py, y, uses_labels, outputs)?;
-            net.train_step(&x, t.targets())
-                .map(Element::to_f64)
-                .map_err(|e| net_error(py, e))
-        })
+        let (x, t) = self.data(py, x, y)?;
+        with!(self, net => t.with(|t| net.train_step(&convert(&x), t))
+            .map(Element::to_f64)
+            .map_err(|e| net_error(py, e)))
     }
 
     /// Mean data loss and accuracy over a whole data set, in batches of the
@@ -449,16 +411,10 @@ impl PyNetwork {
         x: &Bound<'_, PyAny>,
         y: &Bound<'_, PyAny>,
     ) -> PyResult<PyEvaluation> {
-        let (inputs, outputs) = self.shape();
-        let (x, _) = rows(py, x, inputs, "x")?;
-        let uses_labels = self.uses_labels;
-        with!(self, net => {
-            let x = convert(&x);
-            let t = targets(py, y, uses_labels, outputs)?;
-            net.evaluate(&x, t.targets())
-                .map(PyEvaluation::from)
-                .map_err(|e| net_error(py, e))
-        })
+        let (x, t) = self.data(py, x, y)?;
+        with!(self, net => t.with(|t| net.evaluate(&convert(&x), t))
+            .map(PyEvaluation::from)
+            .map_err(|e| net_error(py, e)))
     }
 
     /// The outputs for `x` (`[n, inputs]`), as float32 `[n, outputs]`, in
@@ -470,7 +426,7 @@ impl PyNetwork {
     ) -> PyResult<Bound<'py, PyAny>> {
         let (inputs, outputs) = self.shape();
         let (x, n) = rows(py, x, inputs, "x")?;
-        let cap = self.batch;
+        let cap = self.batch();
         let out: Vec<f32> = with!(self, net => {
             let x = convert(&x);
             let mut out = vec![Element::ZERO; n * outputs];
@@ -619,20 +575,23 @@ impl PyNetwork {
 
     /// The spec, as canonical text.
     #[getter]
-    fn spec(&self) -> &str {
-        &self.spec_text
+    fn spec(&self) -> String {
+        self.parsed.to_string()
     }
 
     /// `"float32"` or `"q10"`.
     #[getter]
-    fn dtype(&self) -> &str {
-        self.dtype
+    fn dtype(&self) -> &'static str {
+        match self.inner {
+            Inner::F32(_) => "float32",
+            Inner::Q10(_) => "q10",
+        }
     }
 
     /// The most rows one call handles at once.
     #[getter]
-    fn batch(&self) -> usize {
-        self.batch
+    fn batch(&mut self) -> usize {
+        with!(self, net => net.config().batch)
     }
 
     /// Inputs per row.
@@ -660,10 +619,12 @@ impl PyNetwork {
         with!(self, net => net.spec().trained_count())
     }
 
-    fn __repr__(&self) -> String {
+    fn __repr__(&mut self) -> String {
+        let batch = self.batch();
         format!(
-            "Network(\"{}\", batch={}, dtype=\"{}\")",
-            self.spec_text, self.batch, self.dtype
+            "Network(\"{}\", batch={batch}, dtype=\"{}\")",
+            self.parsed,
+            self.dtype()
         )
     }
 }
@@ -675,6 +636,25 @@ impl PyNetwork {
             let p: Vec<_> = convert(p);
             net.load_parameters(&p).map_err(|e| net_error(py, e))
         })
+    }
+
+    /// One call's data: `x` as rows of the network's inputs, `y` as its
+    /// loss's targets (labels, or rows of its outputs), checked, in f32.
+    fn data(
+        &mut self,
+        py: Python<'_>,
+        x: &Bound<'_, PyAny>,
+        y: &Bound<'_, PyAny>,
+    ) -> PyResult<(Vec<f32>, OwnedTargets)> {
+        let (inputs, outputs) = self.shape();
+        let (x, _) = rows(py, x, inputs, "x")?;
+        let uses_labels = with!(self, net => net.config().loss.uses_labels());
+        let t = if uses_labels {
+            OwnedTargets::Labels(labels(py, y)?)
+        } else {
+            OwnedTargets::Values(rows(py, y, outputs, "targets")?.0)
+        };
+        Ok((x, t))
     }
 
     fn shape(&mut self) -> (usize, usize) {
