@@ -4,6 +4,7 @@ the round to a firmware under QEMU."""
 
 from __future__ import annotations
 
+import functools
 import time
 
 import numpy as np
@@ -25,6 +26,12 @@ def _data():
     return _DATA
 
 
+@functools.lru_cache(maxsize=None)
+def _shards(num_clients: int) -> list:
+    """Every client's rows, computed once per process."""
+    return task.partition(_data()[1], num_clients)
+
+
 def to_arrays(net) -> ArrayRecord:
     """A network's parameters as Flower arrays (one float32 vector, the
     device blob's order)."""
@@ -43,7 +50,7 @@ def make_client_app(num_clients: int, devices: dict[int, str], recipe: task.Reci
         rnd = int(cfg["server-round"])
         mu = float(cfg.get("proximal-mu", 0.0))
         x, y, train_index, _, _ = _data()
-        rows = task.partition(y, num_clients)[pid]
+        rows = _shards(num_clients)[pid]
         order = task.visiting_order(rows, recipe.epochs, recipe.seed, pid, rnd)
         # The global model as the device blob a firmware would get (in
         # fixed point for an M0: rounded to Q10 here, on the host): what a

@@ -88,6 +88,12 @@ def new_network(*, device: bool = False, seed: int = 1, lr: float = 0.05, dtype:
     return microprop.Network(SPEC, batch=1, optimizer="sgd", lr=lr, seed=seed)
 
 
+def sgd(net: microprop.Network, x: np.ndarray, y: np.ndarray, order: np.ndarray) -> list[float]:
+    """One batch-1 SGD step per row of ``order``, in order (what every
+    client, the devices and the baselines run); the losses."""
+    return [net.train_step(x[i : i + 1], y[i : i + 1]) for i in order]
+
+
 def local_round(
     net: microprop.Network, global_blob: bytes, x: np.ndarray, y: np.ndarray, order: np.ndarray, mu: float
 ) -> float:
@@ -99,7 +105,7 @@ def local_round(
         net.set_anchor(global_blob, mu / 2)
     else:
         net.clear_anchor()
-    losses = [net.train_step(x[i : i + 1], y[i : i + 1]) for i in order]
+    losses = sgd(net, x, y, order)
     return float(np.mean(losses)) if losses else 0.0
 
 
@@ -109,9 +115,7 @@ def train_alone(
     """A client's model trained on its own shard only, for ``epochs``
     passes: the local-only baseline."""
     net = new_network(seed=recipe.seed, lr=recipe.lr)
-    order = visiting_order(rows, epochs, recipe.seed, client, 0)
-    for i in order:
-        net.train_step(x[i : i + 1], y[i : i + 1])
+    sgd(net, x, y, visiting_order(rows, epochs, recipe.seed, client, 0))
     return net
 
 
@@ -120,7 +124,5 @@ def centralized(epochs: int, recipe: Recipe) -> float:
     place, the same recipe (batch-1 SGD), ``epochs`` passes."""
     x, y, _, xt, yt = data()
     net = new_network(seed=recipe.seed, lr=recipe.lr)
-    order = visiting_order(np.arange(len(y)), epochs, recipe.seed, 10**6, 0)
-    for i in order:
-        net.train_step(x[i : i + 1], y[i : i + 1])
+    sgd(net, x, y, visiting_order(np.arange(len(y)), epochs, recipe.seed, 10**6, 0))
     return net.evaluate(xt, yt).accuracy
