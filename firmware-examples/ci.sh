@@ -43,7 +43,8 @@ bash run.sh
 
 step "on-target unit tests (defmt-test, tests/invariants.rs) on M4F, M0 and M33"
 # A rejected call leaves the model unchanged, a blob round trip (f32 and a
-# fixed-point blob into Q10), a checkpoint restore, run on the device under
+# fixed-point blob into Q10), a checkpoint restore, the FPU square root
+# against libm's, run on the device under
 # QEMU; the test binary exits through semihosting (1 on a failed assert).
 for t in thumbv7em-none-eabihf thumbv6m-none-eabi thumbv8m.main-none-eabihf; do
     cargo test --release --test invariants --target "$t"

@@ -130,4 +130,30 @@ mod tests {
         defmt::assert_eq!(l1.to_bits(), l2.to_bits());
         defmt::assert!(same(&params(&mut net), &params(&mut other)));
     }
+
+    /// The backend's `f32` square roots (the FPU's `VSQRT.F32` on the
+    /// hard-float cores) give `libm::sqrtf`'s bits: on 200,000 inputs
+    /// spread over the positive floats, on zeros, subnormals, the largest finite
+    /// value and infinity; both give NaN below zero. `sqrt_fast` is exact
+    /// where the FPU computes it, within one ulp elsewhere.
+    #[test]
+    fn sqrt_is_libms_on_the_device() {
+        use microprop_cpu::Float;
+        const HW: bool = cfg!(all(target_arch = "arm", target_abi = "eabihf"));
+        let specials = [0u32, 0x8000_0000, 1, 0x007f_ffff, 0x0080_0000, 0x7f7f_ffff, 0x7f80_0000];
+        let sweep = (0..200_000u32).map(|i| i * 10_457 + 3);
+        for bits in specials.into_iter().chain(sweep) {
+            let x = f32::from_bits(bits);
+            let want = libm::sqrtf(x).to_bits();
+            defmt::assert_eq!(Float::sqrt(x).to_bits(), want, "sqrt of {=u32:#x}", bits);
+            let fast = Float::sqrt_fast(x).to_bits();
+            if HW {
+                defmt::assert_eq!(fast, want, "sqrt_fast of {=u32:#x}", bits);
+            } else {
+                defmt::assert!(fast.abs_diff(want) <= 1, "sqrt_fast of {=u32:#x}", bits);
+            }
+        }
+        defmt::assert!(Float::sqrt(-1.0f32).is_nan() && libm::sqrtf(-1.0f32).is_nan());
+        defmt::assert!(Float::sqrt_fast(-1.0f32).is_nan());
+    }
 }

@@ -10,6 +10,44 @@
 
 use microprop_hal::Element;
 
+/// `√x` by the FPU's `VSQRT.F32`, on every Arm target with the hard-float
+/// ABI (Cortex-M4F, M7, M33, ...: they all have the instruction). IEEE 754
+/// requires it to be correctly rounded, as `libm::sqrtf` is, so the two
+/// agree on every input but NaN payloads (the device test
+/// `sqrt_is_libms_on_the_device` compares them bit for bit); it is one
+/// instruction (and four moves) where `libm`'s integer square root takes
+/// about 40.
+///
+/// Rust's inline assembly only binds `s` registers with the unstable `vfp2`
+/// feature, so the value goes through core registers and `s0` is saved in
+/// one and restored.
+#[cfg(all(target_arch = "arm", target_abi = "eabihf"))]
+#[allow(unsafe_code)]
+#[inline(always)]
+fn sqrtf(x: f32) -> f32 {
+    let bits: u32;
+    // SAFETY: the block reads and writes only the core registers it
+    // declares and `s0`, which it restores before it ends; it touches no
+    // memory, no stack and no condition flag, and `VSQRT.F32` exists on
+    // every hard-float Arm target.
+    unsafe {
+        core::arch::asm!(
+            "vmov {save}, s0",
+            "vmov s0, {x}",
+            "vsqrt.f32 s0, s0",
+            "vmov {x}, s0",
+            "vmov s0, {save}",
+            x = inout(reg) x.to_bits() => bits,
+            save = out(reg) _,
+            options(pure, nomem, nostack, preserves_flags),
+        );
+    }
+    f32::from_bits(bits)
+}
+
+#[cfg(not(all(target_arch = "arm", target_abi = "eabihf")))]
+use libm::sqrtf;
+
 /// Transcendental functions and the stable compound functions built on them.
 ///
 /// # `fast-math` accuracy (`f32` only)
@@ -53,12 +91,13 @@ pub trait Float: Element {
     fn sqrt(self) -> Self;
 
     /// Square root within one ulp, for the fast kernels (Adam's
-    /// denominator). Default: [`Float::sqrt`]. `f32` (without `fast-math`)
-    /// computes it with multiplies only: a bit-shift estimate of `1/√x`,
-    /// two Newton steps, `x · (1/√x)` and one correction step (about 20
-    /// instructions on a Cortex-M4F, where `libm`'s integer square root
-    /// takes about 40); zero, subnormal, negative and non-finite inputs go
-    /// to [`Float::sqrt`].
+    /// denominator). Default: [`Float::sqrt`]. On hard-float Arm, `f32`
+    /// uses the FPU's `VSQRT.F32` (exact). Elsewhere `f32` (without
+    /// `fast-math`) computes it with multiplies only: a bit-shift estimate
+    /// of `1/√x`, two Newton steps, `x · (1/√x)` and one correction step
+    /// (about 20 instructions on a core without the instruction, where
+    /// `libm`'s integer square root takes about 40); zero, subnormal,
+    /// negative and non-finite inputs go to [`Float::sqrt`].
     #[inline(always)]
     fn sqrt_fast(self) -> Self {
         self.sqrt()
@@ -242,10 +281,20 @@ impl Float for f32 {
     fn tanh(self) -> Self {
         libm::tanhf(self)
     }
+    /// `libm`'s, or the FPU's `VSQRT.F32` on hard-float Arm (the same
+    /// bits).
     #[inline]
     fn sqrt(self) -> Self {
-        libm::sqrtf(self)
+        sqrtf(self)
     }
+    /// The hardware square root where there is one: exact and cheaper
+    /// than the estimate below.
+    #[cfg(all(target_arch = "arm", target_abi = "eabihf"))]
+    #[inline(always)]
+    fn sqrt_fast(self) -> Self {
+        sqrtf(self)
+    }
+    #[cfg(not(all(target_arch = "arm", target_abi = "eabihf")))]
     #[inline(always)]
     fn sqrt_fast(self) -> Self {
         let bits = self.to_bits();
@@ -253,7 +302,7 @@ impl Float for f32 {
         if bits.wrapping_sub(0x0080_0000) >= 0x7f00_0000 {
             // √±0 = ±0 without the call (Adam's second moment of a
             // parameter that never had a gradient).
-            return if self == 0.0 { self } else { libm::sqrtf(self) };
+            return if self == 0.0 { self } else { sqrtf(self) };
         }
         // 1/√x from the exponent halved and negated (relative error below
         // 3.5 %), then Newton's y ← y (3/2 − x/2 · y²): error 1.8e-3, then
@@ -324,12 +373,19 @@ impl Float for f32 {
             t
         }
     }
+    /// The FPU's `VSQRT.F32` on hard-float Arm (exact).
+    #[cfg(all(target_arch = "arm", target_abi = "eabihf"))]
+    #[inline]
+    fn sqrt(self) -> Self {
+        sqrtf(self)
+    }
     /// `micromath`'s ~5% estimate refined by two Newton steps.
+    #[cfg(not(all(target_arch = "arm", target_abi = "eabihf")))]
     #[inline]
     fn sqrt(self) -> Self {
         if self <= 0.0 || !Element::is_finite(self) {
             // 0 -> 0, negative -> NaN, inf -> inf, NaN -> NaN: as libm.
-            return libm::sqrtf(self);
+            return sqrtf(self);
         }
         let mut s = micromath::F32Ext::sqrt(self);
         s = 0.5 * (s + self / s);

@@ -802,13 +802,26 @@ pub(crate) fn adam_step_with<E: Float>(
         .zip(m.iter_mut())
         .zip(v.iter_mut());
     for (((p, g), mi), vi) in it {
-        *mi = h.beta1 * *mi + (E::ONE - h.beta1) * *g;
-        *vi = h.beta2 * *vi + (E::ONE - h.beta2) * *g * *g;
-        let mhat = *mi / h.bias1;
-        let vhat = *vi / h.bias2;
-        *p -= h.lr * mhat / (sqrt(vhat) + h.eps);
+        adam_one(h, p, *g, mi, vi, &sqrt);
     }
     Ok(())
+}
+
+/// [`adam_step`] on one parameter: the formula every Adam kernel runs.
+#[inline(always)]
+pub(crate) fn adam_one<E: Float>(
+    h: AdamParams<E>,
+    p: &mut E,
+    g: E,
+    mi: &mut E,
+    vi: &mut E,
+    sqrt: &impl Fn(E) -> E,
+) {
+    *mi = h.beta1 * *mi + (E::ONE - h.beta1) * g;
+    *vi = h.beta2 * *vi + (E::ONE - h.beta2) * g * g;
+    let mhat = *mi / h.bias1;
+    let vhat = *vi / h.bias2;
+    *p -= h.lr * mhat / (sqrt(vhat) + h.eps);
 }
 
 fn dot<E: Float>(a: &[E], b: &[E]) -> E {
