@@ -5,7 +5,8 @@
 # --no-install-recommends qemu-system-arm), the rustup targets
 # thumbv7em-none-eabihf thumbv6m-none-eabi thumbv8m.main-none-eabihf, and the
 # rustfmt and clippy components; crates come from crates.io (or the cargo
-# cache). Steps: format and lint checks, the host defmt decoder, then every
+# cache). Steps: format and lint checks, the host defmt decoder, the
+# soft-float routines against the host's FPU, then every
 # example built for M4F, M0 and M33 and run under QEMU with pass/fail
 # (run.sh), the on-target unit tests (defmt-test), the panic-never links,
 # the fixed-point call-graph check, then the table of sizes and instruction
@@ -37,6 +38,12 @@ bash build-decoder.sh
 host=$(rustc -vV | sed -n 's/^host: //p')
 cargo clippy --quiet --release --manifest-path defmt-decode/Cargo.toml --target "$host" \
     --target-dir target/host -- -D warnings
+
+step "soft-float add, subtract and multiply (the M0's) against the host's FPU"
+cargo test --quiet --release -p microprop-softfloat --features host-test --target "$host" \
+    --target-dir target/host
+cargo clippy --quiet --release -p microprop-softfloat --features host-test --all-targets \
+    --target "$host" --target-dir target/host -- -D warnings
 
 step "build and run every example on every board"
 bash run.sh

@@ -140,7 +140,15 @@ mod tests {
     fn sqrt_is_libms_on_the_device() {
         use microprop_cpu::Float;
         const HW: bool = cfg!(all(target_arch = "arm", target_abi = "eabihf"));
-        let specials = [0u32, 0x8000_0000, 1, 0x007f_ffff, 0x0080_0000, 0x7f7f_ffff, 0x7f80_0000];
+        let specials = [
+            0u32,
+            0x8000_0000,
+            1,
+            0x007f_ffff,
+            0x0080_0000,
+            0x7f7f_ffff,
+            0x7f80_0000,
+        ];
         let sweep = (0..200_000u32).map(|i| i * 10_457 + 3);
         for bits in specials.into_iter().chain(sweep) {
             let x = f32::from_bits(bits);
@@ -155,5 +163,38 @@ mod tests {
         }
         defmt::assert!(Float::sqrt(-1.0f32).is_nan() && libm::sqrtf(-1.0f32).is_nan());
         defmt::assert!(Float::sqrt_fast(-1.0f32).is_nan());
+    }
+
+    /// `f32` `+`, `−` and `·` round as IEEE 754 requires, on the FPU and
+    /// through the M0's soft-float routines (`microprop-softfloat`):
+    /// hand-derived ties to even, a gradual underflow, overflow to
+    /// infinity, exact cancellation to +0.
+    #[test]
+    fn f32_arithmetic_rounds_like_ieee() {
+        use core::hint::black_box as b;
+        let f = f32::from_bits;
+        let cases: [(u32, u32); 9] = [
+            // 1 + 2⁻²⁴: a tie, to the even 1.
+            ((b(1.0f32) + b(f(0x3380_0000))).to_bits(), 0x3f80_0000),
+            // (1 + 2⁻²³) + 2⁻²⁴: a tie, to the even 1 + 2⁻²².
+            (
+                (b(f(0x3f80_0001)) + b(f(0x3380_0000))).to_bits(),
+                0x3f80_0002,
+            ),
+            // 1 − 2⁻²⁵ lies between 1 − 2⁻²⁴ and 1, nearer 1.
+            ((b(1.0f32) - b(f(0x3300_0000))).to_bits(), 0x3f80_0000),
+            // 2⁻¹²⁶ · ½ = 2⁻¹²⁷, a subnormal.
+            ((b(f(0x0080_0000)) * b(0.5f32)).to_bits(), 0x0040_0000),
+            // 3 · fl(1/3) = 1 + 2⁻²⁵, nearer 1.
+            ((b(3.0f32) * b(f(0x3eaa_aaab))).to_bits(), 0x3f80_0000),
+            // 1.5 · 1.5 = 2.25, exact.
+            ((b(1.5f32) * b(1.5f32)).to_bits(), 0x4010_0000),
+            ((b(f32::MAX) + b(f32::MAX)).to_bits(), 0x7f80_0000),
+            ((b(f32::MAX) * b(-2.0f32)).to_bits(), 0xff80_0000),
+            ((b(0.1f32) - b(0.1f32)).to_bits(), 0),
+        ];
+        for (i, (got, want)) in cases.into_iter().enumerate() {
+            defmt::assert_eq!(got, want, "case {}", i);
+        }
     }
 }

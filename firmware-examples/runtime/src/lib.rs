@@ -11,7 +11,9 @@
 //! exits; [`Meter`] counts instructions with SysTick; [`Memory`] reads
 //! flash, static RAM and peak stack from the linker's symbols and the
 //! painted stack; [`take`] hands out a `static` buffer once, with no
-//! `static mut`, no `unsafe` and no panic path.
+//! `static mut`, no `unsafe` and no panic path. On cores without an FPU
+//! (M0, M0+, M3) it links `microprop-softfloat`'s `f32` add, subtract and
+//! multiply in place of the compiler's generic soft-float routines.
 #![no_std]
 #![deny(missing_docs)]
 // Reading linker symbols, SysTick and the painted stack is inherently unsafe;
@@ -29,6 +31,10 @@ mod logger;
 use defmt_rtt as _;
 #[cfg(feature = "rtt")]
 use panic_probe as _;
+
+// Its EABI symbols are what the compiler's `f32` calls resolve to.
+#[cfg(not(target_abi = "eabihf"))]
+use microprop_softfloat as _;
 
 use core::num::NonZeroU64;
 use core::sync::atomic::{compiler_fence, Ordering};
