@@ -181,7 +181,7 @@ mod tests {
                 (b(f(0x3f80_0001)) + b(f(0x3380_0000))).to_bits(),
                 0x3f80_0002,
             ),
-            // 1 − 2⁻²⁵ lies between 1 − 2⁻²⁴ and 1, nearer 1.
+            // 1 − 2⁻²⁵ lies halfway between 1 − 2⁻²⁴ and 1: a tie, to the even 1.
             ((b(1.0f32) - b(f(0x3300_0000))).to_bits(), 0x3f80_0000),
             // 2⁻¹²⁶ · ½ = 2⁻¹²⁷, a subnormal.
             ((b(f(0x0080_0000)) * b(0.5f32)).to_bits(), 0x0040_0000),
