@@ -76,15 +76,13 @@ fn normalize(mut m: u32) -> (u32, u32) {
 /// The float `sign · m · 2^(e − 157)`, rounded to nearest, ties to even:
 /// `m` carries the significand's leading bit at bit 30 (or lower for a
 /// subnormal, with `e == 1`) and seven more bits below the last kept one,
-/// the lowest of them sticky; `1 ≤ e ≤ 254`. A carry out of the
-/// significand steps the exponent, up to infinity.
+/// the lowest of them sticky; `1 ≤ e ≤ 254`. The rounding is one add:
+/// `m + 0x3f + lsb` carries into the kept bits exactly when the rest is
+/// above half, or half with an odd lsb. A carry out of the significand
+/// steps the exponent, up to infinity.
 #[inline(always)]
 fn round(sign: u32, e: u32, m: u32) -> u32 {
-    let rest = m & 0x7f;
-    let mut q = m >> 7;
-    if rest > 0x40 || (rest == 0x40 && q & 1 == 1) {
-        q += 1;
-    }
+    let q = (m + 0x3f + ((m >> 7) & 1)) >> 7;
     sign | (((e - 1) << 23) + q)
 }
 
@@ -120,25 +118,25 @@ pub fn add(a: u32, b: u32) -> u32 {
             if (a ^ b) & SIGN == 0 {
                 let m = ma + mb;
                 if m < 1 << 31 {
-                    return pack(sign, ea, m);
+                    return round(sign, ea, m);
                 }
                 if ea < 0xfe {
-                    return pack(sign, ea + 1, (m >> 1) | (m & 1));
+                    return round(sign, ea + 1, (m >> 1) | (m & 1));
                 }
             } else {
                 let m = ma - mb;
                 if m >= 1 << 30 {
-                    return pack(sign, ea, m);
+                    return round(sign, ea, m);
                 }
                 if m >= 1 << 29 {
                     if ea > 1 {
-                        return pack(sign, ea - 1, m << 1);
+                        return round(sign, ea - 1, m << 1);
                     }
                 } else if m != 0 {
                     // Cancellation (exponents at most one apart): exact.
                     let (n, s) = normalize(m);
                     if s < ea {
-                        return pack(sign, ea - s, n);
+                        return round(sign, ea - s, n);
                     }
                 }
             }
@@ -150,20 +148,11 @@ pub fn add(a: u32, b: u32) -> u32 {
     add_general(a, b)
 }
 
-/// `round` with the rounding as one add: `m + 0x3f + lsb` carries into the
-/// kept bits exactly when the rest is above half, or half with an odd lsb.
-#[inline(always)]
-fn pack(sign: u32, e: u32, m: u32) -> u32 {
-    let q = (m + 0x3f + ((m >> 7) & 1)) >> 7;
-    sign | (((e - 1) << 23) + q)
-}
-
-/// [`add`] for every input: zeros, subnormals, infinities, NaNs, results
-/// that overflow or cancel below the normal range.
+/// [`add`] for every input with `|a| ≥ |b|` (as `add` orders them):
+/// zeros, subnormals, infinities, NaNs, results that overflow or cancel
+/// below the normal range.
 #[inline(never)]
 fn add_general(a: u32, b: u32) -> u32 {
-    // |a| ≥ |b| from here on.
-    let (a, b) = if a & ABS < b & ABS { (b, a) } else { (a, b) };
     let ea = (a >> 23) & 0xff;
     if ea == 0xff {
         // a is infinite or NaN (so is b, or it is finite).
@@ -242,11 +231,11 @@ pub fn mul(a: u32, b: u32) -> u32 {
         if hi >= 1 << 23 {
             if (127..126 + 0xff).contains(&e) {
                 let m = (hi << 7) | (lo >> 17) | ((lo & 0x1_ffff) != 0) as u32;
-                return pack(sign, e - 126, m);
+                return round(sign, e - 126, m);
             }
         } else if (128..127 + 0xff).contains(&e) {
             let m = (hi << 8) | (lo >> 16) | ((lo & 0xffff) != 0) as u32;
-            return pack(sign, e - 127, m);
+            return round(sign, e - 127, m);
         }
     }
     mul_general(a, b)
