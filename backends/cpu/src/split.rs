@@ -16,25 +16,37 @@ pub(crate) struct Parts<'a, E, const M: usize> {
 
 impl<'a, E, const M: usize> Parts<'a, E, M> {
     /// The input span `s`, or `None` when it is not wholly outside every
-    /// output (which [`Op::validate`](microprop_hal::Op::validate) rules out).
+    /// output or lies past the arena (which
+    /// [`Op::validate`](microprop_hal::Op::validate) rules out).
     pub(crate) fn input(&self, s: Span) -> Option<&'a [E]> {
         if s.len == 0 {
-            return Some(&[]);
+            // Empty, but inside the arena, as `validate` requires.
+            let arena_len = self.tail.0 + self.tail.1.len();
+            return (s.offset <= arena_len).then_some(&[]);
         }
-        let end = s.offset.checked_add(s.len)?;
-        for &(start, gap) in self.gaps.iter().chain(core::iter::once(&self.tail)) {
-            let gap_end = start + gap.len();
-            if s.offset >= start && end <= gap_end {
-                return gap.get(s.offset - start..end - start);
+        // The gaps are disjoint, so at most one holds the whole span: the
+        // first whose start is at or before it and whose slice reaches its
+        // end (`get` is `None` when the span runs past the gap).
+        for &(start, gap) in &self.gaps {
+            if let Some(x) = within(start, gap, s) {
+                return Some(x);
             }
         }
-        None
+        within(self.tail.0, self.tail.1, s)
     }
 }
 
+/// `s` as a sub-slice of `gap` (which starts at arena index `start`), or
+/// `None` when it is not wholly inside.
+#[inline(always)]
+fn within<E>(start: usize, gap: &[E], s: Span) -> Option<&[E]> {
+    let rel = s.offset.checked_sub(start)?;
+    gap.get(rel..rel.checked_add(s.len)?)
+}
+
 /// Split `arena` into the pairwise disjoint output spans `outs` (any order;
-/// empty spans get empty slices) and the gaps between them. `None` when the
-/// outputs overlap or reach past the arena.
+/// empty spans inside the arena get empty slices) and the gaps between
+/// them. `None` when the outputs overlap or reach past the arena.
 pub(crate) fn split<E, const M: usize>(
     arena: &mut [E],
     outs: [Span; M],
@@ -60,6 +72,10 @@ pub(crate) fn split<E, const M: usize>(
         // `get`: idx < M by construction; no bounds-check panic path.
         let s = *outs.get(idx)?;
         if s.len == 0 {
+            // Empty, but inside the arena, as `validate` requires.
+            if s.offset > pos + rest.len() {
+                return None;
+            }
             continue;
         }
         let gap_len = s.offset.checked_sub(pos)?;
@@ -92,7 +108,8 @@ mod tests {
         assert_eq!(parts.input(Span::new(8, 2)), Some(&[8u32, 9][..]));
         assert_eq!(parts.input(Span::new(5, 2)), None);
         assert_eq!(parts.input(Span::new(9, 2)), None);
-        assert_eq!(parts.input(Span::new(42, 0)), Some(&[][..]));
+        assert_eq!(parts.input(Span::new(10, 0)), Some(&[][..]));
+        assert_eq!(parts.input(Span::new(11, 0)), None);
     }
 
     #[test]
@@ -101,5 +118,7 @@ mod tests {
         assert!(split(&mut arena, [Span::new(2, 4), Span::new(5, 1)]).is_none());
         assert!(split(&mut arena, [Span::new(8, 3)]).is_none());
         assert!(split(&mut arena, [Span::new(usize::MAX, 1)]).is_none());
+        assert!(split(&mut arena, [Span::new(11, 0)]).is_none());
+        assert!(split(&mut arena, [Span::new(10, 0)]).is_some());
     }
 }
