@@ -124,7 +124,9 @@ pub trait Backend {
     fn download(&mut self, offset: usize, dst: &mut [Self::Elem]) -> Result<(), Self::Error>;
 
     /// Execute (or record) one primitive op, or a composite op for which
-    /// [`Backend::overrides`] is `true`. Validate it first.
+    /// [`Backend::overrides`] is `true`. Validate it first (or check
+    /// equivalently: refuse what [`Op::validate`] refuses, before writing
+    /// anything).
     fn dispatch(&mut self, op: &Op<Self::Elem>) -> Result<(), Self::Error>;
 
     /// `true` when [`Backend::dispatch`] runs the composite `op` with its own
