@@ -171,7 +171,8 @@ impl Config {
 
     /// The ops a network of `spec` under this configuration issues: its
     /// layers' forward and backward ops, the loss, the optimizer's update
-    /// (with L2, its terms), evaluation's count, and the fills and copies
+    /// (with L2, its terms), evaluation's count (for a loss with labels:
+    /// MSE has no accuracy), and the fills and copies
     /// of construction and checkpoints. What other features issue is added
     /// by the user: [`OpKind::Anchor`] for
     /// [`Network::set_anchor`](crate::Network::set_anchor),
@@ -200,12 +201,12 @@ impl Config {
     /// assert_eq!(err.map(|e| e.kind()), Some(ErrorKind::Unsupported));
     /// ```
     pub const fn ops(&self, spec: &Spec) -> OpSet {
-        let mut set = OpSet::of(&[
-            OpKind::Fill,
-            OpKind::Copy,
-            OpKind::Loss,
-            OpKind::CountCorrect,
-        ]);
+        let mut set = OpSet::of(&[OpKind::Fill, OpKind::Copy, OpKind::Loss]);
+        // `evaluate`'s count of right answers: only a loss with labels has
+        // an accuracy (MSE's firmware does not link the kernel).
+        if self.loss.uses_labels() {
+            set = set.with(OpKind::CountCorrect);
+        }
         let layers = spec.layers();
         let mut i = 0;
         while i < layers.len() {

@@ -213,9 +213,12 @@ fn a_backend_without_an_op_the_network_needs_is_refused() {
         "{err:?}"
     );
     // A cross-entropy network on a backend built for MSE: the loss is part of
-    // the set too.
+    // the set too. (So is the count of right answers, which only a loss with
+    // labels needs: added here, so that the loss is what is missing.)
     const MSE: Config = Config::new(4, Loss::Mse, Optimizer::sgd(0.1));
-    const MSE_OPS: u64 = MSE.ops(&MLP).bits();
+    assert!(!MSE.ops(&MLP).contains(OpKind::CountCorrect));
+    assert!(SGD.ops(&MLP).contains(OpKind::CountCorrect));
+    const MSE_OPS: u64 = MSE.ops(&MLP).with(OpKind::CountCorrect).bits();
     let mut arena = vec![0.0f32; SGD.arena_len(&MLP)];
     let err = Network::new(MLP, CpuBackend::with_ops::<MSE_OPS>(&mut arena), SGD).err();
     assert!(
