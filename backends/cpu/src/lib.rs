@@ -156,6 +156,14 @@ impl core::error::Error for CpuError {
 /// # let _ = cpu;
 /// ```
 pub trait CpuKernels<E: Float> {
+    /// `true` when every method checks its slices' lengths against the op's
+    /// dimensions and returns an error, writing nothing, when they differ
+    /// (as the crate's kernels do): the backend then runs these ops before
+    /// validating them, and validates only after a refusal (see
+    /// `dispatch`). `false`, the default, validates each op first, so a
+    /// kernel may rely on lengths that match the dimensions.
+    const CHECKS_LENGTHS: bool = false;
+
     /// [`op::Gemm`]: `c = alpha · op(a) · op(b) + beta · c` over the op's
     /// operand slices. Default: the blocked [`gemm::gemm`].
     fn gemm(&self, g: &op::Gemm<E>, a: &[E], b: &[E], c: &mut [E]) -> Result<(), OpError> {
@@ -209,7 +217,9 @@ pub trait CpuKernels<E: Float> {
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct FastKernels;
 
-impl<E: Float> CpuKernels<E> for FastKernels {}
+impl<E: Float> CpuKernels<E> for FastKernels {
+    const CHECKS_LENGTHS: bool = true;
+}
 
 /// The kernels this crate ships, chosen at run time: a [`CpuKernels`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -224,6 +234,8 @@ pub enum Kernels {
 }
 
 impl<E: Float> CpuKernels<E> for Kernels {
+    const CHECKS_LENGTHS: bool = true;
+
     #[inline]
     fn gemm(&self, g: &op::Gemm<E>, a: &[E], b: &[E], c: &mut [E]) -> Result<(), OpError> {
         match self {
@@ -383,7 +395,8 @@ fn parts<'a, E, const M: usize>(
     split::split(arena, outs).ok_or(CpuError::Op(OpError::Overlap { op }))
 }
 
-/// An input span of `op` (never an output: `validate` has checked).
+/// An input span of `op`: `Err` when it touches an output or lies past
+/// the arena (which `validate` refuses too).
 fn input<'a, E, const M: usize>(
     p: &split::Parts<'a, E, M>,
     s: Span,
@@ -392,18 +405,25 @@ fn input<'a, E, const M: usize>(
     p.input(s).ok_or(CpuError::Op(OpError::Overlap { op }))
 }
 
-/// Run `kernel`, an op's arm of `dispatch`, with the op's checks deferred:
-/// the arena split ([`parts`], [`input`]) and the kernel's own length
-/// checks refuse every op that [`OpInfo::validate`] refuses, before anything
-/// is written (the ops fuzz target asserts both), so `validate` runs only
-/// after a refusal, to return the error it names. A valid op is checked once
-/// instead of twice: at batch 1 the checks were a tenth of a step on the M4F.
+/// Run `kernel`, an op's arm of `dispatch`, with the op's checks deferred
+/// when `checks` says the kernel checks its lengths: the arena split
+/// ([`parts`], [`input`]) and the kernel's own length checks refuse every
+/// op that [`OpInfo::validate`] refuses, before anything is written (the
+/// ops fuzz target asserts both), so `validate` runs only after a refusal,
+/// to return the error it names. A valid op is checked once instead of
+/// twice: at batch 1 the checks were a tenth of a step on the M4F. Without
+/// `checks` (a user's [`CpuKernels`] that leaves
+/// [`CpuKernels::CHECKS_LENGTHS`] `false`) it validates first.
 #[inline(always)]
 fn deferred<O: OpInfo>(
     o: &O,
     arena_len: usize,
+    checks: bool,
     kernel: impl FnOnce() -> Result<(), CpuError>,
 ) -> Result<(), CpuError> {
+    if !checks {
+        o.validate(arena_len)?;
+    }
     kernel().map_err(|e| refused(o, arena_len, e))
 }
 
@@ -566,12 +586,13 @@ impl<E: Float, K: CpuKernels<E>, const OPS: u64> Backend for CpuBackend<'_, E, K
         // `Op::validate` over every variant), so that an op outside `OPS`
         // leaves neither its kernel nor its checks in the binary. The hot
         // arms defer it (`deferred`): their split and kernel refuse what it
-        // refuses. The others (scalar outputs written through `first_mut`,
+        // refuses (a user's kernels only when they say so:
+        // `CpuKernels::CHECKS_LENGTHS`). The others (scalar outputs written through `first_mut`,
         // windows the kernels do not check when a dimension is 0) check
         // first.
         match *op {
             Op::Fill(ref o) if has(Self::SET, OpKind::Fill) => {
-                deferred(o, len, || {
+                deferred(o, len, true, || {
                     let op::Fill { dst, value } = *o;
                     let [d] = parts(arena, [dst], name)?.outs;
                     reference::fill(d, value);
@@ -590,7 +611,7 @@ impl<E: Float, K: CpuKernels<E>, const OPS: u64> Backend for CpuBackend<'_, E, K
                 reference::copy(s, d)?;
             }
             Op::Axpy(ref o) if has(Self::SET, OpKind::Axpy) => {
-                deferred(o, len, || {
+                deferred(o, len, true, || {
                     let op::Axpy { x, y, alpha } = *o;
                     let p = parts(arena, [y], name)?;
                     let xs = input(&p, x, name)?;
@@ -631,7 +652,7 @@ impl<E: Float, K: CpuKernels<E>, const OPS: u64> Backend for CpuBackend<'_, E, K
                 }
             }
             Op::Gemm(ref g) if has(Self::SET, OpKind::Gemm) => {
-                deferred(g, len, || {
+                deferred(g, len, K::CHECKS_LENGTHS, || {
                     let p = parts(arena, [g.c], name)?;
                     let (a, b) = (input(&p, g.a, name)?, input(&p, g.b, name)?);
                     let [c] = p.outs;
@@ -640,7 +661,7 @@ impl<E: Float, K: CpuKernels<E>, const OPS: u64> Backend for CpuBackend<'_, E, K
                 })?;
             }
             Op::BiasAdd(ref o) if has(Self::SET, OpKind::BiasAdd) => {
-                deferred(o, len, || {
+                deferred(o, len, true, || {
                     let op::BiasAdd {
                         bias,
                         out,
@@ -655,7 +676,7 @@ impl<E: Float, K: CpuKernels<E>, const OPS: u64> Backend for CpuBackend<'_, E, K
                 })?;
             }
             Op::BiasGrad(ref o) if has(Self::SET, OpKind::BiasGrad) => {
-                deferred(o, len, || {
+                deferred(o, len, true, || {
                     let op::BiasGrad {
                         dout,
                         dbias,
@@ -670,7 +691,7 @@ impl<E: Float, K: CpuKernels<E>, const OPS: u64> Backend for CpuBackend<'_, E, K
                 })?;
             }
             Op::Activate(ref o) if has(Self::SET, OpKind::Activate) => {
-                deferred(o, len, || {
+                deferred(o, len, true, || {
                     let op::Activate { act, x, y } = *o;
                     per_activation_in!(Self::SET, act, name, |a| unary(
                         arena,
@@ -685,7 +706,7 @@ impl<E: Float, K: CpuKernels<E>, const OPS: u64> Backend for CpuBackend<'_, E, K
                 })?;
             }
             Op::BiasActivate(ref o) if has(Self::SET, OpKind::BiasActivate) => {
-                deferred(o, len, || {
+                deferred(o, len, K::CHECKS_LENGTHS, || {
                     per_activation_in!(Self::SET, o.act, name, |a| {
                         let o = &op::BiasActivate { act: a, ..*o };
                         if o.x == o.y {
@@ -704,7 +725,7 @@ impl<E: Float, K: CpuKernels<E>, const OPS: u64> Backend for CpuBackend<'_, E, K
                 })?;
             }
             Op::ActivateBackward(ref o) if has(Self::SET, OpKind::ActivateBackward) => {
-                deferred(o, len, || {
+                deferred(o, len, true, || {
                     let op::ActivateBackward { act, x, y, dy, dx } = *o;
                     let p = parts(arena, [dx], name)?;
                     let (x, y) = (input(&p, x, name)?, input(&p, y, name)?);
@@ -720,7 +741,7 @@ impl<E: Float, K: CpuKernels<E>, const OPS: u64> Backend for CpuBackend<'_, E, K
                 })?;
             }
             Op::Softmax(ref o) if has(Self::SET, OpKind::Softmax) => {
-                deferred(o, len, || {
+                deferred(o, len, true, || {
                     let op::Softmax { x, y, rows, cols } = *o;
                     unary(
                         arena,
@@ -732,7 +753,7 @@ impl<E: Float, K: CpuKernels<E>, const OPS: u64> Backend for CpuBackend<'_, E, K
                 })?;
             }
             Op::LogSoftmax(ref o) if has(Self::SET, OpKind::LogSoftmax) => {
-                deferred(o, len, || {
+                deferred(o, len, true, || {
                     let op::LogSoftmax { x, y, rows, cols } = *o;
                     unary(
                         arena,
@@ -744,7 +765,7 @@ impl<E: Float, K: CpuKernels<E>, const OPS: u64> Backend for CpuBackend<'_, E, K
                 })?;
             }
             Op::SoftmaxBackward(ref o) if has(Self::SET, OpKind::SoftmaxBackward) => {
-                deferred(o, len, || {
+                deferred(o, len, true, || {
                     let op::SoftmaxBackward {
                         y,
                         dy,
@@ -766,7 +787,7 @@ impl<E: Float, K: CpuKernels<E>, const OPS: u64> Backend for CpuBackend<'_, E, K
                 })?;
             }
             Op::Maxout(ref o) if has(Self::SET, OpKind::Maxout) => {
-                deferred(o, len, || {
+                deferred(o, len, true, || {
                     let op::Maxout {
                         x,
                         y,
@@ -782,7 +803,7 @@ impl<E: Float, K: CpuKernels<E>, const OPS: u64> Backend for CpuBackend<'_, E, K
                 })?;
             }
             Op::MaxoutBackward(ref o) if has(Self::SET, OpKind::MaxoutBackward) => {
-                deferred(o, len, || {
+                deferred(o, len, true, || {
                     let op::MaxoutBackward {
                         x,
                         dy,
@@ -827,7 +848,7 @@ impl<E: Float, K: CpuKernels<E>, const OPS: u64> Backend for CpuBackend<'_, E, K
                 reference::col2im(window, layout, rows, cols, x)?;
             }
             Op::OneHot(ref o) if has(Self::SET, OpKind::OneHot) => {
-                deferred(o, len, || {
+                deferred(o, len, true, || {
                     let op::OneHot {
                         labels,
                         y,
@@ -902,7 +923,7 @@ impl<E: Float, K: CpuKernels<E>, const OPS: u64> Backend for CpuBackend<'_, E, K
                 }
             }
             Op::SgdStep(ref o) if has(Self::SET, OpKind::SgdStep) => {
-                deferred(o, len, || {
+                deferred(o, len, true, || {
                     let op::SgdStep { param, grad, lr } = *o;
                     let p = parts(arena, [param], name)?;
                     let grad = input(&p, grad, name)?;
@@ -912,7 +933,7 @@ impl<E: Float, K: CpuKernels<E>, const OPS: u64> Backend for CpuBackend<'_, E, K
                 })?;
             }
             Op::MomentumStep(ref o) if has(Self::SET, OpKind::MomentumStep) => {
-                deferred(o, len, || {
+                deferred(o, len, true, || {
                     let op::MomentumStep {
                         param,
                         grad,
@@ -928,7 +949,7 @@ impl<E: Float, K: CpuKernels<E>, const OPS: u64> Backend for CpuBackend<'_, E, K
                 })?;
             }
             Op::AdamStep(ref o) if has(Self::SET, OpKind::AdamStep) => {
-                deferred(o, len, || {
+                deferred(o, len, K::CHECKS_LENGTHS, || {
                     let op::AdamStep {
                         param,
                         grad,

@@ -549,3 +549,71 @@ fn f32_tanh_within_one_and_a_half_ulp() {
     assert_eq!(Float::tanh(f32::NEG_INFINITY), -1.0);
     assert!(Float::tanh(f32::NAN).is_nan());
 }
+
+/// Kernels of a user's that leave [`crate::CpuKernels::CHECKS_LENGTHS`]
+/// `false` never see an op whose lengths do not match its dimensions: the
+/// backend validates it first and the kernel is not called. The crate's
+/// kernels, which check their lengths (the op runs first), return the same
+/// error and change nothing.
+#[test]
+fn user_kernels_see_only_validated_ops() {
+    use core::sync::atomic::{AtomicUsize, Ordering};
+    use microprop_hal::{op, Op};
+
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+    struct Counting;
+    impl crate::CpuKernels<f32> for Counting {
+        fn gemm(
+            &self,
+            g: &op::Gemm<f32>,
+            a: &[f32],
+            b: &[f32],
+            c: &mut [f32],
+        ) -> Result<(), OpError> {
+            CALLS.fetch_add(1, Ordering::Relaxed);
+            crate::gemm::gemm(
+                g.m, g.n, g.k, a, g.trans_a, b, g.trans_b, c, g.alpha, g.beta,
+            )
+        }
+    }
+    let gemm = |c_len| {
+        Op::Gemm(op::Gemm {
+            m: 2,
+            n: 2,
+            k: 2,
+            a: s(0, 4),
+            trans_a: false,
+            b: s(4, 4),
+            trans_b: false,
+            c: s(8, c_len),
+            alpha: 1.0,
+            beta: 0.0,
+        })
+    };
+    let short = Err(CpuError::Op(OpError::Shape {
+        op: "gemm",
+        operand: "c",
+        expected: 4,
+        got: 3,
+    }));
+    let start: [f32; 16] = core::array::from_fn(|i| i as f32);
+
+    let mut arena = start;
+    assert_eq!(
+        CpuBackend::with_kernels(&mut arena, Counting).execute(&gemm(3)),
+        short
+    );
+    assert_eq!(CALLS.load(Ordering::Relaxed), 0);
+    assert_eq!(arena, start);
+    assert_eq!(
+        CpuBackend::with_kernels(&mut arena, Counting).execute(&gemm(4)),
+        Ok(())
+    );
+    assert_eq!(CALLS.load(Ordering::Relaxed), 1);
+    // [0 1; 2 3] · [4 5; 6 7] = [6 7; 26 31]
+    assert_eq!(arena[8..12], [6.0, 7.0, 26.0, 31.0]);
+
+    let mut arena = start;
+    assert_eq!(CpuBackend::new(&mut arena).execute(&gemm(3)), short);
+    assert_eq!(arena, start);
+}
