@@ -557,25 +557,8 @@ fn f32_tanh_within_one_and_a_half_ulp() {
 /// error and change nothing.
 #[test]
 fn user_kernels_see_only_validated_ops() {
-    use core::sync::atomic::{AtomicUsize, Ordering};
     use microprop_hal::{op, Op};
 
-    static CALLS: AtomicUsize = AtomicUsize::new(0);
-    struct Counting;
-    impl crate::CpuKernels<f32> for Counting {
-        fn gemm(
-            &self,
-            g: &op::Gemm<f32>,
-            a: &[f32],
-            b: &[f32],
-            c: &mut [f32],
-        ) -> Result<(), OpError> {
-            CALLS.fetch_add(1, Ordering::Relaxed);
-            crate::gemm::gemm(
-                g.m, g.n, g.k, a, g.trans_a, b, g.trans_b, c, g.alpha, g.beta,
-            )
-        }
-    }
     let gemm = |c_len| {
         Op::Gemm(op::Gemm {
             m: 2,
@@ -599,19 +582,18 @@ fn user_kernels_see_only_validated_ops() {
     let start: [f32; 16] = core::array::from_fn(|i| i as f32);
 
     let mut arena = start;
-    assert_eq!(
-        CpuBackend::with_kernels(&mut arena, Counting).execute(&gemm(3)),
-        short
-    );
-    assert_eq!(CALLS.load(Ordering::Relaxed), 0);
-    assert_eq!(arena, start);
-    assert_eq!(
-        CpuBackend::with_kernels(&mut arena, Counting).execute(&gemm(4)),
-        Ok(())
-    );
-    assert_eq!(CALLS.load(Ordering::Relaxed), 1);
+    let kernels = Counting {
+        gemms: core::cell::Cell::new(0),
+        fused: core::cell::Cell::new(0),
+    };
+    let mut cpu = CpuBackend::with_kernels(&mut arena, kernels);
+    assert_eq!(cpu.execute(&gemm(3)), short);
+    assert_eq!(cpu.kernels().gemms.get(), 0);
+    assert_eq!(cpu.arena(), &start[..]);
+    assert_eq!(cpu.execute(&gemm(4)), Ok(()));
+    assert_eq!(cpu.kernels().gemms.get(), 1);
     // [0 1; 2 3] · [4 5; 6 7] = [6 7; 26 31]
-    assert_eq!(arena[8..12], [6.0, 7.0, 26.0, 31.0]);
+    assert_eq!(cpu.arena()[8..12], [6.0, 7.0, 26.0, 31.0]);
 
     let mut arena = start;
     assert_eq!(CpuBackend::new(&mut arena).execute(&gemm(3)), short);
