@@ -94,7 +94,7 @@ pub use error::{Error, ErrorKind, Operand};
 pub use gradcheck::{GradCheckConfig, GradCheckReport, Location};
 pub use graph::{Gate, Graph, GraphError, NodeId};
 pub use guard::{Divergence, Guard, GuardConfig, StepOutcome};
-pub use network::{Evaluation, Network, Result, Targets};
+pub use network::{plan_slot, Evaluation, Network, Result, Targets};
 pub use perceptron::{
     perceptron_arena_len, Perceptron, PerceptronLayout, PerceptronReport, Variant,
 };

@@ -21,6 +21,11 @@ pub const ARENA_LEN: usize = CFG.arena_len(&NET);
 /// The ops this network issues: the backend compiles only their kernels.
 pub const OPS: u64 = CFG.ops(&NET).bits();
 
+/// Slots of the step's plan ([`Network::set_plan`]): the 13 ops from
+/// zeroing the gradients to the end of backward ([`run`] fails when the
+/// step needs more).
+pub const PLAN_OPS: usize = 13;
+
 /// Steps before giving up.
 pub const MAX_STEPS: u32 = 5000;
 /// The loss it must get below.
@@ -48,6 +53,13 @@ pub fn run<B: Backend<Error: defmt::Format>>(
         }
     }
     defmt::info!("stopped after {=u32} steps at loss {=f32}", steps, loss);
+    // The plan held the step (else every step ran the lowering's walk).
+    let planned = net.plan_ops().is_some_and(|n| n <= PLAN_OPS);
+    defmt::info!(
+        "plan: {=usize} ops of {=usize} B each",
+        net.plan_ops().unwrap_or(0),
+        core::mem::size_of::<microprop::hal::Op<B::Elem>>()
+    );
 
     let mut p = [B::Elem::ZERO; 4];
     check(net.predict(&x, &mut p), "predict");
@@ -67,7 +79,7 @@ pub fn run<B: Backend<Error: defmt::Format>>(
     }
     Report {
         example,
-        passed: loss < TARGET_LOSS && right,
+        passed: loss < TARGET_LOSS && right && planned,
         check: "loss",
         value: loss,
         arena_bytes,

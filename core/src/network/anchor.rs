@@ -99,6 +99,7 @@ impl<'s, B: Backend> Network<'s, B> {
     /// A loss computed before no longer matches the loss function: its
     /// output gradient may be reused only after a new `loss`.
     fn penalty_changed(&mut self) {
+        self.plan_changed();
         if self.stage == Stage::Loss {
             self.stage = Stage::Forward;
         }

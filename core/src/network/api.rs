@@ -221,13 +221,7 @@ impl<'s, B: Backend> Network<'s, B> {
             .map_err(Error::Backend)?;
         self.upload_targets(&targets)?;
         let fused = matches!(self.config.optimizer, Optimizer::FusedSgd { .. });
-        if !fused {
-            self.emit_zero_grad()?;
-        }
-        self.emit_forward(rows)?;
-        // One pass over the L2-SP anchor adds its loss term and gradient.
-        self.emit_loss_with(rows, true, true, true)?;
-        self.grad_slot = self.emit_backward_with(rows, false, fused, false)?;
+        self.grad_slot = self.emit_pass(rows, fused)?;
         self.emit_step()?;
         self.rows = rows;
         self.stage = Stage::Stale;

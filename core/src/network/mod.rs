@@ -12,9 +12,11 @@ mod layout;
 mod lowering;
 mod params;
 mod persist;
+mod plan;
 
 use checks::{check_config, finite_nonneg};
 pub(crate) use layout::{Cursor, LayerSpans};
+pub use plan::plan_slot;
 
 use crate::spec::Layout;
 use crate::{Activation, Config, Error, Init, Layer, Optimizer, Rng, Spec};
@@ -111,6 +113,10 @@ pub struct Network<'s, B: Backend> {
     /// its payload kind from the validated header: read from where it lies
     /// (flash), never copied.
     anchor: Option<(&'s [u8], crate::blob::Payload)>,
+    /// The recorded training step ([`Network::set_plan`]), and whether a
+    /// step is being recorded into it.
+    plan: Option<plan::Plan<'s, B::Elem>>,
+    recording: bool,
 }
 
 /// `Result` with this crate's error for backend `B`.
@@ -281,6 +287,8 @@ impl<'s, B: Backend> Network<'s, B> {
             trained: spec.trained_count(),
             first_trained: spec.first_trained(),
             anchor: None,
+            plan: None,
+            recording: false,
         };
         net.reset(config.seed)?;
         Ok(net)
@@ -356,6 +364,7 @@ impl<'s, B: Backend> Network<'s, B> {
         self.beta1_t = 1.0;
         self.beta2_t = 1.0;
         self.stage = Stage::Idle;
+        self.plan_changed();
         self.backend.submit().map_err(Error::Backend)
     }
 
@@ -446,6 +455,7 @@ impl<'s, B: Backend> Network<'s, B> {
             return Err(Error::Hyperparameter { name: "lr" });
         }
         self.lr = lr;
+        self.plan_changed();
         let lambda = self.hyper.anchor_l.to_f64();
         self.hyper = Hyper::new(&self.config, lr).with_anchor(lambda);
         Ok(())
@@ -459,6 +469,9 @@ impl<'s, B: Backend> Network<'s, B> {
     }
 
     pub(crate) fn exec(&mut self, op: &Op<B::Elem>) -> Result<(), B> {
+        if self.recording {
+            self.record(op);
+        }
         self.backend.execute(op).map_err(Error::Backend)
     }
 }

@@ -5,14 +5,17 @@
 #![no_main]
 
 use cortex_m_rt::entry;
-use microprop::Network;
-use microprop::{Element, Q10};
+use microprop::hal::Op;
+use microprop::{plan_slot, Element, Network, Q10};
 use microprop_cpu::CpuBackend;
-use microprop_firmware::xor::{self, ARENA_LEN, CFG, NET, OPS};
+use microprop_firmware::xor::{self, ARENA_LEN, CFG, NET, OPS, PLAN_OPS};
 use microprop_firmware::{check, hello, take, ConstStaticCell, Meter};
 
 /// The arena, in .bss; `main` takes it once.
 static ARENA: ConstStaticCell<[Q10; ARENA_LEN]> = ConstStaticCell::new([Q10::ZERO; ARENA_LEN]);
+
+/// The recorded training step ([`Network::set_plan`]), in .bss.
+static PLAN: ConstStaticCell<[Op<Q10>; PLAN_OPS]> = ConstStaticCell::new([plan_slot(); PLAN_OPS]);
 
 #[entry]
 fn main() -> ! {
@@ -24,5 +27,7 @@ fn main() -> ! {
         Network::new(NET, CpuBackend::with_ops::<OPS>(arena), CFG),
         "Network::new",
     );
+    let plan: &mut [Op<Q10>; PLAN_OPS] = take(&PLAN, "PLAN");
+    net.set_plan(plan);
     xor::run(&mut net, &mut meter, "xor-q", ARENA_LEN * Q10::BYTES)
 }

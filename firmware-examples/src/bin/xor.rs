@@ -5,13 +5,17 @@
 #![no_main]
 
 use cortex_m_rt::entry;
-use microprop::Network;
+use microprop::hal::Op;
+use microprop::{plan_slot, Network};
 use microprop_cpu::CpuBackend;
-use microprop_firmware::xor::{self, ARENA_LEN, CFG, NET, OPS};
+use microprop_firmware::xor::{self, ARENA_LEN, CFG, NET, OPS, PLAN_OPS};
 use microprop_firmware::{check, hello, take, ConstStaticCell, Meter};
 
 /// The arena, in .bss; `main` takes it once.
 static ARENA: ConstStaticCell<[f32; ARENA_LEN]> = ConstStaticCell::new([0.0; ARENA_LEN]);
+
+/// The recorded training step ([`Network::set_plan`]), in .bss.
+static PLAN: ConstStaticCell<[Op<f32>; PLAN_OPS]> = ConstStaticCell::new([plan_slot(); PLAN_OPS]);
 
 #[entry]
 fn main() -> ! {
@@ -23,5 +27,7 @@ fn main() -> ! {
         Network::new(NET, CpuBackend::with_ops::<OPS>(arena), CFG),
         "Network::new",
     );
+    let plan: &mut [Op<f32>; PLAN_OPS] = take(&PLAN, "PLAN");
+    net.set_plan(plan);
     xor::run(&mut net, &mut meter, "xor", ARENA_LEN * 4)
 }
