@@ -42,6 +42,12 @@
 //! }
 //! ```
 //!
+//! Cargo features: `defmt` (its public data types implement
+//! `defmt::Format`, for firmware logs) and `plan` (`Network::set_plan`: a training step's ops
+//! recorded once and issued again, without the per-step walk over the
+//! layers; off by default, so that a firmware without it pays nothing for
+//! it).
+//!
 //! Two more models from the same arena ideas:
 //!
 //! - [`perceptron`]: the classic perceptron rule, its pocket variant and the
@@ -94,7 +100,9 @@ pub use error::{Error, ErrorKind, Operand};
 pub use gradcheck::{GradCheckConfig, GradCheckReport, Location};
 pub use graph::{Gate, Graph, GraphError, NodeId};
 pub use guard::{Divergence, Guard, GuardConfig, StepOutcome};
-pub use network::{plan_slot, Evaluation, Network, Result, Targets};
+#[cfg(feature = "plan")]
+pub use network::plan_slot;
+pub use network::{Evaluation, Network, Result, Targets};
 pub use perceptron::{
     perceptron_arena_len, Perceptron, PerceptronLayout, PerceptronReport, Variant,
 };

@@ -8,6 +8,7 @@
 //! with softmax cross-entropy for [`EPOCHS`] epochs, then classifies the
 //! held-out images.
 
+use microprop::hal::Op;
 use microprop::{Backend, Config, Element, Layer, Loss, Network, Optimizer, Spec, Targets};
 use microprop_cpu::{CpuBackend, Float};
 
@@ -23,13 +24,20 @@ pub const SMALL_CFG: Config =
 pub const SMALL_ARENA_LEN: usize = SMALL_CFG.arena_len(&SMALL_NET);
 /// Its ops: the backend compiles only their kernels.
 pub const SMALL_OPS: u64 = SMALL_CFG.ops(&SMALL_NET).bits();
+/// Slots of its plan ([`Network::set_plan`]): the ops of a fused SGD step
+/// (forward, loss, backward with the updates in it).
+pub const SMALL_PLAN_OPS: usize = 11;
 /// The accuracy `digits-q` and `digits-f32` must reach (`f32` with the
 /// micro:bit's `digits` recipe: 0.975).
 pub const SMALL_PASS: f32 = 0.95;
 
 /// Train [`SMALL_NET`] with [`SMALL_CFG`] in element type `E` over
 /// `arena`, and end with the report for `example`.
-pub fn run_small<E: Float>(example: &str, arena: &'static mut [E; SMALL_ARENA_LEN]) -> ! {
+pub fn run_small<E: Float>(
+    example: &str,
+    arena: &'static mut [E; SMALL_ARENA_LEN],
+    plan: &'static mut [Op<E>; SMALL_PLAN_OPS],
+) -> ! {
     let cp = crate::peripherals();
     let mut meter = Meter::new(cp.SYST);
     hello(example, &meter);
@@ -42,12 +50,14 @@ pub fn run_small<E: Float>(example: &str, arena: &'static mut [E; SMALL_ARENA_LE
     );
     let backend = CpuBackend::with_ops::<SMALL_OPS>(&mut arena[..]);
     let mut net = check(Network::new(SMALL_NET, backend, SMALL_CFG), "Network::new");
+    net.set_plan(plan);
     let mut x = [E::ZERO; 64];
     let mut y = [0usize; 1];
     let r = Run {
         example,
         arena_bytes: SMALL_ARENA_LEN * E::BYTES,
         pass: SMALL_PASS,
+        plan_slots: SMALL_PLAN_OPS,
     };
     run(&mut net, &mut meter, &mut x, &mut y, r)
 }
@@ -79,6 +89,8 @@ pub struct Run<'a> {
     pub arena_bytes: usize,
     /// Test accuracy it must reach.
     pub pass: f32,
+    /// Slots of the network's plan ([`Network::set_plan`]); 0: none.
+    pub plan_slots: usize,
 }
 
 /// Train `net` for [`EPOCHS`] epochs in batches of `x.len() / 64` rows,
@@ -124,9 +136,10 @@ pub fn run<B: Backend<Error: defmt::Format>>(
         N_TEST,
         r.pass
     );
+    let planned = r.plan_slots == 0 || crate::planned(net, r.plan_slots);
     Report {
         example: r.example,
-        passed: accuracy >= r.pass,
+        passed: accuracy >= r.pass && planned,
         check: "test_accuracy",
         value: accuracy,
         arena_bytes: r.arena_bytes,

@@ -53,13 +53,7 @@ pub fn run<B: Backend<Error: defmt::Format>>(
         }
     }
     defmt::info!("stopped after {=u32} steps at loss {=f32}", steps, loss);
-    // The plan held the step (else every step ran the lowering's walk).
-    let planned = net.plan_ops().is_some_and(|n| n <= PLAN_OPS);
-    defmt::info!(
-        "plan: {=usize} ops of {=usize} B each",
-        net.plan_ops().unwrap_or(0),
-        core::mem::size_of::<microprop::hal::Op<B::Elem>>()
-    );
+    let planned = crate::planned(net, PLAN_OPS);
 
     let mut p = [B::Elem::ZERO; 4];
     check(net.predict(&x, &mut p), "predict");

@@ -16,6 +16,7 @@ mod plan;
 
 use checks::{check_config, finite_nonneg};
 pub(crate) use layout::{Cursor, LayerSpans};
+#[cfg(feature = "plan")]
 pub use plan::plan_slot;
 
 use crate::spec::Layout;
@@ -115,7 +116,9 @@ pub struct Network<'s, B: Backend> {
     anchor: Option<(&'s [u8], crate::blob::Payload)>,
     /// The recorded training step ([`Network::set_plan`]), and whether a
     /// step is being recorded into it.
+    #[cfg(feature = "plan")]
     plan: Option<plan::Plan<'s, B::Elem>>,
+    #[cfg(feature = "plan")]
     recording: bool,
 }
 
@@ -287,7 +290,9 @@ impl<'s, B: Backend> Network<'s, B> {
             trained: spec.trained_count(),
             first_trained: spec.first_trained(),
             anchor: None,
+            #[cfg(feature = "plan")]
             plan: None,
+            #[cfg(feature = "plan")]
             recording: false,
         };
         net.reset(config.seed)?;
@@ -469,6 +474,7 @@ impl<'s, B: Backend> Network<'s, B> {
     }
 
     pub(crate) fn exec(&mut self, op: &Op<B::Elem>) -> Result<(), B> {
+        #[cfg(feature = "plan")]
         if self.recording {
             self.record(op);
         }

@@ -1,10 +1,44 @@
 //! A training step's ops, recorded once and issued again: see
-//! [`Network::set_plan`].
+//! `Network::set_plan` (feature `plan`).
 
-use microprop_hal::{op, Backend, Op, Span};
+use microprop_hal::Backend;
+#[cfg(feature = "plan")]
+use microprop_hal::{op, Op, Span};
 
-use super::{Error, Network, Result};
+#[cfg(feature = "plan")]
+use super::Error;
+use super::{Network, Result};
 
+impl<B: Backend> Network<'_, B> {
+    /// Zero the gradients (unless `fused`), forward, loss and backward for
+    /// `rows` rows, as the lowering issues them. Returns backward's
+    /// scratch slot.
+    #[inline(always)]
+    fn emit_lowered(&mut self, rows: usize, fused: bool) -> Result<usize, B> {
+        if !fused {
+            self.emit_zero_grad()?;
+        }
+        self.emit_forward(rows)?;
+        // One pass over the L2-SP anchor adds its loss term and gradient.
+        self.emit_loss_with(rows, true, true, true)?;
+        self.emit_backward_with(rows, false, fused, false)
+    }
+
+    /// [`Network::emit_lowered`]: without the `plan` feature there is no
+    /// recording to issue.
+    #[cfg(not(feature = "plan"))]
+    #[inline(always)]
+    pub(crate) fn emit_pass(&mut self, rows: usize, fused: bool) -> Result<usize, B> {
+        self.emit_lowered(rows, fused)
+    }
+
+    /// Without the `plan` feature there is no recording to drop.
+    #[cfg(not(feature = "plan"))]
+    #[inline(always)]
+    pub(crate) fn plan_changed(&mut self) {}
+}
+
+#[cfg(feature = "plan")]
 /// A slot of the buffer [`Network::set_plan`] records into, to fill it
 /// with, also in a `static`: `[plan_slot(); 16]` (an empty copy; the
 /// recording overwrites it).
@@ -15,6 +49,7 @@ pub const fn plan_slot<E>() -> Op<E> {
     })
 }
 
+#[cfg(feature = "plan")]
 /// The recorded ops of [`Network::train_step`] from zeroing the gradients
 /// to the end of backward, for one batch size.
 pub(crate) struct Plan<'p, E> {
@@ -28,13 +63,16 @@ pub(crate) struct Plan<'p, E> {
     valid: bool,
 }
 
+#[cfg(feature = "plan")]
 impl<'s, B: Backend> Network<'s, B> {
     /// Record [`Network::train_step`]'s ops in `ops` and issue the recording
-    /// on the following steps instead of lowering the layers again. The ops
-    /// are the same, in the same order, so training is bit for bit what it
-    /// is without a plan; what changes is the lowering's walk over the
-    /// layers on every step (about a fifth of a small network's step on a
-    /// Cortex-M4F). It costs `ops.len() × size_of::<Op<E>>()` bytes of RAM.
+    /// on the following steps instead of lowering the layers again (feature
+    /// `plan`). The ops are the same, in the same order, so training is bit
+    /// for bit what it is without a plan; what goes is the lowering's walk
+    /// over the layers on every step, about 1,100 instructions of XOR's
+    /// step on a Cortex-M4F (a seventh). It costs `ops.len() ×
+    /// size_of::<Op<E>>()` bytes of RAM (64 B per op for `f32` on a
+    /// 32-bit target; XOR's step is 13 ops).
     ///
     /// The next `train_step` records (zeroing the gradients, forward, loss
     /// and backward; the optimizer's update, whose Adam clock moves, is
@@ -105,18 +143,15 @@ impl<'s, B: Backend> Network<'s, B> {
 
     /// Zero the gradients (unless `fused`), forward, loss and backward for
     /// `rows` rows: the plan's ops when it holds them for `rows`, else the
-    /// lowering's (recorded when there is a plan and no anchor). Returns
-    /// backward's scratch slot.
+    /// lowering's, recorded when there is a plan (and no anchor). Returns
+    /// backward's scratch slot. One call of the lowering, and the plan's
+    /// work out of line: a network without a plan runs the code it ran
+    /// before plans.
     #[inline(always)]
     pub(crate) fn emit_pass(&mut self, rows: usize, fused: bool) -> Result<usize, B> {
-        if let Some(p) = &self.plan {
-            if p.valid && p.rows == rows {
-                let slot = p.slot;
-                let ops = p.ops.get(..p.len).unwrap_or_default();
-                for op in ops {
-                    self.backend.execute(op).map_err(Error::Backend)?;
-                }
-                return Ok(slot);
+        if self.plan.is_some() {
+            if let Some(slot) = self.replay(rows) {
+                return slot;
             }
         }
         let record = self.plan.is_some() && self.anchor.is_none();
@@ -125,14 +160,32 @@ impl<'s, B: Backend> Network<'s, B> {
         }
         let r = self.emit_lowered(rows, fused);
         if record {
-            self.recording = false;
-            if let (Ok(slot), Some(p)) = (&r, &mut self.plan) {
-                p.valid = p.len <= p.ops.len();
-                p.rows = rows;
-                p.slot = *slot;
-            }
+            self.end_recording(rows, &r);
         }
         r
+    }
+
+    /// Issue the plan's ops if it holds them for `rows` (`None` if not).
+    #[inline(never)]
+    fn replay(&mut self, rows: usize) -> Option<Result<usize, B>> {
+        let p = self.plan.as_ref().filter(|p| p.valid && p.rows == rows)?;
+        for op in p.ops.get(..p.len).unwrap_or_default() {
+            if let Err(e) = self.backend.execute(op) {
+                return Some(Err(Error::Backend(e)));
+            }
+        }
+        Some(Ok(p.slot))
+    }
+
+    /// The recording is complete when the lowering succeeded and it fit.
+    #[inline(never)]
+    fn end_recording(&mut self, rows: usize, r: &Result<usize, B>) {
+        self.recording = false;
+        if let (Ok(slot), Some(p)) = (r, &mut self.plan) {
+            p.valid = p.len <= p.ops.len();
+            p.rows = rows;
+            p.slot = *slot;
+        }
     }
 
     #[inline(never)]
@@ -143,17 +196,5 @@ impl<'s, B: Backend> Network<'s, B> {
             p.rows = 0;
             self.recording = true;
         }
-    }
-
-    /// [`Network::emit_pass`] from the lowering.
-    #[inline(always)]
-    fn emit_lowered(&mut self, rows: usize, fused: bool) -> Result<usize, B> {
-        if !fused {
-            self.emit_zero_grad()?;
-        }
-        self.emit_forward(rows)?;
-        // One pass over the L2-SP anchor adds its loss term and gradient.
-        self.emit_loss_with(rows, true, true, true)?;
-        self.emit_backward_with(rows, false, fused, false)
     }
 }

@@ -29,10 +29,11 @@
 
 use cortex_m_rt::entry;
 use microprop::checkpoint::{self, Checkpoints, Restored, Slot};
-use microprop::{Config, Layer, Loss, Network, Optimizer, Spec, Targets};
+use microprop::hal::Op;
+use microprop::{plan_slot, Config, Layer, Loss, Network, Optimizer, Spec, Targets};
 use microprop_cpu::{CpuBackend, FastKernels};
 use microprop_firmware::flash::{RamFlash, ERASE_SIZE};
-use microprop_firmware::{check, exit, hello, take, ConstStaticCell, Meter, Report};
+use microprop_firmware::{check, exit, hello, planned, take, ConstStaticCell, Meter, Report};
 
 const NET: Spec = Spec::new(&[
     Layer::dense(2, 8),
@@ -58,6 +59,11 @@ const FLASH_LEN: usize = REGION + 2 * SLOT;
 static ARENA: ConstStaticCell<[f32; ARENA_LEN]> = ConstStaticCell::new([0.0; ARENA_LEN]);
 /// The restoring network's arena (.bss); `main` takes it once.
 static ARENA2: ConstStaticCell<[f32; ARENA_LEN]> = ConstStaticCell::new([0.0; ARENA_LEN]);
+/// Slots of the first network's recorded step: 13 ops from zeroing the
+/// gradients to the end of backward.
+const PLAN_OPS: usize = 13;
+/// The first network's recorded step (.bss); `main` takes it once.
+static PLAN: ConstStaticCell<[Op<f32>; PLAN_OPS]> = ConstStaticCell::new([plan_slot(); PLAN_OPS]);
 /// The simulated NOR flash, erased (.data); `main` takes it once.
 static FLASH: ConstStaticCell<[u8; FLASH_LEN]> = ConstStaticCell::new([0xFF; FLASH_LEN]);
 
@@ -94,6 +100,10 @@ fn main() -> ! {
         Network::new(NET, CpuBackend::with_ops::<OPS>(arena), CFG),
         "Network::new",
     );
+    // The first network issues its recorded step ([`Network::set_plan`]),
+    // the restored one lowers every step: they must still train alike.
+    let plan: &mut [Op<f32>; PLAN_OPS] = take(&PLAN, "PLAN");
+    net.set_plan(plan);
     let Ok(mut ckpt) = Checkpoints::new(RamFlash::new(flash), REGION as u32, SLOT as u32) else {
         defmt::error!("Checkpoints::new: region does not fit the flash");
         exit(false)
@@ -253,7 +263,7 @@ fn main() -> ! {
     );
     Report {
         example: "checkpoint",
-        passed: ok && loss < 0.05,
+        passed: ok && loss < 0.05 && planned(&net, PLAN_OPS),
         check: "loss",
         value: loss,
         arena_bytes: 2 * ARENA_LEN * 4,

@@ -12,8 +12,9 @@
 #![no_main]
 
 use cortex_m_rt::entry;
-use microprop::{Element, Q10};
-use microprop_firmware::digits::{run_small, SMALL_ARENA_LEN};
+use microprop::hal::Op;
+use microprop::{plan_slot, Element, Q10};
+use microprop_firmware::digits::{run_small, SMALL_ARENA_LEN, SMALL_PLAN_OPS};
 use microprop_firmware::{take, ConstStaticCell};
 
 /// The budget for this arena on the 16 KiB micro:bit.
@@ -23,7 +24,11 @@ const _: () = assert!(SMALL_ARENA_LEN * Q10::BYTES <= 6 * 1024);
 static ARENA: ConstStaticCell<[Q10; SMALL_ARENA_LEN]> =
     ConstStaticCell::new([Q10::ZERO; SMALL_ARENA_LEN]);
 
+/// The recorded training step ([`microprop::Network::set_plan`]), in .bss.
+static PLAN: ConstStaticCell<[Op<Q10>; SMALL_PLAN_OPS]> =
+    ConstStaticCell::new([plan_slot(); SMALL_PLAN_OPS]);
+
 #[entry]
 fn main() -> ! {
-    run_small("digits-q", take(&ARENA, "ARENA"))
+    run_small("digits-q", take(&ARENA, "ARENA"), take(&PLAN, "PLAN"))
 }

@@ -76,6 +76,7 @@ fn main() -> ! {
         example: "digits",
         arena_bytes: ARENA_LEN * 4,
         pass: PASS_ACCURACY,
+        plan_slots: 0,
     };
     digits::run(&mut net, &mut meter, &mut x, &mut y, run)
 }

@@ -17,11 +17,12 @@ use core::cell::Cell;
 
 use cortex_m_rt::entry;
 use embedded_hal::i2c::I2c;
-use microprop::{Config, Layer, Loss, Network, Optimizer, Spec, Targets};
+use microprop::hal::Op;
+use microprop::{plan_slot, Config, Layer, Loss, Network, Optimizer, Spec, Targets};
 use microprop_cpu::{CpuBackend, FastKernels};
 use microprop_firmware::accel::{self, Accel};
 use microprop_firmware::sim::{SimAccel, SHAKING};
-use microprop_firmware::{check, hello, take, ConstStaticCell, Meter, Report};
+use microprop_firmware::{check, hello, planned, take, ConstStaticCell, Meter, Report};
 
 const WINDOW: usize = 16;
 const FEATURES: usize = 6;
@@ -36,6 +37,11 @@ const PASS_ACCURACY: f32 = 0.95;
 
 /// The arena, in .bss; `main` takes it once.
 static ARENA: ConstStaticCell<[f32; ARENA_LEN]> = ConstStaticCell::new([0.0; ARENA_LEN]);
+/// Slots of the recorded step ([`Network::set_plan`]): zeroing the
+/// gradients, forward, loss and backward.
+const PLAN_OPS: usize = 12;
+/// The recorded step, in .bss.
+static PLAN: ConstStaticCell<[Op<f32>; PLAN_OPS]> = ConstStaticCell::new([plan_slot(); PLAN_OPS]);
 
 #[entry]
 fn main() -> ! {
@@ -54,6 +60,8 @@ fn main() -> ! {
         Network::new(NET, CpuBackend::with_ops::<OPS>(arena), CFG),
         "Network::new",
     );
+    let plan: &mut [Op<f32>; PLAN_OPS] = take(&PLAN, "PLAN");
+    net.set_plan(plan);
 
     let score = check(
         learn(&mut accel, &mut net, &mut meter, || truth.get()),
@@ -67,7 +75,7 @@ fn main() -> ! {
     );
     Report {
         example: "sensor",
-        passed: score >= PASS_ACCURACY,
+        passed: score >= PASS_ACCURACY && planned(&net, PLAN_OPS),
         check: "online_accuracy",
         value: score,
         arena_bytes: ARENA_LEN * 4,
