@@ -22,8 +22,14 @@
 //!   every guarded `train_step` result — `Ok`, `Recovered` or `Diverged` —
 //!   leaves every parameter finite. Plain `Network::train_step` and `step`
 //!   make no such promise (a learning rate of 1e30 legitimately overflows
-//!   a weight to ±∞), so for them only the `Err` property is checked.
+//!   a weight to ±∞), so for them only the `Err` property is checked;
+//! - the same calls on the same network with a plan (`Network::set_plan`,
+//!   of an arbitrary number of slots, too few included) leave the whole
+//!   arena bit-identical after every call, and return the same results:
+//!   the recording is issued only where it is what the lowering issues.
 #![no_main]
+
+use std::hash::{Hash, Hasher};
 
 use libfuzzer_sys::fuzz_target;
 use microprop::guard::{self, Guard, GuardConfig};
@@ -33,12 +39,41 @@ use microprop_fuzz::Bytes;
 
 fuzz_target!(|data: &[u8]| {
     let mut r = Bytes::new(data);
-    if r.bool() {
-        run::<f32>(&mut r);
+    let f32 = r.bool();
+    let slots = r.below(40);
+    let mut twin = r.clone();
+    if f32 {
+        let plain = run::<f32>(&mut r, None);
+        assert_eq!(
+            plain,
+            run::<f32>(&mut twin, Some(slots)),
+            "plan changed the run"
+        );
     } else {
-        run::<f64>(&mut r);
+        let plain = run::<f64>(&mut r, None);
+        assert_eq!(
+            plain,
+            run::<f64>(&mut twin, Some(slots)),
+            "plan changed the run"
+        );
     }
 });
+
+thread_local! {
+    /// The results of the calls since the last entry of the trace.
+    static RESULTS: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// The arena's bits and the call's results, after each call of a run.
+type Trace = Vec<(u64, String)>;
+
+fn arena_hash<E: Float>(net: &Net<E>) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for v in net.backend().arena() {
+        v.to_f64().to_bits().hash(&mut h);
+    }
+    h.finish()
+}
 
 /// A hyperparameter: ordinary, tiny, huge, zero, negative, NaN, ±∞.
 fn hyper(r: &mut Bytes, ordinary: f64) -> f64 {
@@ -240,6 +275,7 @@ fn check<E: Float, T: core::fmt::Debug>(
     res: &Result<T, Error<CpuError>>,
     call: &str,
 ) {
+    RESULTS.with_borrow_mut(|s| s.push_str(&format!("{call}: {res:?}; ")));
     if let Err(e) = res {
         let _ = e.to_string();
         assert!(
@@ -249,15 +285,17 @@ fn check<E: Float, T: core::fmt::Debug>(
     }
 }
 
-fn run<E: Float>(r: &mut Bytes) {
+/// One run of calls on one network, with a plan of `plan` slots or none.
+fn run<E: Float>(r: &mut Bytes, plan: Option<usize>) -> Trace {
+    let mut trace = Trace::new();
     let layers = spec_layers(r);
     let Ok(spec) = Spec::try_new(&layers) else {
-        return;
+        return trace;
     };
     let cfg = config(r);
     let len = guard::arena_len(&spec, &cfg);
     if len > 1 << 16 {
-        return;
+        return trace;
     }
     let extra = r.below(3);
     // Sometimes too short for the guard, or for the network.
@@ -268,8 +306,12 @@ fn run<E: Float>(r: &mut Bytes) {
     };
     let mut arena = vec![E::ZERO; len];
     let Ok(mut net) = Network::new(spec, CpuBackend::new(&mut arena), cfg) else {
-        return;
+        return trace;
     };
+    let mut slots = vec![microprop::plan_slot::<E>(); plan.unwrap_or(0)];
+    if plan.is_some() {
+        net.set_plan(&mut slots);
+    }
     let batch = cfg.batch;
     let p = spec.param_count();
     for _ in 0..24 {
@@ -392,7 +434,9 @@ fn run<E: Float>(r: &mut Bytes) {
             }
             _ => guarded(r, &mut net, &spec, &cfg),
         }
+        trace.push((arena_hash(&net), RESULTS.take()));
     }
+    trace
 }
 
 /// A few divergence-guarded steps.

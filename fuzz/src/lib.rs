@@ -21,6 +21,7 @@ pub fn seed_params() -> Vec<f32> {
 /// Structured input for the fuzz targets: reads the fuzz bytes in order and,
 /// once they run out, continues with a deterministic generator seeded from
 /// them (so a short input still fills a large arena, reproducibly).
+#[derive(Clone)]
 pub struct Bytes<'a> {
     data: &'a [u8],
     pos: usize,
