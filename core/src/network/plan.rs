@@ -3,7 +3,7 @@
 
 use microprop_hal::Backend;
 #[cfg(feature = "plan")]
-use microprop_hal::{op, Op, Span};
+use microprop_hal::{op, Element, Op, Span};
 
 #[cfg(feature = "plan")]
 use super::Error;
@@ -40,12 +40,15 @@ impl<B: Backend> Network<'_, B> {
 
 #[cfg(feature = "plan")]
 /// A slot of the buffer [`Network::set_plan`] records into, to fill it
-/// with, also in a `static`: `[plan_slot(); 16]` (an empty copy; the
-/// recording overwrites it).
-pub const fn plan_slot<E>() -> Op<E> {
-    Op::Copy(op::Copy {
-        src: Span::new(0, 0),
+/// with, also in a `static`: `[plan_slot(); 16]` (an empty fill; the
+/// recording overwrites it). For `f32` on the Cortex-M targets its bytes
+/// are all zero, so a `static` of them goes to `.bss`; for `Q10` they are
+/// not (the enum's tag), so such a `static` also takes its size in flash
+/// (the `.data` image: 780 B for XOR's 13 slots).
+pub const fn plan_slot<E: Element>() -> Op<E> {
+    Op::Fill(op::Fill {
         dst: Span::new(0, 0),
+        value: E::ZERO,
     })
 }
 
