@@ -43,10 +43,10 @@
 //! ```
 //!
 //! Cargo features: `defmt` (its public data types implement
-//! `defmt::Format`, for firmware logs) and `plan` (`Network::set_plan`: a training step's ops
-//! recorded once and issued again, without the per-step walk over the
-//! layers; off by default, so that a firmware without it pays nothing for
-//! it).
+//! `defmt::Format`, for firmware logs) and `plan` (`Network::set_plan`: a
+//! training step's ops recorded once and issued again, without the
+//! per-step walk over the layers; off by default, so that a firmware
+//! without it pays nothing for it).
 //!
 //! Two more models from the same arena ideas:
 //!

@@ -85,8 +85,8 @@ impl<'s, B: Backend> Network<'s, B> {
     /// [`Network::clear_anchor`] and [`Network::reset`] drop it. While an
     /// L2-SP anchor is set nothing is recorded (the anchor is read from its
     /// blob during the step). When the step needs more ops than `ops`
-    /// holds, the steps run as without a plan; [`Network::plan_ops`] says
-    /// how many it needs.
+    /// holds, the steps run as without a plan (each recording again, a call
+    /// per op); [`Network::plan_ops`] says how many it needs.
     ///
     /// ```
     /// use microprop::{plan_slot, Config, Layer, Loss, Network, Optimizer, Spec, Targets};
@@ -148,8 +148,8 @@ impl<'s, B: Backend> Network<'s, B> {
     /// `rows` rows: the plan's ops when it holds them for `rows`, else the
     /// lowering's, recorded when there is a plan (and no anchor). Returns
     /// backward's scratch slot. One call of the lowering, and the plan's
-    /// work out of line: a network without a plan runs the code it ran
-    /// before plans.
+    /// work out of line: a network without a plan pays a test here and one
+    /// per op in [`Network::exec`].
     #[inline(always)]
     pub(crate) fn emit_pass(&mut self, rows: usize, fused: bool) -> Result<usize, B> {
         if self.plan.is_some() {
@@ -191,6 +191,8 @@ impl<'s, B: Backend> Network<'s, B> {
         }
     }
 
+    /// Start a recording: [`Network::exec`] hands each op to
+    /// [`Network::record`] until [`Network::end_recording`].
     #[inline(never)]
     fn start_recording(&mut self) {
         if let Some(p) = &mut self.plan {
