@@ -24,7 +24,8 @@ const _: () = assert!(SMALL_ARENA_LEN * Q10::BYTES <= 6 * 1024);
 static ARENA: ConstStaticCell<[Q10; SMALL_ARENA_LEN]> =
     ConstStaticCell::new([Q10::ZERO; SMALL_ARENA_LEN]);
 
-/// The recorded training step ([`microprop::Network::set_plan`]), in .bss.
+/// The recorded training step ([`microprop::Network::set_plan`]), in .data
+/// (an empty `Op<Q10>` is not all zero bytes, so its image is in flash too).
 static PLAN: ConstStaticCell<[Op<Q10>; SMALL_PLAN_OPS]> =
     ConstStaticCell::new([plan_slot(); SMALL_PLAN_OPS]);
 

@@ -14,7 +14,8 @@ use microprop_firmware::{check, hello, take, ConstStaticCell, Meter};
 /// The arena, in .bss; `main` takes it once.
 static ARENA: ConstStaticCell<[Q10; ARENA_LEN]> = ConstStaticCell::new([Q10::ZERO; ARENA_LEN]);
 
-/// The recorded training step ([`Network::set_plan`]), in .bss.
+/// The recorded training step ([`Network::set_plan`]), in .data (an empty
+/// `Op<Q10>` is not all zero bytes, so its image is in flash too).
 static PLAN: ConstStaticCell<[Op<Q10>; PLAN_OPS]> = ConstStaticCell::new([plan_slot(); PLAN_OPS]);
 
 #[entry]
